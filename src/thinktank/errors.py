@@ -1,0 +1,135 @@
+"""Every error ThinkTank raises on purpose, in one tree.
+
+    ThinkTankError
+    ├── UserError                      the caller asked for something wrong; fix the input
+    │   ├── UnknownIdError             a persona/template/model id that does not exist (carries suggestions)
+    │   ├── InvalidModelIdError        a model id that does not parse (`provider:model`)
+    │   ├── LibraryError               a persona or template file is invalid (names the file and the field)
+    │   └── ConfigurationError         a setting or environment variable is invalid or missing
+    │       └── NetworkModelsForbidden a real provider call while the process forbids them (tests)
+    └── ProviderFailure                a model provider (or our local model) failed; carries `provider`
+        ├── TransientFailure           worth retrying after a pause
+        │   ├── RateLimited            429 and friends; `retry_after` seconds when the provider said
+        │   ├── ProviderTimeout        the request or the connection timed out
+        │   └── ProviderUnavailable    5xx, overloaded, connection refused
+        │       └── CircuitOpen        our breaker is failing fast for this provider
+        └── PermanentFailure           retrying the same request cannot help
+            ├── Unauthorized           missing, wrong or revoked key; no permission for the model
+            ├── InvalidRequest         the provider rejected the request (bad model name, too long, ...)
+            ├── ContentRefused         the provider's safety filter refused the content
+            ├── QuotaExceeded          the account's credits or quota are used up
+            └── ModelFailed            a local model failed to load or to generate
+
+The retry wrapper retries `TransientFailure` only; the circuit breaker counts `TransientFailure`;
+the fallback chain moves on after any `ProviderFailure`. A `UserError` never reaches a provider.
+"""
+
+from __future__ import annotations
+
+
+class ThinkTankError(Exception):
+    """Base of every error ThinkTank raises on purpose."""
+
+
+class UserError(ThinkTankError):
+    """The caller's input is wrong: the CLI exits 2, the API answers 4xx."""
+
+
+class UnknownIdError(UserError):
+    def __init__(self, kind: str, wanted: str, *, suggestions: list[str] | None = None) -> None:
+        self.kind = kind
+        self.wanted = wanted
+        self.suggestions = suggestions or []
+        message = f"unknown {kind} {wanted!r}"
+        if self.suggestions:
+            message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        super().__init__(message)
+
+
+class InvalidModelIdError(UserError):
+    pass
+
+
+class LibraryError(UserError):
+    def __init__(self, message: str, *, path: str | None = None, field: str | None = None) -> None:
+        self.path = path
+        self.field = field
+        where = path or "<library>"
+        if field:
+            where += f": {field}"
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigurationError(UserError):
+    pass
+
+
+class NetworkModelsForbidden(ConfigurationError):
+    """A real network model call was attempted while the process-wide switch forbids it (tests)."""
+
+
+class ProviderFailure(ThinkTankError):
+    """A model call failed for a reason on the provider's side (or the network between)."""
+
+    def __init__(self, message: str, *, provider: str, status_code: int | None = None) -> None:
+        self.provider = provider
+        self.status_code = status_code
+        super().__init__(message)
+
+
+class TransientFailure(ProviderFailure):
+    pass
+
+
+class RateLimited(TransientFailure):
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status_code: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, provider=provider, status_code=status_code)
+
+
+class ProviderTimeout(TransientFailure):
+    pass
+
+
+class ProviderUnavailable(TransientFailure):
+    pass
+
+
+class CircuitOpen(ProviderUnavailable):
+    def __init__(self, provider: str, *, retry_in: float) -> None:
+        self.retry_in = retry_in
+        super().__init__(
+            f"{provider} is failing; requests to it are paused for {retry_in:.0f} s more",
+            provider=provider,
+        )
+
+
+class PermanentFailure(ProviderFailure):
+    pass
+
+
+class Unauthorized(PermanentFailure):
+    pass
+
+
+class InvalidRequest(PermanentFailure):
+    pass
+
+
+class ContentRefused(PermanentFailure):
+    pass
+
+
+class QuotaExceeded(PermanentFailure):
+    pass
+
+
+class ModelFailed(PermanentFailure):
+    pass

@@ -1,0 +1,50 @@
+"""Flatten pydantic-ai messages into the role/content turns that our own models read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    SystemPromptPart,
+    TextPart,
+    UserPromptPart,
+)
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    role: Role
+    content: str
+
+
+def to_chat(messages: Sequence[ModelMessage], *, instructions: str | None = None) -> list[ChatTurn]:
+    """System prompts first (joined), then user and assistant turns in order."""
+    system: list[str] = [instructions] if instructions else []
+    turns: list[ChatTurn] = []
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, SystemPromptPart):
+                    system.append(part.content)
+                elif isinstance(part, UserPromptPart):
+                    content = part.content
+                    text = content if isinstance(content, str) else " ".join(c for c in content if isinstance(c, str))
+                    turns.append(ChatTurn("user", text))
+        elif isinstance(message, ModelResponse):
+            text = "".join(part.content for part in message.parts if isinstance(part, TextPart))
+            turns.append(ChatTurn("assistant", text))
+    if system:
+        turns.insert(0, ChatTurn("system", "\n\n".join(system)))
+    return turns
+
+
+def approximate_tokens(text: str) -> int:
+    """Documented approximation for models without a tokenizer of their own: ~4 characters a token."""
+    return (len(text) + 3) // 4 if text else 0

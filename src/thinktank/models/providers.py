@@ -1,0 +1,53 @@
+"""Cloud adapters: pydantic-ai's own models over the official SDKs, one provider object per key.
+
+The SDK clients are built with their own retries switched off, because retrying is the job of our
+retry wrapper; an injected `http_client` (a fake transport in tests) replaces the network.
+"""
+
+from __future__ import annotations
+
+import httpx2
+from anthropic import AsyncAnthropic
+from google.genai.types import HttpRetryOptions
+from openai import AsyncOpenAI
+from pydantic_ai.models import Model
+from pydantic_ai.models.anthropic import AnthropicModel
+from pydantic_ai.models.google import GoogleModel
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.anthropic import AnthropicProvider
+from pydantic_ai.providers.google import GoogleProvider
+from pydantic_ai.providers.openai import OpenAIProvider
+
+from thinktank.errors import ConfigurationError
+from thinktank.models.ids import ModelId
+from thinktank.models.keys import ProviderKeys
+
+REQUEST_TIMEOUT_SECONDS = 120.0
+
+
+def build_cloud_model(model_id: ModelId, *, keys: ProviderKeys, http_client: httpx2.AsyncClient | None) -> Model:
+    reason = keys.why_not_configured(model_id)
+    if reason is not None:
+        raise ConfigurationError(f"{model_id}: {reason}")
+    client = http_client or httpx2.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS)
+    match model_id.provider:
+        case "anthropic":
+            anthropic = AsyncAnthropic(api_key=keys.anthropic, http_client=client, max_retries=0)
+            return AnthropicModel(model_id.name, provider=AnthropicProvider(anthropic_client=anthropic))
+        case "openai":
+            openai = AsyncOpenAI(api_key=keys.openai, http_client=client, max_retries=0)
+            return OpenAIChatModel(model_id.name, provider=OpenAIProvider(openai_client=openai))
+        case "openai-compatible":
+            compatible = AsyncOpenAI(
+                api_key=keys.openai_compatible_key or "not-needed",
+                base_url=keys.openai_compatible_base_url,
+                http_client=client,
+                max_retries=0,
+            )
+            return OpenAIChatModel(model_id.name, provider=OpenAIProvider(openai_client=compatible))
+        case "google":
+            google = GoogleProvider(
+                api_key=keys.google, http_client=client, retry_options=HttpRetryOptions(attempts=1)
+            )
+            return GoogleModel(model_id.name, provider=google)
+    raise ConfigurationError(f"{model_id} is not a cloud model")

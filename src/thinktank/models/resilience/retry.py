@@ -1,0 +1,93 @@
+"""Retry with exponential backoff (seed §5.2): 3 attempts, 1 s, x2, 30 s cap, honouring retry-after.
+
+Only `TransientFailure` is retried (rate limits, timeouts, 5xx); unauthorized and invalid requests
+fail at once. A streamed request is retried only while opening: once the first byte of a reply has
+reached the caller, a failure is not retried into a duplicate. The caller keeps the partial text and
+marks the message incomplete (see `thinktank.models.stack`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
+from pydantic_ai.models.wrapper import WrapperModel
+from pydantic_ai.settings import ModelSettings
+
+from thinktank.errors import RateLimited, TransientFailure
+from thinktank.models.clock import Clock, SystemClock
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    initial_delay: float = 1.0
+    multiplier: float = 2.0
+    max_delay: float = 30.0
+
+    def delay_after(self, failure: TransientFailure, *, attempt: int) -> float | None:
+        """Seconds to wait after failed attempt number `attempt` (1-based), or None to give up."""
+        if attempt >= self.max_attempts:
+            return None
+        backoff = min(self.initial_delay * self.multiplier ** (attempt - 1), self.max_delay)
+        if isinstance(failure, RateLimited) and failure.retry_after is not None:
+            # A provider asking for longer than our cap is better served by the fallback chain.
+            if failure.retry_after > self.max_delay:
+                return None
+            return max(backoff, failure.retry_after)
+        return backoff
+
+
+class RetryingModel(WrapperModel):
+    def __init__(self, wrapped: Model, *, policy: RetryPolicy | None = None, clock: Clock | None = None) -> None:
+        super().__init__(wrapped)
+        self.policy = policy or RetryPolicy()
+        self._clock = clock or SystemClock()
+
+    async def _wait_or_raise(self, failure: TransientFailure, attempt: int) -> None:
+        delay = self.policy.delay_after(failure, attempt=attempt)
+        if delay is None:
+            raise failure
+        await self._clock.sleep(delay)
+
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        attempt = 1
+        while True:
+            try:
+                return await self.wrapped.request(messages, model_settings, model_request_parameters)
+            except TransientFailure as failure:
+                await self._wait_or_raise(failure, attempt)
+                attempt += 1
+
+    @asynccontextmanager
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: Any = None,
+    ) -> AsyncGenerator[StreamedResponse]:
+        attempt = 1
+        while True:
+            stack = AsyncExitStack()
+            try:
+                stream = await stack.enter_async_context(
+                    self.wrapped.request_stream(messages, model_settings, model_request_parameters, run_context)
+                )
+            except TransientFailure as failure:
+                await stack.aclose()
+                await self._wait_or_raise(failure, attempt)
+                attempt += 1
+                continue
+            async with stack:
+                yield stream
+            return

@@ -1,0 +1,197 @@
+"""The scripted model: deterministic, offline, persona-aware. A product feature, not a test double.
+
+It reads who it is from the system prompt ("You are NAME, ROLE ..."), who spoke last and what they
+said, and answers in that persona's voice with text that is a pure function of its input: the same
+conversation always gets the same reply. Latency is simulated (the seed's 0.5-2 s by default) and
+spread over the streamed chunks; usage uses the documented ~4-characters-a-token approximation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
+from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import RequestUsage
+
+from thinktank.models.chat import ChatTurn, approximate_tokens, to_chat
+from thinktank.models.streaming import Chunk, TextStream
+
+Sleep = Callable[[float], Awaitable[None]]
+
+_IDENTITY = re.compile(r"You are (?P<name>[^,.\n]+?)(?:,\s*(?:an?\s+|the\s+)?(?P<role>[^.\n]+))?[.\n]")
+_SPEAKER = re.compile(r"^\s*\[?(?P<name>[A-Z][\w .'-]{0,40}?)\]?\s*(?:\((?P<role>[^)]*)\))?\s*:\s*(?P<text>.*)", re.S)
+_STOPWORDS = frozenset(
+    """about above after again against because before being below between could doing during
+    further having other should their there these those through under until where which while
+    would your yours yourself think thing things really maybe might also just still every what
+    when with from that this they them then than have been will into more most some such only
+    very want need like make made going were here what's it's let's""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    low: float = 0.5
+    high: float = 2.0
+
+    @classmethod
+    def parse(cls, text: str) -> Latency:
+        """'0', '1.5' or '0.5-2' (seconds)."""
+        low_text, _, high_text = text.partition("-")
+        low = float(low_text)
+        high = float(high_text) if high_text else low
+        if low < 0 or high < low:
+            raise ValueError(f"latency {text!r} must be 'SECONDS' or 'LOW-HIGH' with 0 <= LOW <= HIGH")
+        return cls(low, high)
+
+
+NO_LATENCY = Latency(0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scene:
+    name: str
+    role: str
+    last_speaker: str | None
+    last_text: str
+    own_turns: int
+    keywords: tuple[str, ...]
+
+
+def _read_scene(chat: list[ChatTurn]) -> _Scene:
+    system = chat[0].content if chat and chat[0].role == "system" else ""
+    identity = _IDENTITY.search(system)
+    name = identity.group("name").strip() if identity else "Panelist"
+    role = (identity.group("role") or "panelist").strip() if identity else "panelist"
+    last_user = next((turn.content for turn in reversed(chat) if turn.role == "user"), "")
+    speaker_match = _SPEAKER.match(last_user)
+    last_speaker = speaker_match.group("name").strip() if speaker_match else None
+    last_text = speaker_match.group("text") if speaker_match else last_user
+    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{4,}", last_text)]
+    keywords = tuple(dict.fromkeys(w for w in words if w not in _STOPWORDS))
+    own_turns = sum(1 for turn in chat if turn.role == "assistant")
+    return _Scene(name, role, last_speaker, last_text, own_turns, keywords or ("the problem",))
+
+
+def scripted_reply(chat: list[ChatTurn]) -> str:
+    """The reply of the persona described by the system prompt; a pure function of `chat`."""
+    scene = _read_scene(chat)
+    digest = hashlib.sha256(repr((scene, [t.content for t in chat])).encode()).digest()
+    rng = random.Random(digest)
+    focus = rng.choice(scene.keywords)
+    other = rng.choice(scene.keywords[1:] or scene.keywords)
+    role = scene.role.rstrip(".")
+    who = scene.last_speaker if scene.last_speaker and scene.last_speaker != scene.name else None
+    openers = (
+        [
+            f"{who}, I want to pick up your point about {focus}.",
+            f"Building on what {who} said about {focus}:",
+            f"I see it a little differently from {who} on {focus}.",
+            f"{who} is right to raise {focus}, and I'd push it further.",
+        ]
+        if who
+        else [
+            f"Let me start with {focus}.",
+            f"The question of {focus} is where I'd begin.",
+        ]
+    )
+    bodies = [
+        f"Speaking as the {role}, the first thing I check is how {other} holds up for real users.",
+        f"From my seat as {role}, {focus} only works if we are honest about {other}.",
+        f"As the {role} here, I've seen {other} sink plans like this when nobody owned it.",
+        f"In my work as {role}, the risk with {focus} is usually hidden in {other}.",
+    ]
+    closers = [
+        f"Can we agree on one measurable goal for {focus} before we go further?",
+        f"I'd propose a small experiment on {other} this week and decide with data.",
+        f"What would change our minds about {focus}?",
+        f"Let's write down who owns {other} and by when.",
+    ]
+    if scene.own_turns:
+        closers.append(f"I said earlier that {other} matters; I still think it is the deciding factor.")
+    return " ".join([rng.choice(openers), rng.choice(bodies), rng.choice(closers)])
+
+
+class ScriptedModel(Model):
+    """Deterministic, offline model selectable as `scripted` (or `scripted:NAME`)."""
+
+    def __init__(self, variant: str = "default", *, latency: Latency = NO_LATENCY, sleep: Sleep = asyncio.sleep):
+        super().__init__()
+        self._variant = variant
+        self._latency = latency
+        self._sleep = sleep
+
+    @property
+    def model_name(self) -> str:
+        return self._variant
+
+    @property
+    def system(self) -> str:
+        return "scripted"
+
+    def _delay_for(self, text: str) -> float:
+        rng = random.Random(text)
+        return rng.uniform(self._latency.low, self._latency.high)
+
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        chat = to_chat(messages)
+        text = scripted_reply(chat)
+        if delay := self._delay_for(text):
+            await self._sleep(delay)
+        return ModelResponse(
+            parts=[TextPart(text)],
+            usage=_usage(chat, text),
+            model_name=self._variant,
+            provider_name="scripted",
+            timestamp=datetime.now(UTC),
+        )
+
+    @asynccontextmanager
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: Any = None,
+    ) -> AsyncGenerator[StreamedResponse]:
+        chat = to_chat(messages)
+        text = scripted_reply(chat)
+        yield TextStream(
+            model_request_parameters=model_request_parameters,
+            _model_name=self._variant,
+            _provider_name="scripted",
+            _chunks=self._chunks(chat, text),
+        )
+
+    async def _chunks(self, chat: list[ChatTurn], text: str) -> AsyncIterator[Chunk]:
+        words = re.findall(r"\S+\s*", text)
+        delay = self._delay_for(text)
+        # Time to first token is about a third of the total, like a real provider's.
+        first_wait, per_word = delay / 3, (delay * 2 / 3) / max(len(words), 1)
+        if first_wait:
+            await self._sleep(first_wait)
+        for index, word in enumerate(words):
+            if index and per_word:
+                await self._sleep(per_word)
+            yield word
+        yield _usage(chat, text)
+
+
+def _usage(chat: list[ChatTurn], text: str) -> RequestUsage:
+    prompt = sum(approximate_tokens(turn.content) for turn in chat)
+    return RequestUsage(input_tokens=prompt, output_tokens=approximate_tokens(text))

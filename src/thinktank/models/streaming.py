@@ -1,0 +1,115 @@
+"""Streamed responses built from plain text chunks.
+
+Our own models (scripted, local) produce text chunks; wrappers that must add facts to a finished
+response (which model answered, what it cost) re-emit the text of the stream they wrap. Both use
+`TextStream`, a pydantic-ai `StreamedResponse`, so everything downstream sees one kind of stream.
+ThinkTank speaks text only: a wrapped stream's tool-call or thinking parts are not forwarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelResponse,
+    ModelResponseStreamEvent,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+)
+from pydantic_ai.models import StreamedResponse
+from pydantic_ai.usage import RequestUsage
+
+THINKTANK_METADATA_KEY = "thinktank"
+
+Chunk = str | RequestUsage
+"""A text delta, or the usage so far (replaces what was reported before)."""
+
+
+@dataclass
+class TextStream(StreamedResponse):
+    """A stream over an async iterator of text deltas and usage reports."""
+
+    _model_name: str
+    _provider_name: str
+    _chunks: AsyncIterator[Chunk]
+    _on_finish: Callable[[TextStream], None] | None = None
+    _timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    async def _get_event_iterator(self) -> AsyncIterator[ModelResponseStreamEvent]:
+        async for chunk in self._chunks:
+            if isinstance(chunk, RequestUsage):
+                self._usage = chunk
+            elif chunk:
+                for event in self._parts_manager.handle_text_delta(vendor_part_id="text", content=chunk):
+                    yield event
+        if self._on_finish is not None:
+            self._on_finish(self)
+
+    async def close_stream(self) -> None:
+        aclose = getattr(self._chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    @property
+    def model_name(self) -> str:
+        return self._model_name
+
+    @property
+    def provider_name(self) -> str:
+        return self._provider_name
+
+    @property
+    def provider_url(self) -> None:
+        return None
+
+    @property
+    def timestamp(self) -> datetime:
+        return self._timestamp
+
+
+async def text_of(stream: StreamedResponse) -> AsyncIterator[Chunk]:
+    """Re-emit a stream as chunks: its text deltas, then its final usage."""
+    async for event in stream:
+        if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+            yield event.part.content
+        elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+            yield event.delta.content_delta
+    yield stream.usage
+
+
+def annotated_stream(
+    inner: StreamedResponse, *, annotate: Callable[[StreamedResponse], dict[str, Any]]
+) -> TextStream:
+    """A stream with the text of `inner` whose final response carries `annotate(inner)` in metadata."""
+
+    def finish(outer: TextStream) -> None:
+        merge_metadata(outer, annotate(inner))
+
+    outer = TextStream(
+        model_request_parameters=inner.model_request_parameters,
+        _model_name=inner.model_name,
+        _provider_name=inner.provider_name or "",
+        _chunks=text_of(inner),
+        _on_finish=finish,
+    )
+    outer.metadata = dict(inner.metadata or {})
+    outer.provider_response_id = inner.provider_response_id
+    return outer
+
+
+def merge_metadata(target: ModelResponse | StreamedResponse, facts: dict[str, Any]) -> None:
+    """Add facts under our own key, keeping whatever the provider or an inner wrapper put there."""
+    metadata = dict(target.metadata or {})
+    ours = dict(metadata.get(THINKTANK_METADATA_KEY) or {})
+    ours.update(facts)
+    metadata[THINKTANK_METADATA_KEY] = ours
+    target.metadata = metadata
+
+
+def thinktank_facts(response: ModelResponse) -> dict[str, Any]:
+    return dict((response.metadata or {}).get(THINKTANK_METADATA_KEY) or {})

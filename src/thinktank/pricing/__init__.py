@@ -1,0 +1,1 @@
+"""Prices: raw provider cost from genai-prices, billed cost with our markup, always Decimal."""
