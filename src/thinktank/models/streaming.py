@@ -88,6 +88,8 @@ def annotated_stream(
     """A stream with the text of `inner` whose final response carries `annotate(inner)` in metadata."""
 
     def finish(outer: TextStream) -> None:
+        # The inner stream may have learnt facts while streaming (an inner wrapper's, or the provider's).
+        outer.metadata = {**(outer.metadata or {}), **(inner.metadata or {})}
         merge_metadata(outer, annotate(inner))
 
     outer = TextStream(

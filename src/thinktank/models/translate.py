@@ -15,6 +15,7 @@ from pydantic_ai.settings import ModelSettings
 from thinktank import errors
 from thinktank.models.guard import check_network_allowed
 from thinktank.models.ids import ModelId
+from thinktank.models.streaming import annotated_stream
 
 
 def translate_error(exc: Exception, *, provider: str) -> errors.ProviderFailure | None:
@@ -62,12 +63,12 @@ class TranslatedErrors(WrapperModel):
 
     def __init__(self, wrapped: Model, *, model_id: ModelId, offline_transport: bool = False) -> None:
         super().__init__(wrapped)
-        self.model_id = model_id
+        self.thinktank_id = model_id
         self._offline_transport = offline_transport
 
     def _check(self) -> None:
         if not self._offline_transport:
-            check_network_allowed(str(self.model_id))
+            check_network_allowed(str(self.thinktank_id))
 
     async def request(
         self,
@@ -77,12 +78,26 @@ class TranslatedErrors(WrapperModel):
     ) -> ModelResponse:
         self._check()
         try:
-            return await self.wrapped.request(messages, model_settings, model_request_parameters)
+            response = await self.wrapped.request(messages, model_settings, model_request_parameters)
         except Exception as exc:
-            translated = translate_error(exc, provider=self.model_id.provider)
+            translated = translate_error(exc, provider=self.thinktank_id.provider)
             if translated is None or translated is exc:
                 raise
             raise translated from exc
+        self._refuse_filtered(response.finish_reason)
+        return response
+
+    def _refuse_filtered(self, finish_reason: str | None) -> None:
+        # Providers report a safety refusal as an ordinary, empty answer with this finish reason.
+        if finish_reason == "content_filter":
+            raise errors.ContentRefused(
+                f"{self.thinktank_id.provider}: the provider's content filter refused to answer",
+                provider=self.thinktank_id.provider,
+            )
+
+    def _checked(self, stream: StreamedResponse) -> dict[str, Any]:
+        self._refuse_filtered(stream.finish_reason)
+        return {}
 
     @asynccontextmanager
     async def request_stream(
@@ -97,9 +112,9 @@ class TranslatedErrors(WrapperModel):
             async with self.wrapped.request_stream(
                 messages, model_settings, model_request_parameters, run_context
             ) as stream:
-                yield stream
+                yield annotated_stream(stream, annotate=self._checked)
         except Exception as exc:
-            translated = translate_error(exc, provider=self.model_id.provider)
+            translated = translate_error(exc, provider=self.thinktank_id.provider)
             if translated is None or translated is exc:
                 raise
             raise translated from exc

@@ -1,0 +1,21 @@
+"""The `thinktank` command."""
+
+from __future__ import annotations
+
+import typer
+
+from thinktank.cli import models, personas, templates
+
+app = typer.Typer(
+    name="thinktank",
+    help="ThinkTank: a panel of AI personas, each on its own model, discusses your question.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(personas.app, name="personas")
+app.add_typer(templates.app, name="templates")
+app.command("models")(models.models_command)
+
+
+def main() -> None:
+    app(prog_name="thinktank")

@@ -1,0 +1,58 @@
+"""`thinktank personas list|show`."""
+
+from __future__ import annotations
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from thinktank.cli.common import console, load_library_for, load_settings, reports_user_errors
+from thinktank.errors import UnknownIdError
+from thinktank.library.loader import closest
+
+app = typer.Typer(help="Browse the persona library (built-in and yours, from THINKTANK_LIBRARY_DIR).")
+
+
+@app.command("list")
+@reports_user_errors
+def list_personas(
+    category: str | None = typer.Option(None, "--category", "-c", help="Only this category (case-insensitive)."),
+) -> None:
+    """List personas with their role, category and model."""
+    library = load_library_for(load_settings())
+    personas = list(library.personas.values())
+    if category:
+        categories = {c.lower(): c for c in library.categories()}
+        if category.lower() not in categories:
+            raise UnknownIdError("category", category, suggestions=closest(category, library.categories()))
+        personas = [p for p in personas if p.category == categories[category.lower()]]
+    table = Table(title=f"{len(personas)} personas")
+    for column in ("id", "name", "role", "category", "model"):
+        table.add_column(column)
+    for p in personas:
+        table.add_row(p.id, f"{p.avatar.emoji} {p.name}", p.role, p.category, p.model)
+    console.print(table)
+
+
+@app.command("show")
+@reports_user_errors
+def show_persona(persona_id: str = typer.Argument(..., metavar="ID", help="A persona id, e.g. senior-engineer.")) -> None:
+    """Show every field of one persona, including its system prompt."""
+    p = load_library_for(load_settings()).persona(persona_id)
+    d = p.demographics
+    lines = [
+        f"[bold]{p.role}[/bold] · {p.category} · {p.experience_level} · attitude: {p.attitude}",
+        p.description,
+        "",
+        f"model: {p.model}" + (f"  (fallbacks: {', '.join(p.fallbacks)})" if p.fallbacks else ""),
+        f"age {d.age} · {d.education} · {d.location}",
+        f"traits: {', '.join(p.personality.traits)}",
+        f"communication: {p.personality.communication}",
+        f"decision making: {p.personality.decision_making}",
+        f"expertise: {', '.join(p.expertise)}",
+        "",
+        "[bold]system prompt[/bold]",
+        p.system_prompt,
+    ]
+    title = f"{p.avatar.emoji} {p.name} ({p.id})"
+    console.print(Panel("\n".join(lines), title=title, border_style=p.avatar.color, expand=False))

@@ -1,0 +1,58 @@
+"""Settings read from the environment, at the edge only (CLI now, the server later)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from thinktank.errors import ConfigurationError
+from thinktank.models.keys import ProviderKeys
+from thinktank.models.scripted import Latency
+from thinktank.pricing.prices import DEFAULT_MARKUP
+
+SEED_SCRIPTED_LATENCY = Latency(0.5, 2.0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    keys: ProviderKeys = field(default_factory=ProviderKeys)
+    library_dir: Path | None = None
+    markup: Decimal = DEFAULT_MARKUP
+    scripted_latency: Latency = SEED_SCRIPTED_LATENCY
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        library = env.get("THINKTANK_LIBRARY_DIR", "").strip()
+        return cls(
+            keys=ProviderKeys.from_env(env),
+            library_dir=Path(library).expanduser() if library else None,
+            markup=_decimal(env, "THINKTANK_MARKUP", DEFAULT_MARKUP),
+            scripted_latency=_latency(env, "THINKTANK_SCRIPTED_LATENCY", SEED_SCRIPTED_LATENCY),
+        )
+
+
+def _decimal(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
+    if not value.is_finite() or value < 1:
+        raise ConfigurationError(f"{name}={raw!r} must be a number of at least 1 (1.2 means 20% markup)")
+    return value
+
+
+def _latency(env: Mapping[str, str], name: str, default: Latency) -> Latency:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return Latency.parse(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}={raw!r}: {exc}") from None
