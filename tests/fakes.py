@@ -76,11 +76,17 @@ def sse(events: list[dict[str, Any]], *, named: bool = False, done: bool = False
 class FaultyModel(Model):
     """Fails with the queued exceptions, then answers `text`. Counts its calls."""
 
-    def __init__(self, *failures: Exception, text: str = "fine", provider: str = "faulty", fail_mid_stream: bool = False):
+    def __init__(
+        self,
+        *failures: Exception,
+        text: str = "fine",
+        provider: str = "faulty",
+        fail_mid_stream: bool = False,
+    ):
         super().__init__()
         self.failures = list(failures)
         self.text = text
-        self._provider = provider
+        self._provider_label = provider
         self.calls = 0
         self.fail_mid_stream = fail_mid_stream
 
@@ -90,7 +96,7 @@ class FaultyModel(Model):
 
     @property
     def system(self) -> str:
-        return self._provider
+        return self._provider_label
 
     def _next(self) -> None:
         self.calls += 1
@@ -98,14 +104,17 @@ class FaultyModel(Model):
             raise self.failures.pop(0)
 
     async def request(
-        self, messages: list[ModelMessage], model_settings: ModelSettings | None, params: ModelRequestParameters
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        params: ModelRequestParameters,
     ) -> ModelResponse:
         self._next()
         return ModelResponse(
             parts=[TextPart(self.text)],
             usage=RequestUsage(input_tokens=10, output_tokens=2),
             model_name="faulty",
-            provider_name=self._provider,
+            provider_name=self._provider_label,
         )
 
     @asynccontextmanager
@@ -128,4 +137,9 @@ class FaultyModel(Model):
             yield self.text
             yield RequestUsage(input_tokens=10, output_tokens=2)
 
-        yield TextStream(model_request_parameters=params, _model_name="faulty", _provider_name=self._provider, _chunks=chunks())
+        yield TextStream(
+            model_request_parameters=params,
+            _model_name="faulty",
+            _provider_name=self._provider_label,
+            _chunks=chunks(),
+        )

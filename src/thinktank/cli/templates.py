@@ -33,8 +33,12 @@ def list_templates() -> None:
         table.add_column(column, justify="right" if column in ("messages", "est. cost") else "left")
     for t in library.templates.values():
         personas = library.template_personas(t)
-        cost = estimate_conversation_cost(personas, t.estimated_messages, pricer=pricer, topic=t.initial_prompt)
-        table.add_row(t.id, t.name, t.industry, t.mode, str(len(personas)), str(t.estimated_messages), usd(cost.billed))
+        cost = estimate_conversation_cost(
+            personas, t.estimated_messages, pricer=pricer, topic=t.initial_prompt
+        )
+        table.add_row(
+            t.id, t.name, t.industry, t.mode, str(len(personas)), str(t.estimated_messages), usd(cost.billed)
+        )
     console.print(table)
 
 
@@ -52,7 +56,8 @@ def show_template(template_id: str = typer.Argument(..., metavar="ID", help="A t
         personas, t.estimated_messages, pricer=pricer, topic=t.initial_prompt, model_override=LOCAL_DEFAULT
     )
     lines = [
-        f"[bold]{t.category}[/bold] · industry: {t.industry} · mode: {t.mode} · ~{t.estimated_messages} messages",
+        f"[bold]{t.category}[/bold] · industry: {t.industry} · mode: {t.mode}"
+        f" · ~{t.estimated_messages} messages",
         t.description,
         "",
         "[bold]opening prompt[/bold]",

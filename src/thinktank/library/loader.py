@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from thinktank.domain import ConversationTemplate, Persona
 from thinktank.errors import LibraryError, UnknownIdError
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T", Persona, ConversationTemplate)
 
 
 def bundled_library_dir() -> Path:
@@ -37,13 +37,17 @@ class Library:
         try:
             return self.personas[persona_id]
         except KeyError:
-            raise UnknownIdError("persona", persona_id, suggestions=closest(persona_id, self.personas)) from None
+            raise UnknownIdError(
+                "persona", persona_id, suggestions=closest(persona_id, self.personas)
+            ) from None
 
     def template(self, template_id: str) -> ConversationTemplate:
         try:
             return self.templates[template_id]
         except KeyError:
-            raise UnknownIdError("template", template_id, suggestions=closest(template_id, self.templates)) from None
+            raise UnknownIdError(
+                "template", template_id, suggestions=closest(template_id, self.templates)
+            ) from None
 
     def template_personas(self, template: ConversationTemplate) -> list[Persona]:
         return [self.personas[p] for p in template.personas]
@@ -75,8 +79,12 @@ def load_library(*, user_dir: Path | None = None, bundled_dir: Path | None = Non
             if persona_id not in personas:
                 hint = closest(persona_id, personas)
                 message = f"unknown persona {persona_id!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
-                raise LibraryError(message, path=str(sources[f"template:{template.id}"]), field=f"personas[{index}]")
-    return Library(personas=dict(sorted(personas.items())), templates=dict(sorted(templates.items())), sources=sources)
+                raise LibraryError(
+                    message, path=str(sources[f"template:{template.id}"]), field=f"personas[{index}]"
+                )
+    return Library(
+        personas=dict(sorted(personas.items())), templates=dict(sorted(templates.items())), sources=sources
+    )
 
 
 def _load_kind(directory: Path, kind: type[T], sources: dict[str, Path]) -> dict[str, T]:
@@ -86,10 +94,12 @@ def _load_kind(directory: Path, kind: type[T], sources: dict[str, Path]) -> dict
         return loaded
     for path in sorted(directory.glob("*.y*ml")):
         item = _parse_file(path, kind)
-        item_id: str = getattr(item, "id")
+        item_id: str = item.id
         if item_id in loaded:
             first = sources[f"{label}:{item_id}"]
-            raise LibraryError(f"duplicate {label} id {item_id!r} (also in {first.name})", path=str(path), field="id")
+            raise LibraryError(
+                f"duplicate {label} id {item_id!r} (also in {first.name})", path=str(path), field="id"
+            )
         loaded[item_id] = item
         sources[f"{label}:{item_id}"] = path
     return loaded

@@ -35,7 +35,11 @@ def to_chat(messages: Sequence[ModelMessage], *, instructions: str | None = None
                     system.append(part.content)
                 elif isinstance(part, UserPromptPart):
                     content = part.content
-                    text = content if isinstance(content, str) else " ".join(c for c in content if isinstance(c, str))
+                    text = (
+                        content
+                        if isinstance(content, str)
+                        else " ".join(c for c in content if isinstance(c, str))
+                    )
                     turns.append(ChatTurn("user", text))
         elif isinstance(message, ModelResponse):
             text = "".join(part.content for part in message.parts if isinstance(part, TextPart))

@@ -30,7 +30,9 @@ class CostedModel(WrapperModel):
 
     def _facts(self, metadata: dict[str, Any] | None, usage: RequestUsage) -> dict[str, Any]:
         ours = (metadata or {}).get(THINKTANK_METADATA_KEY) or {}
-        answered: ModelId = parse_model_id(ours["model_id"]) if "model_id" in ours else self.chain.model_ids[0]
+        answered: ModelId = (
+            parse_model_id(ours["model_id"]) if "model_id" in ours else self.chain.model_ids[0]
+        )
         cost: Cost = self.pricer.price(
             answered,
             input_tokens=usage.input_tokens,

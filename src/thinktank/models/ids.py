@@ -1,17 +1,17 @@
 """The one place that parses `provider:model` ids.
 
-    anthropic:claude-3-7-sonnet-20250219
-    openai:gpt-4.1-mini
-    google:gemini-2.5-flash        (`gemini:` is accepted as an alias)
-    openai-compatible:llama3.2     (against THINKTANK_OPENAI_COMPATIBLE_BASE_URL)
-    local:smollm2                  (the bundled model) or local:/path/to/any.gguf
-    scripted                       (deterministic, offline; `scripted:NAME` names a variant)
+anthropic:claude-3-7-sonnet-20250219
+openai:gpt-4.1-mini
+google:gemini-2.5-flash        (`gemini:` is accepted as an alias)
+openai-compatible:llama3.2     (against THINKTANK_OPENAI_COMPATIBLE_BASE_URL)
+local:smollm2                  (the bundled model) or local:/path/to/any.gguf
+scripted                       (deterministic, offline; `scripted:NAME` names a variant)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, cast, get_args
+from typing import Literal, get_args
 
 from thinktank.errors import InvalidModelIdError
 
@@ -65,4 +65,4 @@ def parse_model_id(text: str) -> ModelId:
     name = name.strip()
     if not name:
         raise InvalidModelIdError(f"model id {raw!r} names no model after {provider_part!r}:")
-    return ModelId(cast(ProviderName, provider), name)
+    return ModelId(provider, name)

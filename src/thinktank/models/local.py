@@ -85,7 +85,9 @@ class LocalModelPool:
                 try:
                     from llama_cpp import Llama
 
-                    llama = Llama(model_path=str(path), n_ctx=self._n_ctx, n_threads=self._n_threads, verbose=False)
+                    llama = Llama(
+                        model_path=str(path), n_ctx=self._n_ctx, n_threads=self._n_threads, verbose=False
+                    )
                 except Exception as exc:
                     raise ModelFailed(f"could not load local model {path}: {exc}", provider="local") from exc
                 self._loaded[path] = _Loaded(llama, threading.Lock())
@@ -187,7 +189,9 @@ class LocalModel(Model):
                 loaded = self._pool.get(self._path)
                 with loaded.lock:
                     pieces: list[str] = []
-                    for chunk in loaded.llama.create_chat_completion(messages=payload, stream=True, **options):
+                    for chunk in loaded.llama.create_chat_completion(
+                        messages=payload, stream=True, **options
+                    ):
                         if cancelled.is_set():
                             break
                         delta = chunk["choices"][0]["delta"].get("content")
@@ -195,7 +199,9 @@ class LocalModel(Model):
                             pieces.append(delta)
                             put(delta)
                     text = "".join(pieces)
-                    completion = len(loaded.llama.tokenize(text.encode(), add_bos=False, special=False)) if text else 0
+                    completion = (
+                        len(loaded.llama.tokenize(text.encode(), add_bos=False, special=False)) if text else 0
+                    )
                     # After generation the context holds the prompt followed by what was generated.
                     prompt = max(int(loaded.llama.n_tokens) - completion, 0)
                     put(RequestUsage(input_tokens=prompt, output_tokens=completion))

@@ -25,7 +25,9 @@ from thinktank.models.keys import ProviderKeys
 REQUEST_TIMEOUT_SECONDS = 120.0
 
 
-def build_cloud_model(model_id: ModelId, *, keys: ProviderKeys, http_client: httpx2.AsyncClient | None) -> Model:
+def build_cloud_model(
+    model_id: ModelId, *, keys: ProviderKeys, http_client: httpx2.AsyncClient | None
+) -> Model:
     reason = keys.why_not_configured(model_id)
     if reason is not None:
         raise ConfigurationError(f"{model_id}: {reason}")

@@ -29,13 +29,84 @@ from thinktank.models.streaming import Chunk, TextStream
 Sleep = Callable[[float], Awaitable[None]]
 
 _IDENTITY = re.compile(r"You are (?P<name>[^,.\n]+?)(?:,\s*(?:an?\s+|the\s+)?(?P<role>[^.\n]+))?[.\n]")
-_SPEAKER = re.compile(r"^\s*\[?(?P<name>[A-Z][\w .'-]{0,40}?)\]?\s*(?:\((?P<role>[^)]*)\))?\s*:\s*(?P<text>.*)", re.S)
+_SPEAKER = re.compile(
+    r"^\s*\[?(?P<name>[A-Z][\w .'-]{0,40}?)\]?\s*(?:\((?P<role>[^)]*)\))?\s*:\s*(?P<text>.*)", re.S
+)
 _STOPWORDS = frozenset(
-    """about above after again against because before being below between could doing during
-    further having other should their there these those through under until where which while
-    would your yours yourself think thing things really maybe might also just still every what
-    when with from that this they them then than have been will into more most some such only
-    very want need like make made going were here what's it's let's""".split()
+    {
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "because",
+        "before",
+        "being",
+        "below",
+        "between",
+        "could",
+        "doing",
+        "during",
+        "further",
+        "having",
+        "other",
+        "should",
+        "their",
+        "there",
+        "these",
+        "those",
+        "through",
+        "under",
+        "until",
+        "where",
+        "which",
+        "while",
+        "would",
+        "your",
+        "yours",
+        "yourself",
+        "think",
+        "thing",
+        "things",
+        "really",
+        "maybe",
+        "might",
+        "also",
+        "just",
+        "still",
+        "every",
+        "what",
+        "when",
+        "with",
+        "from",
+        "that",
+        "this",
+        "they",
+        "them",
+        "then",
+        "than",
+        "have",
+        "been",
+        "will",
+        "into",
+        "more",
+        "most",
+        "some",
+        "such",
+        "only",
+        "very",
+        "want",
+        "need",
+        "like",
+        "make",
+        "made",
+        "going",
+        "were",
+        "here",
+        "what's",
+        "it's",
+        "let's",
+    }
 )
 
 
@@ -125,7 +196,9 @@ def scripted_reply(chat: list[ChatTurn]) -> str:
 class ScriptedModel(Model):
     """Deterministic, offline model selectable as `scripted` (or `scripted:NAME`)."""
 
-    def __init__(self, variant: str = "default", *, latency: Latency = NO_LATENCY, sleep: Sleep = asyncio.sleep):
+    def __init__(
+        self, variant: str = "default", *, latency: Latency = NO_LATENCY, sleep: Sleep = asyncio.sleep
+    ):
         super().__init__()
         self._variant = variant
         self._latency = latency

@@ -28,7 +28,9 @@ def translate_error(exc: Exception, *, provider: str) -> errors.ProviderFailure 
         case pai.ContentFilterError():
             return errors.ContentRefused(message, provider=provider, status_code=status)
         case pai.ModelRateLimitError():
-            return errors.RateLimited(message, provider=provider, status_code=status, retry_after=exc.retry_after)
+            return errors.RateLimited(
+                message, provider=provider, status_code=status, retry_after=exc.retry_after
+            )
         case pai.ModelQuotaExceededError():
             return errors.QuotaExceeded(message, provider=provider, status_code=status)
         case pai.ModelTimeoutError() | pai.ModelRequestTimeout():
@@ -46,7 +48,9 @@ def translate_error(exc: Exception, *, provider: str) -> errors.ProviderFailure 
     return None
 
 
-def _by_status(message: str, *, provider: str, status: int, retry_after: float | None) -> errors.ProviderFailure:
+def _by_status(
+    message: str, *, provider: str, status: int, retry_after: float | None
+) -> errors.ProviderFailure:
     if status == 429:
         return errors.RateLimited(message, provider=provider, status_code=status, retry_after=retry_after)
     if status in (401, 403):

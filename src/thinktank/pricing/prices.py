@@ -77,7 +77,10 @@ class Pricer:
         if model_id.is_free:
             return FREE
         raw = self._lookup(
-            model_id, input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read_tokens
+            model_id,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens,
         )
         if raw is None:
             if str(model_id) not in self._warned:
@@ -89,7 +92,9 @@ class Pricer:
     def _lookup(
         self, model_id: ModelId, *, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0
     ) -> Decimal | None:
-        usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read_tokens)
+        usage = Usage(
+            input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read_tokens
+        )
         try:
             result = calc_price(usage, model_id.name, provider_id=_PRICE_PROVIDER.get(model_id.provider))
         except LookupError:

@@ -32,7 +32,9 @@ class BreakerPolicy:
 
 
 class CircuitBreaker:
-    def __init__(self, provider: str, *, policy: BreakerPolicy | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, provider: str, *, policy: BreakerPolicy | None = None, clock: Clock | None = None
+    ) -> None:
         self.provider = provider
         self.policy = policy or BreakerPolicy()
         self._clock = clock or SystemClock()

@@ -8,7 +8,7 @@ which ones failed before it (metadata key `thinktank`: `model_id`, `failed`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -76,11 +76,14 @@ class FallbackChain(WrapperModel):
                 await stack.aclose()
                 failed.append((model_id, failure))
                 continue
-            facts = self._facts(model_id, failed)
             async with stack:
-                yield annotated_stream(stream, annotate=lambda _inner: facts)
+                yield annotated_stream(stream, annotate=_constant(self._facts(model_id, failed)))
             return
         raise _exhausted(failed)
+
+
+def _constant(facts: dict[str, Any]) -> Callable[[StreamedResponse], dict[str, Any]]:
+    return lambda _stream: facts
 
 
 def _exhausted(failed: list[tuple[ModelId, ProviderFailure]]) -> ProviderFailure:

@@ -43,7 +43,9 @@ class RetryPolicy:
 
 
 class RetryingModel(WrapperModel):
-    def __init__(self, wrapped: Model, *, policy: RetryPolicy | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, wrapped: Model, *, policy: RetryPolicy | None = None, clock: Clock | None = None
+    ) -> None:
         super().__init__(wrapped)
         self.policy = policy or RetryPolicy()
         self._clock = clock or SystemClock()
@@ -81,7 +83,9 @@ class RetryingModel(WrapperModel):
             stack = AsyncExitStack()
             try:
                 stream = await stack.enter_async_context(
-                    self.wrapped.request_stream(messages, model_settings, model_request_parameters, run_context)
+                    self.wrapped.request_stream(
+                        messages, model_settings, model_request_parameters, run_context
+                    )
                 )
             except TransientFailure as failure:
                 await stack.aclose()
