@@ -5,6 +5,8 @@
     │   ├── UnknownIdError             a persona/template/model id that does not exist (carries suggestions)
     │   ├── InvalidModelIdError        a model id that does not parse (`provider:model`)
     │   ├── LibraryError               a persona or template file is invalid (names the file and the field)
+    │   ├── ConversationBusy           a turn is already being generated in this conversation
+    │   ├── ConversationOver           the conversation was stopped or finished
     │   └── ConfigurationError         a setting or environment variable is invalid or missing
     │       └── NetworkModelsForbidden a real provider call while the process forbids them (tests)
     └── ProviderFailure                a model provider (or our local model) failed; carries `provider`
@@ -58,6 +60,14 @@ class LibraryError(UserError):
         if field:
             where += f": {field}"
         super().__init__(f"{where}: {message}")
+
+
+class ConversationBusy(UserError):
+    pass
+
+
+class ConversationOver(UserError):
+    pass
 
 
 class ConfigurationError(UserError):

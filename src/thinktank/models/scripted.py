@@ -28,85 +28,25 @@ from thinktank.models.streaming import Chunk, TextStream
 
 Sleep = Callable[[float], Awaitable[None]]
 
+_SEAT = re.compile(r"Speak only as (?P<name>[^(\n]+?) \((?P<role>[^)\n]+)\)")
+_TOPIC = re.compile(r"^Topic: (.+)$", re.M)
 _IDENTITY = re.compile(r"You are (?P<name>[^,.\n]+?)(?:,\s*(?:an?\s+|the\s+)?(?P<role>[^.\n]+))?[.\n]")
 _SPEAKER = re.compile(
     r"^\s*\[?(?P<name>[A-Z][\w .'-]{0,40}?)\]?\s*(?:\((?P<role>[^)]*)\))?\s*:\s*(?P<text>.*)", re.S
 )
 _STOPWORDS = frozenset(
-    {
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "because",
-        "before",
-        "being",
-        "below",
-        "between",
-        "could",
-        "doing",
-        "during",
-        "further",
-        "having",
-        "other",
-        "should",
-        "their",
-        "there",
-        "these",
-        "those",
-        "through",
-        "under",
-        "until",
-        "where",
-        "which",
-        "while",
-        "would",
-        "your",
-        "yours",
-        "yourself",
-        "think",
-        "thing",
-        "things",
-        "really",
-        "maybe",
-        "might",
-        "also",
-        "just",
-        "still",
-        "every",
-        "what",
-        "when",
-        "with",
-        "from",
-        "that",
-        "this",
-        "they",
-        "them",
-        "then",
-        "than",
-        "have",
-        "been",
-        "will",
-        "into",
-        "more",
-        "most",
-        "some",
-        "such",
-        "only",
-        "very",
-        "want",
-        "need",
-        "like",
-        "make",
-        "made",
-        "going",
-        "were",
-        "here",
-        "what's",
-        "it's",
-        "let's",
-    }
+    (
+        "about above after again against because before being below between could doing during "
+        "further having other should their there these those through under until where which while "
+        "would your yours yourself think thing things really maybe might also just still every "
+        "what when with from that this they them then than have been will into more most some such "
+        "only very want need like make made going were here what's it's let's "
+        # The scripted model's own phrasing, so it does not echo itself back as a topic:
+        "works write minds change honest owned owns plans point differently first check holds "
+        "users usually hidden propose small experiment decide measurable agree earlier deciding "
+        "factor start question begin speaking building right raise further push problem panel "
+        "sentences words voice latest points anyone convened discussion continue please "
+    ).split()
 )
 
 
@@ -141,21 +81,40 @@ class _Scene:
 
 def _read_scene(chat: list[ChatTurn]) -> _Scene:
     system = chat[0].content if chat and chat[0].role == "system" else ""
-    identity = _IDENTITY.search(system)
+    identity = _SEAT.search(system) or _IDENTITY.search(system)
     name = identity.group("name").strip() if identity else "Panelist"
     role = (identity.group("role") or "panelist").strip() if identity else "panelist"
     last_user = next((turn.content for turn in reversed(chat) if turn.role == "user"), "")
-    speaker_match = _SPEAKER.match(last_user)
+    # Several speakers may share one user turn, one paragraph each: answer the latest.
+    latest = last_user.strip().split("\n\n")[-1]
+    speaker_match = _SPEAKER.match(latest)
     last_speaker = speaker_match.group("name").strip() if speaker_match else None
-    last_text = speaker_match.group("text") if speaker_match else last_user
-    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{4,}", last_text)]
-    keywords = tuple(dict.fromkeys(w for w in words if w not in _STOPWORDS))
+    last_text = speaker_match.group("text") if speaker_match else latest
+    topic = _TOPIC.search(system)
+    names = {w.lower() for w in re.findall(r"[A-Z][a-z]+", system)}
+    words = re.findall(r"[A-Za-z][A-Za-z'-]{4,}", last_text + " " + (topic.group(1) if topic else ""))
+    keywords = tuple(dict.fromkeys(w.lower() for w in words if w.lower() not in _STOPWORDS | names))
     own_turns = sum(1 for turn in chat if turn.role == "assistant")
     return _Scene(name, role, last_speaker, last_text, own_turns, keywords or ("the problem",))
 
 
+def scripted_summary(chat: list[ChatTurn]) -> str:
+    """An extractive summary: each speaker's first sentence, in order, within about 150 words."""
+    source = chat[-1].content if chat else ""
+    lines = []
+    for match in re.finditer(r"^(?P<who>[^:\n]{1,80}?)(?: \([^)\n]*\))?: (?P<text>.+)$", source, re.M):
+        first = re.split(r"(?<=[.!?])\s", match.group("text").strip(), maxsplit=1)[0]
+        lines.append(f"{match.group('who').strip()}: {first}")
+    previous = re.search(r"Summary so far:\n(?P<text>.*?)\n\nNew messages:", source, re.S)
+    summary = " ".join(([previous.group("text").strip()] if previous else []) + lines)
+    words = summary.split()
+    return " ".join(words[-150:]) if len(words) > 150 else summary
+
+
 def scripted_reply(chat: list[ChatTurn]) -> str:
     """The reply of the persona described by the system prompt; a pure function of `chat`."""
+    if chat and chat[0].role == "system" and chat[0].content.startswith("You summarise"):
+        return scripted_summary(chat)
     scene = _read_scene(chat)
     digest = hashlib.sha256(repr((scene, [t.content for t in chat])).encode()).digest()
     rng = random.Random(digest)
@@ -163,6 +122,8 @@ def scripted_reply(chat: list[ChatTurn]) -> str:
     other = rng.choice(scene.keywords[1:] or scene.keywords)
     role = scene.role.rstrip(".")
     who = scene.last_speaker if scene.last_speaker and scene.last_speaker != scene.name else None
+    if who == "You":
+        who = "our convener"
     openers = (
         [
             f"{who}, I want to pick up your point about {focus}.",

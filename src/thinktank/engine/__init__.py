@@ -1,0 +1,1 @@
+"""The conversation engine: takes turns, streams events, keeps the books. No HTTP, no SQL."""

@@ -1,0 +1,95 @@
+"""Bounded context: a recent window sent verbatim, older turns folded into a rolling summary.
+
+When the unsummarised transcript exceeds `budget_tokens`, its oldest messages are folded into the
+summary until what is left fits in half the budget. Summaries are made in chunks, not every turn,
+and each persona's prompt stays bounded however long the conversation runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic_ai.direct import model_request
+from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
+from pydantic_ai.models import Model
+
+from thinktank.domain import Message, Usage
+from thinktank.engine.prompts import speaker_label
+from thinktank.models.chat import approximate_tokens
+from thinktank.models.streaming import thinktank_facts
+from thinktank.pricing.prices import UNKNOWN_COST, Cost
+
+SUMMARY_INSTRUCTIONS = (
+    "You summarise discussions. Write a neutral summary of the discussion below in under 150 words: "
+    "each person's main position, what they agree on, and the open questions. Use the speakers' names."
+)
+DEFAULT_BUDGET_TOKENS = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    text: str
+    covers_upto: int
+    """Messages with an index below this are in the summary and no longer sent verbatim."""
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryCharge:
+    model_id: str | None
+    usage: Usage
+    cost: Cost
+
+
+def message_tokens(message: Message) -> int:
+    return approximate_tokens(message.text) + 8
+
+
+class ContextWindow:
+    def __init__(self, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> None:
+        if budget_tokens < 100:
+            raise ValueError("the context budget must be at least 100 tokens")
+        self.budget_tokens = budget_tokens
+        self.summary = Summary("", 0)
+
+    def window(self, messages: Sequence[Message]) -> list[Message]:
+        return [m for m in messages if m.index >= self.summary.covers_upto]
+
+    def needs_folding(self, messages: Sequence[Message]) -> bool:
+        return sum(message_tokens(m) for m in self.window(messages)) > self.budget_tokens
+
+    def to_fold(self, messages: Sequence[Message]) -> list[Message]:
+        window = self.window(messages)
+        remaining = sum(message_tokens(m) for m in window)
+        folded = []
+        for message in window[:-1]:
+            if remaining <= self.budget_tokens // 2:
+                break
+            folded.append(message)
+            remaining -= message_tokens(message)
+        return folded
+
+    async def fold(self, messages: Sequence[Message], *, summarizer: Model) -> SummaryCharge | None:
+        """Fold old messages into the summary if the window is over budget; return what it cost."""
+        if not self.needs_folding(messages):
+            return None
+        folded = self.to_fold(messages)
+        if not folded:
+            return None
+        transcript = "\n\n".join(f"{speaker_label(m)}: {m.text}" for m in folded)
+        previous = f"Summary so far:\n{self.summary.text}\n\n" if self.summary.text else ""
+        request = ModelRequest(
+            parts=[
+                SystemPromptPart(SUMMARY_INSTRUCTIONS),
+                UserPromptPart(f"{previous}New messages:\n{transcript}"),
+            ]
+        )
+        response = await model_request(
+            summarizer, [request], model_settings={"temperature": 0.2, "max_tokens": 300}
+        )
+        text = "".join(p.content for p in response.parts if isinstance(p, TextPart)).strip()
+        self.summary = Summary(text or self.summary.text, folded[-1].index + 1)
+        facts = thinktank_facts(response)
+        cost = Cost.from_json(facts["cost"]) if "cost" in facts else UNKNOWN_COST
+        usage = Usage(response.usage.input_tokens, response.usage.output_tokens, 1)
+        return SummaryCharge(facts.get("model_id"), usage, cost)

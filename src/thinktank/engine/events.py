@@ -1,0 +1,103 @@
+"""What the engine tells the world. The CLI renders these now; the server streams them unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from thinktank.domain import Message, TurnDecision
+
+Status = Literal["idle", "running", "paused", "stopped", "finished"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnDecided:
+    decision: TurnDecision
+    speaker_name: str
+    speaker_role: str
+    model_ids: tuple[str, ...]
+    type: str = "turn.decided"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "decision": self.decision.to_json(),
+            "speaker_name": self.speaker_name,
+            "speaker_role": self.speaker_role,
+            "model_ids": list(self.model_ids),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TokenDelta:
+    persona_id: str
+    text: str
+    type: str = "token.delta"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "persona_id": self.persona_id, "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCompleted:
+    message: Message
+    type: str = "message.completed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "message": self.message.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class CostsUpdated:
+    totals: dict[str, Any]
+    type: str = "costs.updated"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "totals": self.totals}
+
+
+@dataclass(frozen=True, slots=True)
+class MembersChanged:
+    members: tuple[str, ...]
+    change: str
+    type: str = "members.changed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "members": list(self.members), "change": self.change}
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    status: Status
+    reason: str
+    type: str = "state.changed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "status": self.status, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorOccurred:
+    message: str
+    persona_id: str | None
+    error: str
+    type: str = "error"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "message": self.message,
+            "persona_id": self.persona_id,
+            "error": self.error,
+        }
+
+
+Event = (
+    TurnDecided | TokenDelta | MessageCompleted | CostsUpdated | MembersChanged | StateChanged | ErrorOccurred
+)
+EventSink = Callable[[Event], Awaitable[None]]
+
+
+async def discard(event: Event) -> None:
+    """A sink for callers that only want the return values."""

@@ -1,0 +1,30 @@
+"""A persona seated in a conversation, with the model stack it actually talks through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic_ai.models import Model
+
+from thinktank.domain import Persona
+from thinktank.models.ids import ModelId
+from thinktank.models.stack import ModelFactory
+
+
+@dataclass(frozen=True)
+class Member:
+    persona: Persona
+    models: tuple[ModelId, ...]
+    """The chain that will be tried, in order, after dropping models that cannot be called here."""
+    model: Model
+    substituted: bool = False
+    """True when the persona's own models had no key and a substitute stands in."""
+
+
+def seat(persona: Persona, factory: ModelFactory, *, override: ModelId | None = None) -> Member:
+    """Seat a persona: its model and fallbacks (or the override), minus what has no key here."""
+    if override is not None:
+        chain = factory.resolve(override)
+    else:
+        chain = factory.resolve(persona.model_id, persona.fallback_ids)
+    return Member(persona, chain.models, factory.build_exact(chain.models), substituted=chain.substituted)

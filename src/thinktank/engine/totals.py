@@ -1,0 +1,52 @@
+"""The running books of a conversation: tokens and money by persona, provider, model and overall."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from thinktank.domain import Usage
+from thinktank.models.ids import parse_model_id
+from thinktank.pricing.prices import FREE, Cost
+
+
+@dataclass
+class Line:
+    usage: Usage = field(default_factory=Usage)
+    cost: Cost = FREE
+
+    def add(self, usage: Usage, cost: Cost) -> None:
+        self.usage = self.usage + usage
+        self.cost = self.cost + cost
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "requests": self.usage.requests,
+            **self.cost.to_json(),
+        }
+
+
+@dataclass
+class CostTotals:
+    total: Line = field(default_factory=Line)
+    by_persona: dict[str, Line] = field(default_factory=dict)
+    by_provider: dict[str, Line] = field(default_factory=dict)
+    by_model: dict[str, Line] = field(default_factory=dict)
+
+    def add(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
+        """`account` is a persona id, or `orchestrator` / `summaries` for the panel's own overhead."""
+        self.total.add(usage, cost)
+        self.by_persona.setdefault(account, Line()).add(usage, cost)
+        if model_id is not None:
+            self.by_model.setdefault(model_id, Line()).add(usage, cost)
+            self.by_provider.setdefault(parse_model_id(model_id).provider, Line()).add(usage, cost)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total.to_json(),
+            "by_persona": {k: v.to_json() for k, v in self.by_persona.items()},
+            "by_provider": {k: v.to_json() for k, v in self.by_provider.items()},
+            "by_model": {k: v.to_json() for k, v in self.by_model.items()},
+        }

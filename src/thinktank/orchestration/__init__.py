@@ -1,0 +1,1 @@
+"""Who speaks next: scorers and the turn decision (seed §3)."""

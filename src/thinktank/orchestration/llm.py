@@ -1,0 +1,135 @@
+"""The LLM scorer: ONE structured-output call per turn that scores every candidate together.
+
+Its input is bounded (the roster and a recent window of trimmed messages, never the whole
+transcript), so its cost per turn is flat. The seed called a model once per persona per turn; we
+never do. Participation is counted, not guessed. Any error or invalid output falls back to the
+heuristic scorer for that turn, and the decision says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_ai.direct import model_request
+from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
+from pydantic_ai.models import Model
+
+from thinktank.domain import Persona, Usage
+from thinktank.errors import ProviderFailure
+from thinktank.models.streaming import thinktank_facts
+from thinktank.orchestration.heuristic import HeuristicScorer
+from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContext, is_addressed, participation
+from thinktank.pricing.prices import Cost
+
+WINDOW_MESSAGES = 6
+MESSAGE_CHARS = 400
+
+INSTRUCTIONS = """You moderate a panel discussion and judge who should speak next.
+For EVERY candidate, score from 0 to 1:
+- relevance: how relevant they are to what was just said
+- expertise: how much their expertise bears on the current question
+- flow: how natural it is for them to speak now (asked directly, a reply is owed to them)
+Answer with JSON only, exactly this shape:
+{"scores": [{"persona_id": "...", "relevance": 0.0, "expertise": 0.0, "flow": 0.0}]}"""
+
+
+class CandidateScore(BaseModel):
+    persona_id: str
+    relevance: float = Field(ge=0, le=1)
+    expertise: float = Field(ge=0, le=1)
+    flow: float = Field(ge=0, le=1)
+
+
+class LlmScores(BaseModel):
+    scores: list[CandidateScore]
+
+
+def selection_prompt(context: SelectionContext, candidates: Sequence[Persona]) -> str:
+    roster = [
+        {"persona_id": p.id, "name": p.name, "role": p.role, "expertise": p.expertise} for p in candidates
+    ]
+    recent = [
+        {"speaker": f"{m.speaker_name} ({m.speaker_role})", "text": m.text[:MESSAGE_CHARS]}
+        for m in context.messages[-WINDOW_MESSAGES:]
+    ]
+    return json.dumps(
+        {"topic": context.topic[:MESSAGE_CHARS], "candidates": roster, "recent_messages": recent}
+    )
+
+
+def _json_object(text: str) -> str:
+    match = re.search(r"\{.*\}", text, re.S)
+    if match is None:
+        raise ValueError("no JSON object in the answer")
+    return match.group(0)
+
+
+class LlmScorer:
+    name = "llm"
+
+    def __init__(self, model: Model, *, fallback: HeuristicScorer | None = None) -> None:
+        self.model = model
+        self.fallback = fallback or HeuristicScorer()
+
+    async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet:
+        messages = [
+            ModelRequest(
+                parts=[SystemPromptPart(INSTRUCTIONS), UserPromptPart(selection_prompt(context, candidates))]
+            )
+        ]
+        try:
+            response = await model_request(
+                self.model, messages, model_settings={"temperature": 0.0, "max_tokens": 600}
+            )
+        except ProviderFailure as failure:
+            return await self._fallback(
+                context, candidates, f"{type(failure).__name__}", usage=Usage(), cost=None
+            )
+        usage = Usage(response.usage.input_tokens, response.usage.output_tokens, 1)
+        facts = thinktank_facts(response)
+        cost = Cost.from_json(facts["cost"]) if "cost" in facts else None
+        answer = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+        try:
+            parsed = LlmScores.model_validate_json(_json_object(answer))
+            by_id = {s.persona_id: s for s in parsed.scores}
+            missing = [p.id for p in candidates if p.id not in by_id]
+            if missing:
+                raise ValueError(f"no score for {', '.join(missing)}")
+        except (ValidationError, ValueError) as exc:
+            return await self._fallback(
+                context, candidates, f"invalid output: {exc}".splitlines()[0], usage=usage, cost=cost
+            )
+        shares = participation(context, candidates)
+        last = context.last
+        factors = {}
+        for persona in candidates:
+            s = by_id[persona.id]
+            addressed = (
+                last is not None and last.speaker_id != persona.id and is_addressed(persona, last.text)
+            )
+            factors[persona.id] = Factors(
+                s.relevance, s.expertise, shares[persona.id], s.flow, addressed=addressed
+            )
+        sheet = ScoreSheet(factors=factors, scorer=self.name, usage=usage)
+        if cost is not None:
+            sheet.cost = cost
+        return sheet
+
+    async def _fallback(
+        self,
+        context: SelectionContext,
+        candidates: Sequence[Persona],
+        why: str,
+        *,
+        usage: Usage,
+        cost: Cost | None,
+    ) -> ScoreSheet:
+        sheet = await self.fallback.score(context, candidates)
+        sheet.note = f"llm scorer failed ({why[:120]}); heuristic used"
+        sheet.usage = usage
+        if cost is not None:
+            sheet.cost = cost
+        return sheet

@@ -1,0 +1,77 @@
+"""Cheap text similarity for the heuristic scorer: bags of crudely stemmed words, cosine."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[a-z][a-z0-9'-]+")
+_STOP = frozenset(
+    (
+        "a about after again all also am an and any are as at be because been before being but by "
+        "can could did do does doing for from had has have having he her here him his how i if in "
+        "into is it its just let like me more most my no not now of on one only or other our out "
+        "over own same she should so some such than that the their them then there these they this "
+        "those through to too under until up very was we were what when where which while who whom "
+        "why will with would you your yours think need want make going get really thing things "
+        "maybe yes well let's it's i'm we're don't can't "
+    ).split()
+)
+_SUFFIXES = (
+    "ations",
+    "ation",
+    "ities",
+    "ity",
+    "ments",
+    "ment",
+    "ness",
+    "ings",
+    "ing",
+    "ers",
+    "er",
+    "ies",
+    "es",
+    "s",
+    "ed",
+    "ly",
+)
+
+Vector = dict[str, float]
+
+
+def stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    return [stem(w.strip("'-")) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
+
+
+def vector(text: str, *, weight: float = 1.0) -> Vector:
+    counts = Counter(terms(text))
+    return {term: weight * (1.0 + math.log(count)) for term, count in counts.items()}
+
+
+def combine(vectors: Iterable[Vector]) -> Vector:
+    total: dict[str, float] = {}
+    for v in vectors:
+        for term, value in v.items():
+            total[term] = total.get(term, 0.0) + value
+    return total
+
+
+def cosine(a: Vector, b: Vector) -> float:
+    if not a or not b:
+        return 0.0
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(value * b.get(term, 0.0) for term, value in a.items())
+    if dot == 0.0:
+        return 0.0
+    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    return dot / norm
