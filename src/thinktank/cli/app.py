@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from thinktank.cli import models, personas, templates
+from thinktank.cli import discuss, models, personas, templates
 
 app = typer.Typer(
     name="thinktank",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(personas.app, name="personas")
 app.add_typer(templates.app, name="templates")
 app.command("models")(models.models_command)
+app.command("discuss")(discuss.discuss_command)
 
 
 def main() -> None:

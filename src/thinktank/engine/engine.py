@@ -48,6 +48,7 @@ from thinktank.pricing.prices import Cost, Pricer
 
 MAX_INTERJECTION_CHARS = 4000
 DEFAULT_REPLY_TOKENS = 300
+MAX_FAILED_TURNS = 3
 
 
 @dataclass
@@ -200,9 +201,14 @@ class ConversationEngine:
         """Take turns until a stop condition, a pause or a stop; wait (11 - speed) s between turns."""
         self._ensure_open()
         await self._set_status("running", "auto mode")
+        failures = 0
         while self.status == "running":
-            await self.take_turn()
+            message = await self.take_turn()
             if self.status != "running":
+                break
+            failures = 0 if message is not None else failures + 1
+            if failures >= MAX_FAILED_TURNS:
+                await self._set_status("paused", f"paused after {failures} turns in a row produced no reply")
                 break
             delay = self.config.delay()
             if delay > 0:
@@ -276,7 +282,12 @@ class ConversationEngine:
             await self._emit(TokenDelta(member.persona.id, tail))
         text = guard.text
         if not text:
-            reason = f"{type(error).__name__}: {error}" if error else "the model's reply was empty"
+            if error is not None:
+                reason = f"{type(error).__name__}: {error}"
+            elif guard.cut:
+                reason = "the reply only spoke for other people, so it was cut"
+            else:
+                reason = "the model's reply was empty"
             await self._emit(
                 ErrorOccurred(
                     f"{member.persona.name} could not reply: {reason}",

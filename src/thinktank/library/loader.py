@@ -105,6 +105,13 @@ def _load_kind(directory: Path, kind: type[T], sources: dict[str, Path]) -> dict
     return loaded
 
 
+def parse_persona_file(path: Path) -> Persona:
+    """One persona from a YAML file of its own (an inline custom persona)."""
+    if not path.is_file():
+        raise LibraryError("no such persona file", path=str(path))
+    return _parse_file(path, Persona)
+
+
 def _parse_file(path: Path, kind: type[T]) -> T:
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))

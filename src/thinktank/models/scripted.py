@@ -123,20 +123,25 @@ def scripted_reply(chat: list[ChatTurn]) -> str:
     role = scene.role.rstrip(".")
     who = scene.last_speaker if scene.last_speaker and scene.last_speaker != scene.name else None
     if who == "You":
-        who = "our convener"
-    openers = (
-        [
-            f"{who}, I want to pick up your point about {focus}.",
-            f"Building on what {who} said about {focus}:",
-            f"I see it a little differently from {who} on {focus}.",
-            f"{who} is right to raise {focus}, and I'd push it further.",
+        openers = [
+            f"You asked about {focus}, so let me answer directly.",
+            f"On your question about {focus}:",
+            f"Thanks for raising {focus}.",
         ]
-        if who
-        else [
-            f"Let me start with {focus}.",
-            f"The question of {focus} is where I'd begin.",
-        ]
-    )
+    else:
+        openers = (
+            [
+                f"{who}, I want to pick up your point about {focus}.",
+                f"Building on what {who} said about {focus}:",
+                f"I see it a little differently from {who} on {focus}.",
+                f"{who} is right to raise {focus}, and I'd push it further.",
+            ]
+            if who
+            else [
+                f"Let me start with {focus}.",
+                f"The question of {focus} is where I'd begin.",
+            ]
+        )
     bodies = [
         f"Speaking as the {role}, the first thing I check is how {other} holds up for real users.",
         f"From my seat as {role}, {focus} only works if we are honest about {other}.",

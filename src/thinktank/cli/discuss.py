@@ -1,0 +1,296 @@
+"""`thinktank discuss`: run a panel discussion live in the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from thinktank.cli.common import (
+    console,
+    err_console,
+    load_library_for,
+    load_settings,
+    reports_user_errors,
+    usd,
+)
+from thinktank.domain import DISCUSSION_MODES, DiscussionMode, Persona
+from thinktank.engine.engine import ConversationEngine
+from thinktank.engine.events import (
+    ErrorOccurred,
+    Event,
+    MessageCompleted,
+    StateChanged,
+    TokenDelta,
+    TurnDecided,
+)
+from thinktank.engine.export import transcript_json, transcript_markdown
+from thinktank.engine.members import seat
+from thinktank.engine.setup import ConversationSpec, ScorerName, start_conversation
+from thinktank.engine.totals import Line
+from thinktank.errors import ConversationBusy, ConversationOver, UserError
+from thinktank.library.loader import Library, parse_persona_file
+from thinktank.models.ids import LOCAL_DEFAULT, ModelId, parse_model_id
+from thinktank.models.stack import ModelFactory
+from thinktank.pricing.prices import Pricer
+from thinktank.settings import Settings
+
+MANUAL_HELP = (
+    "Enter: next turn · persona id: they speak next · text: interject · /add ID · /remove ID · /quit"
+)
+
+
+@reports_user_errors
+def discuss_command(
+    topic: str | None = typer.Argument(None, help="What the panel discusses (optional with --template)."),
+    template: str | None = typer.Option(None, "--template", "-t", help="Start from a template id."),
+    persona: list[str] = typer.Option(
+        [], "--persona", "-p", help="A persona id, or a path to a persona YAML file. Repeatable."
+    ),
+    messages: int | None = typer.Option(
+        None, "--messages", "-n", min=1, help="Stop after this many messages."
+    ),
+    model: str | None = typer.Option(None, "--model", "-m", help="Run every persona on this model id."),
+    mode: str | None = typer.Option(None, "--mode", help="ideation, refinement, planning, debate or review."),
+    scorer: str = typer.Option("heuristic", "--scorer", help="heuristic (free) or llm (one call per turn)."),
+    scorer_model: str | None = typer.Option(None, "--scorer-model", help="Model id for --scorer llm."),
+    summary_model: str | None = typer.Option(None, "--summary-model", help="Model id for rolling summaries."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Replay a discussion exactly (printed at the start)."
+    ),
+    speed: int | None = typer.Option(
+        None, "--speed", min=1, max=10, help="1-10: (11 - speed) s between turns. Default: no pause."
+    ),
+    max_cost: str | None = typer.Option(None, "--max-cost", help="Hard cap in USD (billed), e.g. 0.50."),
+    manual: bool = typer.Option(False, "--manual", help="Steer between turns. " + MANUAL_HELP),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the transcript as JSON here."),
+    markdown_path: Path | None = typer.Option(
+        None, "--markdown", help="Write the transcript as Markdown here."
+    ),
+) -> None:
+    """Run a discussion: stream each persona's reply, say why they were chosen, and total the cost."""
+    settings = load_settings()
+    library = load_library_for(settings)
+    spec = ConversationSpec(
+        template_id=template,
+        topic=topic,
+        persona_ids=[p for p in persona if not _is_file(p)],
+        custom_personas=[parse_persona_file(Path(p)) for p in persona if _is_file(p)],
+        mode=_mode(mode),
+        scorer=_scorer(scorer),
+        scorer_model=parse_model_id(scorer_model) if scorer_model else None,
+        summary_model=parse_model_id(summary_model) if summary_model else None,
+        model_override=parse_model_id(model) if model else None,
+        seed=seed,
+        speed=speed or 5,
+        turn_delay=None if speed else 0.0,
+        max_messages=messages,
+        max_cost=_money(max_cost),
+    )
+    factory = ModelFactory(
+        keys=settings.keys,
+        pricer=Pricer(markup=settings.markup),
+        scripted_latency=settings.scripted_latency,
+    )
+    view = TerminalView()
+    engine = start_conversation(spec, library=library, factory=factory, sink=view.show)
+    view.engine = engine
+    view.header(settings)
+    steering = Steering(engine, library=library, factory=factory, override=spec.model_override)
+    try:
+        asyncio.run(steering.drive(manual=manual))
+    except KeyboardInterrupt:
+        engine.status, engine.stop_reason = "stopped", "interrupted with Ctrl-C"
+        console.print("\n[yellow]stopped (Ctrl-C)[/yellow]")
+    finally:
+        _write_outputs(engine, json_path=json_path, markdown_path=markdown_path)
+    view.footer()
+
+
+class Steering:
+    """Auto mode runs to the end; manual mode reads one command between turns."""
+
+    def __init__(
+        self, engine: ConversationEngine, *, library: Library, factory: ModelFactory, override: ModelId | None
+    ) -> None:
+        self.engine = engine
+        self.library = library
+        self.factory = factory
+        self.override = override
+
+    async def drive(self, *, manual: bool) -> None:
+        if not manual:
+            await self.engine.run_auto()
+            return
+        console.print(f"[dim]{MANUAL_HELP}[/dim]")
+        while self.engine.status not in ("stopped", "finished"):
+            line = await asyncio.to_thread(_read_line, "› ")
+            if line is None or line.strip() == "/quit":
+                await self.engine.stop("you quit")
+                break
+            try:
+                await self.step(line.strip())
+            except (ConversationBusy, ConversationOver) as exc:
+                err_console.print(str(exc), markup=False)
+            except UserError as exc:
+                err_console.print(f"error: {exc}", markup=False)
+
+    async def step(self, line: str) -> None:
+        engine = self.engine
+        if not line:
+            await engine.take_turn()
+        elif line.startswith("/add "):
+            persona = self.library.persona(line.removeprefix("/add ").strip())
+            await engine.add_member(seat(persona, self.factory, override=self.override))
+            console.print(f"[dim]{persona.name} joined the panel[/dim]")
+        elif line.startswith("/remove "):
+            persona_id = line.removeprefix("/remove ").strip()
+            await engine.remove_member(persona_id)
+            console.print(f"[dim]{persona_id} left the panel[/dim]")
+        elif line.startswith("/"):
+            raise UserError(f"unknown command {line.split()[0]!r}; {MANUAL_HELP}")
+        elif line in {m.persona.id for m in engine.members}:
+            await engine.take_turn(speaker=line)
+        else:
+            await engine.interject(line)
+            await engine.take_turn()
+
+
+def _read_line(prompt: str) -> str | None:
+    if sys.stdin.isatty():
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+    line = sys.stdin.readline()
+    return None if line == "" else line.rstrip("\n")
+
+
+class TerminalView:
+    """Renders engine events as they happen."""
+
+    def __init__(self) -> None:
+        self.engine: ConversationEngine | None = None
+
+    def header(self, settings: Settings) -> None:
+        engine = self._engine
+        config = engine.config
+        console.print(f"[bold]{config.topic}[/bold]")
+        console.print(
+            f"[dim]mode {config.mode} · scorer {engine.orchestrator.scorer.name} · seed {config.seed} "
+            f"(replay with --seed {config.seed}) · up to {config.max_messages} messages"
+            + (f" · cap {usd(config.max_cost, places=2)}" if config.max_cost is not None else "")
+            + "[/dim]"
+        )
+        substituted = [m for m in engine.members if m.substituted]
+        if substituted:
+            names = ", ".join(f"{m.persona.name} ({m.persona.model})" for m in substituted)
+            console.print(f"[yellow]No API key for: {names} — running on {LOCAL_DEFAULT} instead.[/yellow]")
+        for member in engine.members:
+            p = member.persona
+            console.print(f"  {p.avatar.emoji} [{p.avatar.color}]{p.name}[/] · {p.role} · {member.models[0]}")
+        console.print()
+
+    @property
+    def _engine(self) -> ConversationEngine:
+        assert self.engine is not None
+        return self.engine
+
+    def _persona(self, persona_id: str) -> Persona | None:
+        return next((m.persona for m in self._engine.members if m.persona.id == persona_id), None)
+
+    async def show(self, event: Event) -> None:
+        if isinstance(event, TurnDecided):
+            persona = self._persona(event.decision.persona_id)
+            color = persona.avatar.color if persona else "white"
+            emoji = persona.avatar.emoji if persona else ""
+            console.print(f"{emoji} [bold {color}]{event.speaker_name}[/] [dim]· {event.speaker_role}[/dim]")
+        elif isinstance(event, TokenDelta):
+            console.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
+        elif isinstance(event, MessageCompleted):
+            message = event.message
+            if message.kind == "user" and message.index > 0:
+                console.print(f"🗣  You: {message.text}", markup=False)
+            elif message.kind == "persona":
+                decision = message.decision
+                why = f"why: {decision.reason} (confidence {decision.confidence:.2f})" if decision else ""
+                answered = f" · answered by {message.model_id}" if message.model_id else ""
+                flag = " · incomplete" if message.incomplete else ""
+                console.print()
+                console.print(f"{why}{answered}{flag}", style="dim", markup=False, highlight=False)
+                console.print()
+        elif isinstance(event, StateChanged) and event.status in ("finished", "stopped", "paused"):
+            console.print(f"— {event.reason}", style="dim", markup=False)
+        elif isinstance(event, ErrorOccurred):
+            console.print(f"\n{event.message}", style="red", markup=False, highlight=False)
+
+    def footer(self) -> None:
+        totals = self._engine.totals
+        table = Table(title="Tokens and cost")
+        for column in ("", "input tokens", "output tokens", "raw", "billed"):
+            table.add_column(column, justify="left" if not column else "right")
+
+        def row(label: str, line: Line) -> None:
+            table.add_row(
+                label,
+                str(line.usage.input_tokens),
+                str(line.usage.output_tokens),
+                usd(line.cost.raw, places=6),
+                usd(line.cost.billed, places=6),
+            )
+
+        names = {m.persona.id: m.persona.name for m in self._engine.members}
+        for who, line in totals.by_persona.items():
+            row(names.get(who, who), line)
+        table.add_section()
+        for provider, line in totals.by_provider.items():
+            row(f"provider: {provider}", line)
+        table.add_section()
+        row("total", totals.total)
+        console.print(table)
+
+
+def _write_outputs(engine: ConversationEngine, *, json_path: Path | None, markdown_path: Path | None) -> None:
+    if json_path is not None:
+        json_path.write_text(json.dumps(transcript_json(engine), indent=2) + "\n", encoding="utf-8")
+        console.print(f"[dim]transcript written to {json_path}[/dim]")
+    if markdown_path is not None:
+        markdown_path.write_text(transcript_markdown(engine), encoding="utf-8")
+        console.print(f"[dim]transcript written to {markdown_path}[/dim]")
+
+
+def _is_file(value: str) -> bool:
+    return value.endswith((".yaml", ".yml")) or "/" in value
+
+
+def _mode(value: str | None) -> DiscussionMode | None:
+    if value is None:
+        return None
+    for known in DISCUSSION_MODES:
+        if value == known:
+            return known
+    raise UserError(f"unknown mode {value!r}; choose one of: {', '.join(DISCUSSION_MODES)}")
+
+
+def _scorer(value: str) -> ScorerName:
+    scorers: dict[str, ScorerName] = {"heuristic": "heuristic", "llm": "llm"}
+    if value in scorers:
+        return scorers[value]
+    raise UserError(f"unknown scorer {value!r}; choose heuristic or llm")
+
+
+def _money(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value.lstrip("$"))
+    except InvalidOperation:
+        raise UserError(f"--max-cost {value!r} is not an amount in USD, e.g. 0.50") from None
+    if not amount.is_finite() or amount <= 0:
+        raise UserError("--max-cost must be a positive amount in USD")
+    return amount
