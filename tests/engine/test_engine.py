@@ -241,6 +241,8 @@ async def test_invalid_setup_is_a_user_error() -> None:
         scripted_engine(template=None, topic="  ", personas=["cfo"])
     with pytest.raises(UserError, match="on the panel twice"):
         scripted_engine(personas=["end-user"])
+    engine, _ = scripted_engine()
     with pytest.raises(UserError, match="empty"):
-        engine, _ = scripted_engine()
         await engine.interject("   ")
+    with pytest.raises(UserError, match="limited to 4000"):
+        await engine.interject("x" * 4001)

@@ -3,10 +3,11 @@
 Rules, in order:
 1. The user named the next speaker: that persona, for this one turn.
 2. The user's last message addressed someone by name or role: the best-scored of those.
-3. A member silent for the last (members + 1) persona turns gets the floor, so nobody is starved
+3. A persona addressed another by name or role: the best-scored of those, unless they already
+   hold twice their fair share of the recent window, or someone has been silent for twice the
+   floor below (no two-person ping-pong).
+4. A member silent for the last (members + 1) persona turns gets the floor, so nobody is starved
    by a topic that happens to suit the others.
-4. A persona addressed another by name or role: the best-scored of those, unless they already
-   hold twice their fair share of the recent window (no two-person ping-pong).
 5. A member who has not spoken yet (at the start, or just added) goes before those who have,
    best-scored first, as a good moderator opens the round.
 6. Otherwise the best score; below confidence 0.5, or when the scorer fails, the least active
@@ -21,7 +22,7 @@ import logging
 import random
 from collections.abc import Sequence
 
-from thinktank.domain import Alternative, Persona, TurnDecision
+from thinktank.domain import Alternative, Message, Persona, TurnDecision
 from thinktank.domain.conversation import ChosenBy
 from thinktank.errors import UnknownIdError
 from thinktank.library.loader import closest
@@ -75,17 +76,18 @@ class TurnOrchestrator:
             )
         floor = len(context.members) + 1
         persona_turns = context.persona_messages()
-        if len(persona_turns) >= floor:
-            recent = {m.speaker_id for m in persona_turns[-floor:]}
-            silent = [(score, pid) for score, pid in ranked if pid not in recent]
-            if silent:
-                score, pid = silent[0]
-                reason = f"{by_id[pid].name} has been silent for {floor} turns"
-                return self._decision(pid, reason, score, ranked, sheet, chosen_by="fallback")
-        if addressed and not _dominates(context, addressed[0][1]):
+        if (
+            addressed
+            and not _dominates(context, addressed[0][1])
+            and not _silent(ranked, persona_turns, 2 * floor)
+        ):
             score, pid = addressed[0]
             reason = f"{by_id[pid].name} was asked directly by {asker}"
             return self._decision(pid, reason, score, ranked, sheet, chosen_by="addressed")
+        if silent := _silent(ranked, persona_turns, floor):
+            score, pid = silent[0]
+            reason = f"{by_id[pid].name} has been silent for {floor} turns"
+            return self._decision(pid, reason, score, ranked, sheet, chosen_by="fallback")
         spoken = {m.speaker_id for m in context.messages}
         unheard = [(score, pid) for score, pid in ranked if pid not in spoken]
         if unheard:
@@ -168,6 +170,16 @@ def _candidates(context: SelectionContext) -> list[Persona]:
     if last is None or last.kind != "persona" or len(context.members) < 2:
         return list(context.members)
     return [p for p in context.members if p.id != last.speaker_id]
+
+
+def _silent(
+    ranked: list[tuple[float, str]], persona_turns: list[Message], turns: int
+) -> list[tuple[float, str]]:
+    """Candidates who said nothing in the last `turns` persona messages (once that many exist)."""
+    if len(persona_turns) < turns:
+        return []
+    recent = {m.speaker_id for m in persona_turns[-turns:]}
+    return [(score, pid) for score, pid in ranked if pid not in recent]
 
 
 def _dominates(context: SelectionContext, persona_id: str) -> bool:

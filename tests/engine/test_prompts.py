@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic_ai.messages import ModelRequest, ModelResponse, SystemPromptPart, UserPromptPart
+
+from tests.engine.helpers import library
+from thinktank.domain import Message
+from thinktank.engine.prompts import MODE_INSTRUCTIONS, build_messages, system_prompt
+
+
+def msg(index: int, speaker_id: str, name: str, role: str, text: str, kind: str = "persona") -> Message:
+    return Message(index, kind, speaker_id, name, role, text, datetime.now(UTC))  # type: ignore[arg-type]
+
+
+def test_system_prompt_carries_persona_mode_roster_topic_and_summary() -> None:
+    alex, diana = library().persona("senior-engineer"), library().persona("security-expert")
+    text = system_prompt(
+        alex, mode="debate", topic="Passkeys or passwords?", others=[diana], summary="Diana wants MFA."
+    )
+    assert text.startswith(alex.system_prompt)
+    assert MODE_INSTRUCTIONS["debate"] in text
+    assert "Diana Patel, Security Architect" in text
+    assert "Topic: Passkeys or passwords?" in text
+    assert "Diana wants MFA." in text
+    assert "Speak only as Alex Chen (Senior Software Engineer)" in text
+
+
+def test_others_are_named_user_turns_and_own_messages_are_assistant_turns() -> None:
+    alex = library().persona("senior-engineer")
+    window = [
+        msg(0, "user", "You", "convener", "Passkeys or passwords?", kind="user"),
+        msg(1, "security-expert", "Diana Patel", "Security Architect", "Passkeys, clearly."),
+        msg(2, "product-manager", "Michael Kim", "Product Manager", "What does it cost us?"),
+        msg(3, "senior-engineer", "Alex Chen", "Senior Software Engineer", "Two sprints."),
+        msg(4, "security-expert", "Diana Patel", "Security Architect", "Alex, what about recovery?"),
+    ]
+    messages = build_messages(alex, system="SYSTEM", window=window)
+    assert [type(m) for m in messages] == [ModelRequest, ModelResponse, ModelRequest]
+    first = messages[0].parts
+    assert isinstance(first[0], SystemPromptPart)
+    assert isinstance(first[1], UserPromptPart)
+    assert "Diana Patel (Security Architect): Passkeys, clearly." in first[1].content
+    assert "Michael Kim (Product Manager): What does it cost us?" in first[1].content
+    assert "You (the user who convened the panel): Passkeys or passwords?" in first[1].content
+    assert messages[1].parts[0].content == "Two sprints."  # type: ignore[union-attr]
+    assert "Alex, what about recovery?" in messages[2].parts[0].content  # type: ignore[union-attr, operator]
+
+
+def test_a_window_that_ends_with_the_persona_itself_still_ends_on_a_user_turn() -> None:
+    alex = library().persona("senior-engineer")
+    window = [
+        msg(0, "user", "You", "convener", "Go", kind="user"),
+        msg(1, "senior-engineer", "Alex Chen", "Senior Software Engineer", "First point."),
+    ]
+    messages = build_messages(alex, system="SYSTEM", window=window)
+    assert isinstance(messages[-1], ModelRequest)
+    assert "please continue" in messages[-1].parts[0].content  # type: ignore[operator]
