@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 from pydantic_ai.direct import model_request, model_request_stream
@@ -30,8 +31,10 @@ MESSAGES = [
 
 
 @pytest.fixture(scope="module")
-def pool() -> LocalModelPool:
-    return LocalModelPool(n_ctx=1024)
+def pool() -> Iterator[LocalModelPool]:
+    pool = LocalModelPool(n_ctx=1024)
+    yield pool
+    pool.close()
 
 
 def test_the_bundled_file_ships_in_the_wheel() -> None:

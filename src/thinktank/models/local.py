@@ -11,6 +11,7 @@ simply take turns. Token counts come from the model's own tokenizer.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import importlib.util
 import threading
@@ -94,11 +95,21 @@ class LocalModelPool:
                 self._loaded[path] = _Loaded(llama, threading.Lock())
             return self._loaded[path]
 
+    def close(self) -> None:
+        """Free the models now: llama-cpp's own finaliser fails if it runs during interpreter shutdown."""
+        with self._loading:
+            for loaded in self._loaded.values():
+                with loaded.lock:
+                    loaded.llama.close()
+            self._loaded.clear()
+
 
 @functools.cache
 def default_local_pool() -> LocalModelPool:
     """The process's pool: a model file is loaded once however many conversations use it."""
-    return LocalModelPool()
+    pool = LocalModelPool()
+    atexit.register(pool.close)
+    return pool
 
 
 _DONE = object()

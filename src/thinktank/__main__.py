@@ -1,0 +1,3 @@
+from thinktank.cli.app import main
+
+main()
