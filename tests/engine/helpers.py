@@ -45,7 +45,7 @@ def scripted_engine(
     factory: ModelFactory | None = None,
     model: ModelId | None = SCRIPTED,
     max_cost: Decimal | None = None,
-    budget: int = 1500,
+    budget: int = 1200,
     scorer: str = "heuristic",
     scorer_model: ModelId | None = None,
 ) -> tuple[ConversationEngine, Recorder]:

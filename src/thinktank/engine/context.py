@@ -24,7 +24,7 @@ SUMMARY_INSTRUCTIONS = (
     "You summarise discussions. Write a neutral summary of the discussion below in under 150 words: "
     "each person's main position, what they agree on, and the open questions. Use the speakers' names."
 )
-DEFAULT_BUDGET_TOKENS = 1500
+DEFAULT_BUDGET_TOKENS = 1200
 
 
 @dataclass(frozen=True, slots=True)

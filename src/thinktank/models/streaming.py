@@ -85,7 +85,21 @@ async def text_of(stream: StreamedResponse) -> AsyncIterator[Chunk]:
 def annotated_stream(
     inner: StreamedResponse, *, annotate: Callable[[StreamedResponse], dict[str, Any]]
 ) -> TextStream:
-    """A stream with the text of `inner` whose final response carries `annotate(inner)` in metadata."""
+    """A stream with the text of `inner` whose final response carries `annotate(inner)` in metadata.
+
+    One of our own streams is annotated in place (its finish hook is extended), so a stack of
+    wrappers over a local or scripted model re-emits its text once, not once per wrapper.
+    """
+    if isinstance(inner, TextStream):
+        previous = inner._on_finish
+
+        def extended(stream: TextStream) -> None:
+            if previous is not None:
+                previous(stream)
+            merge_metadata(stream, annotate(stream))
+
+        inner._on_finish = extended
+        return inner
 
     def finish(outer: TextStream) -> None:
         # The inner stream may have learnt facts while streaming (an inner wrapper's, or the provider's).

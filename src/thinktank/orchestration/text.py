@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -53,8 +54,15 @@ def terms(text: str) -> list[str]:
 
 
 def vector(text: str, *, weight: float = 1.0) -> Vector:
+    base = _unit_vector(text)
+    return base if weight == 1.0 else {term: weight * value for term, value in base.items()}
+
+
+@functools.lru_cache(maxsize=512)
+def _unit_vector(text: str) -> Vector:
+    # Cached: the same recent messages are scored again on every turn. Callers must not mutate it.
     counts = Counter(terms(text))
-    return {term: weight * (1.0 + math.log(count)) for term, count in counts.items()}
+    return {term: 1.0 + math.log(count) for term, count in counts.items()}
 
 
 def combine(vectors: Iterable[Vector]) -> Vector:
