@@ -64,9 +64,8 @@ async def main() -> dict[str, object]:
             ["bounded / full", f"{ratio:.3f}"],
         ],
     )
-    print(
-        f"  target total <= 25% of full: {'meets' if ratio <= 0.25 else 'misses'} ({ratio:.1%}); per-turn flat after the budget: {flat}"
-    )
+    verdict = "meets" if ratio <= 0.25 else "misses"
+    print(f"  target total <= 25% of full: {verdict} ({ratio:.1%}); per-turn flat after the budget: {flat}")
     write(
         "context_growth",
         {

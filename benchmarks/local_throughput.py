@@ -67,7 +67,8 @@ async def main() -> dict[str, object]:
     raw, ours = median(raw_rates), median(stack_rates)
     ratio = ours / raw
     table(
-        f"Local model throughput (SmolLM2-135M, {MAX_TOKENS} max tokens, greedy, median of {ROUNDS} alternated rounds)",
+        f"Local model throughput (SmolLM2-135M, {MAX_TOKENS} max tokens, greedy,"
+        f" median of {ROUNDS} alternated rounds)",
         ["", "tokens/s", "tokens generated"],
         [
             ["raw llama-cpp-python", f"{raw:.1f}", tokens[0][0]],

@@ -70,7 +70,8 @@ async def main() -> dict[str, object]:
     rows, results = [], {}
     for turn in range(1, max(CHECKPOINTS) + 1):
         message = await engine.take_turn()
-        assert message is not None and message.decision is not None
+        assert message is not None
+        assert message.decision is not None
         if turn not in CHECKPOINTS:
             continue
         heuristic_tokens = message.decision.selection_usage.total_tokens
@@ -101,8 +102,9 @@ async def main() -> dict[str, object]:
     llm_values = [results[t]["llm"]["tokens"] for t in CHECKPOINTS]
     flat = max(llm_values) <= min(llm_values) * 1.25
     heuristic_zero = all(results[t]["heuristic"]["tokens"] == 0 for t in CHECKPOINTS)
+    spread = max(llm_values) / min(llm_values)
     print(
-        f"  heuristic uses 0 tokens: {heuristic_zero}; llm is one call and flat (max/min {max(llm_values) / min(llm_values):.2f}): {flat}"
+        f"  heuristic uses 0 tokens: {heuristic_zero}; llm is one call and flat (max/min {spread:.2f}): {flat}"
     )
     write(
         "selection_cost",
