@@ -103,9 +103,7 @@ async def main() -> dict[str, object]:
     flat = max(llm_values) <= min(llm_values) * 1.25
     heuristic_zero = all(results[t]["heuristic"]["tokens"] == 0 for t in CHECKPOINTS)
     spread = max(llm_values) / min(llm_values)
-    print(
-        f"  heuristic uses 0 tokens: {heuristic_zero}; llm is one call and flat (max/min {spread:.2f}): {flat}"
-    )
+    print(f"  heuristic uses 0 tokens: {heuristic_zero}; llm: one call, flat (max/min {spread:.2f}): {flat}")
     write(
         "selection_cost",
         {"personas": len(PERSONAS), "per_turn": results, "llm_flat": flat, "heuristic_zero": heuristic_zero},
