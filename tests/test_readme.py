@@ -1,0 +1,36 @@
+"""The README's commands exist and its documented environment variables are the ones we read."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from thinktank.cli.app import app
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+COMMANDS = sorted({m.group(1) for m in re.finditer(r"\.venv/bin/thinktank ((?:[a-z]+ ?){1,2})", README)})
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_readme_command_has_help(command: str) -> None:
+    words = [w for w in shlex.split(command) if re.fullmatch(r"[a-z]+", w)]
+    result = CliRunner().invoke(app, [*words, "--help"])
+    assert result.exit_code == 0, result.output
+
+
+def test_every_discuss_option_in_the_readme_exists() -> None:
+    help_text = CliRunner().invoke(app, ["discuss", "--help"], env={"COLUMNS": "200"}).output
+    for option in set(re.findall(r"`(--[a-z-]+)", README)):
+        assert option in help_text, option
+
+
+def test_documented_environment_variables_are_read_by_the_code() -> None:
+    source = "\n".join(p.read_text() for p in (Path(__file__).parents[1] / "src").rglob("*.py"))
+    variables = re.findall(r"\| `([A-Z_]+)`", README)
+    assert len(variables) >= 8
+    for variable in variables:
+        assert variable in source, variable
