@@ -24,13 +24,15 @@ PERSONAS = ["product-manager", "senior-engineer", "ux-designer", "end-user", "cf
 TARGET_P50_MS = 1.0
 
 model_seconds = 0.0
-_original_chunks = scripted.ScriptedModel._chunks
+_original_generate = scripted.ScriptedModel.generate
 
 
-def _timed_chunks(self: scripted.ScriptedModel, chat, text):  # type: ignore[no-untyped-def]
+def _timed_generate(self, chat, settings):  # type: ignore[no-untyped-def]
+    """The scripted model's own time: making its reply and handing out each chunk."""
+
     async def generator() -> AsyncIterator[scripted.Chunk]:
         global model_seconds
-        inner = _original_chunks(self, chat, text)
+        inner = _original_generate(self, chat, settings)
         while True:
             started = time.perf_counter()
             try:
@@ -44,22 +46,9 @@ def _timed_chunks(self: scripted.ScriptedModel, chat, text):  # type: ignore[no-
     return generator()
 
 
-def _timed_reply(chat):  # type: ignore[no-untyped-def]
-    global model_seconds
-    started = time.perf_counter()
-    try:
-        return _original_reply(chat)
-    finally:
-        model_seconds += time.perf_counter() - started
-
-
-_original_reply = scripted.scripted_reply
-
-
 async def main() -> dict[str, object]:
     global model_seconds
-    scripted.ScriptedModel._chunks = _timed_chunks  # type: ignore[method-assign]
-    scripted.scripted_reply = _timed_reply  # type: ignore[assignment]
+    scripted.ScriptedModel.generate = _timed_generate  # type: ignore[method-assign]
     spec = ConversationSpec(
         topic="How should we price the new enterprise tier?",
         persona_ids=PERSONAS,

@@ -10,10 +10,24 @@ import pytest
 from tests.engine.helpers import library, scripted_engine
 from tests.fakes import FakeServer
 from tests.models.test_providers import KEYS, openai_stream
+from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.members import seat
 from thinktank.errors import ConversationBusy, ConversationOver, UnknownIdError, UserError
 from thinktank.models.ids import SCRIPTED, parse_model_id
 from thinktank.models.stack import ModelFactory
+
+
+def hold_turns(engine: ConversationEngine) -> asyncio.Event:
+    """Make the next turn wait (mid-generation) until the returned event is set."""
+    gate = asyncio.Event()
+    original = engine.orchestrator.decide
+
+    async def slow_decide(*args, **kwargs):  # type: ignore[no-untyped-def]
+        await gate.wait()
+        return await original(*args, **kwargs)
+
+    engine.orchestrator.decide = slow_decide  # type: ignore[method-assign]
+    return gate
 
 
 async def run_to_end(engine) -> None:  # type: ignore[no-untyped-def]
@@ -69,14 +83,7 @@ async def test_every_message_records_model_tokens_cost_latency_and_decision() ->
 
 async def test_a_second_turn_while_one_is_in_flight_is_refused_as_busy() -> None:
     engine, _ = scripted_engine(messages=5)
-    gate = asyncio.Event()
-    original = engine.orchestrator.decide
-
-    async def slow_decide(*args, **kwargs):  # type: ignore[no-untyped-def]
-        await gate.wait()
-        return await original(*args, **kwargs)
-
-    engine.orchestrator.decide = slow_decide  # type: ignore[method-assign]
+    gate = hold_turns(engine)
     first = asyncio.create_task(engine.take_turn())
     await asyncio.sleep(0)
     assert engine.busy
@@ -89,14 +96,7 @@ async def test_a_second_turn_while_one_is_in_flight_is_refused_as_busy() -> None
 
 async def test_an_interjection_during_generation_is_queued_and_answered_next() -> None:
     engine, _ = scripted_engine(messages=5)
-    gate = asyncio.Event()
-    original = engine.orchestrator.decide
-
-    async def slow_decide(*args, **kwargs):  # type: ignore[no-untyped-def]
-        await gate.wait()
-        return await original(*args, **kwargs)
-
-    engine.orchestrator.decide = slow_decide  # type: ignore[method-assign]
+    gate = hold_turns(engine)
     turn = asyncio.create_task(engine.take_turn())
     await asyncio.sleep(0)
     assert await engine.interject("What about accessibility for screen reader users?") is None

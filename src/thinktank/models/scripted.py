@@ -12,19 +12,15 @@ import asyncio
 import hashlib
 import random
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
-from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
 
-from thinktank.models.chat import ChatTurn, approximate_tokens, to_chat
-from thinktank.models.streaming import Chunk, TextStream
+from thinktank.models.chat import ChatTurn, approximate_tokens
+from thinktank.models.own import OwnModel
+from thinktank.models.streaming import Chunk
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -159,65 +155,24 @@ def scripted_reply(chat: list[ChatTurn]) -> str:
     return " ".join([rng.choice(openers), rng.choice(bodies), rng.choice(closers)])
 
 
-class ScriptedModel(Model):
+class ScriptedModel(OwnModel):
     """Deterministic, offline model selectable as `scripted` (or `scripted:NAME`)."""
+
+    provider_label = "scripted"
 
     def __init__(
         self, variant: str = "default", *, latency: Latency = NO_LATENCY, sleep: Sleep = asyncio.sleep
     ):
-        super().__init__()
-        self._variant = variant
+        super().__init__(variant)
         self._latency = latency
         self._sleep = sleep
-
-    @property
-    def model_name(self) -> str:
-        return self._variant
-
-    @property
-    def system(self) -> str:
-        return "scripted"
 
     def _delay_for(self, text: str) -> float:
         rng = random.Random(text)
         return rng.uniform(self._latency.low, self._latency.high)
 
-    async def request(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-    ) -> ModelResponse:
-        chat = to_chat(messages)
+    async def generate(self, chat: list[ChatTurn], settings: ModelSettings) -> AsyncIterator[Chunk]:
         text = scripted_reply(chat)
-        if delay := self._delay_for(text):
-            await self._sleep(delay)
-        return ModelResponse(
-            parts=[TextPart(text)],
-            usage=_usage(chat, text),
-            model_name=self._variant,
-            provider_name="scripted",
-            timestamp=datetime.now(UTC),
-        )
-
-    @asynccontextmanager
-    async def request_stream(
-        self,
-        messages: list[ModelMessage],
-        model_settings: ModelSettings | None,
-        model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
-    ) -> AsyncGenerator[StreamedResponse]:
-        chat = to_chat(messages)
-        text = scripted_reply(chat)
-        yield TextStream(
-            model_request_parameters=model_request_parameters,
-            _model_name=self._variant,
-            _provider_name="scripted",
-            _chunks=self._chunks(chat, text),
-        )
-
-    async def _chunks(self, chat: list[ChatTurn], text: str) -> AsyncIterator[Chunk]:
         words = re.findall(r"\S+\s*", text)
         delay = self._delay_for(text)
         # Time to first token is about a third of the total, like a real provider's.
