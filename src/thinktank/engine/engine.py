@@ -18,7 +18,7 @@ from pydantic_ai.direct import model_request_stream
 from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
 
 from thinktank.domain import DiscussionMode, Message, Persona, TurnDecision, Usage
-from thinktank.engine.context import ContextWindow
+from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.events import (
     CostsUpdated,
     ErrorOccurred,
@@ -68,11 +68,22 @@ class EngineConfig:
         return self.turn_delay if self.turn_delay is not None else float(11 - self.speed)
 
 
-@dataclass
 class Persistence:
-    """Where finished messages go. The default keeps them in memory only; the store implements it."""
+    """Where a conversation's facts go as they happen. The default keeps nothing (the engine holds
+    everything in memory); the store implements it so a conversation survives a restart.
+
+    A message is handed over only once it is complete, with its cost, so a crash mid-stream leaves
+    no half-written message behind.
+    """
 
     async def message_saved(self, message: Message) -> None:
+        return None
+
+    async def charge_saved(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
+        """A cost that belongs to no message: speaker selection, summaries."""
+        return None
+
+    async def state_saved(self, *, status: Status, reason: str, summary: Summary) -> None:
         return None
 
 
@@ -96,7 +107,10 @@ class ConversationEngine:
         persistence: Persistence | None = None,
         clock: Clock | None = None,
         summarizer: Member | None = None,
+        history: Sequence[Message] = (),
+        totals: CostTotals | None = None,
     ) -> None:
+        """`history` and `totals` restore a stored conversation; without them it starts from the topic."""
         if not config.topic.strip():
             raise UserError("a conversation needs a topic")
         if not 1 <= config.speed <= 10:
@@ -112,14 +126,15 @@ class ConversationEngine:
         self.persistence = persistence or Persistence()
         self.clock = clock or SystemClock()
         self.summarizer = summarizer
-        self.messages: list[Message] = []
-        self.totals = CostTotals()
+        self.messages: list[Message] = list(history)
+        self.totals = totals or CostTotals()
         self.status: Status = "idle"
         self.stop_reason = ""
         self._generating = False
         self._queued: list[str] = []
         self._wake = asyncio.Event()
-        self._append_user(config.topic.strip())
+        if not self.messages:
+            self._append_user(config.topic.strip())
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -231,7 +246,7 @@ class ConversationEngine:
             if await self._finished_before_turn():
                 return None
             decision = await self.orchestrator.decide(self._selection_context(), requested=speaker)
-            self._book_selection(decision)
+            await self._book_selection(decision)
             return await self._speak(_Turn(decision, self.member(decision.persona_id)))
         finally:
             self._generating = False
@@ -340,21 +355,21 @@ class ConversationEngine:
     def _selection_context(self) -> SelectionContext:
         return SelectionContext(topic=self.config.topic, members=self.personas, messages=self.messages)
 
-    def _book_selection(self, decision: TurnDecision) -> None:
+    async def _book_selection(self, decision: TurnDecision) -> None:
         if decision.selection_usage.requests:
-            self.totals.add(
-                account="orchestrator",
-                model_id=None,
-                usage=decision.selection_usage,
-                cost=decision.selection_cost,
-            )
+            await self._charge("orchestrator", None, decision.selection_usage, decision.selection_cost)
+
+    async def _charge(self, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
+        self.totals.add(account=account, model_id=model_id, usage=usage, cost=cost)
+        await self.persistence.charge_saved(account=account, model_id=model_id, usage=usage, cost=cost)
 
     async def _fold_context(self, member: Member) -> None:
         summarizer = self.summarizer or member
         charge = await self.context.fold(self.messages, summarizer=summarizer.model)
         if charge is not None:
-            self.totals.add(
-                account="summaries", model_id=charge.model_id, usage=charge.usage, cost=charge.cost
+            await self._charge("summaries", charge.model_id, charge.usage, charge.cost)
+            await self.persistence.state_saved(
+                status=self.status, reason=self.stop_reason, summary=self.context.summary
             )
 
     def _over_cost_cap(self, member: Member, *, prompt_tokens: int) -> bool:
@@ -415,6 +430,7 @@ class ConversationEngine:
         self.status = status
         self.stop_reason = reason
         self._wake.set()
+        await self.persistence.state_saved(status=status, reason=reason, summary=self.context.summary)
         await self._emit(StateChanged(status, reason))
 
     def _member_ids(self) -> tuple[str, ...]:
