@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import platformdirs
+
 from thinktank.errors import ConfigurationError
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.scripted import Latency
@@ -22,6 +24,15 @@ class Settings:
     library_dir: Path | None = None
     markup: Decimal = DEFAULT_MARKUP
     scripted_latency: Latency = SEED_SCRIPTED_LATENCY
+    database_url: str | None = None
+    """None: a SQLite file in the user's data directory."""
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        data_dir = Path(platformdirs.user_data_dir("thinktank", appauthor=False))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{data_dir / 'thinktank.db'}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -32,7 +43,24 @@ class Settings:
             library_dir=Path(library).expanduser() if library else None,
             markup=_decimal(env, "THINKTANK_MARKUP", DEFAULT_MARKUP),
             scripted_latency=_latency(env, "THINKTANK_SCRIPTED_LATENCY", SEED_SCRIPTED_LATENCY),
+            database_url=_database_url(env.get("THINKTANK_DATABASE_URL", "").strip() or None),
         )
+
+
+def _database_url(url: str | None) -> str | None:
+    """Accept the usual spellings and pick the async drivers we ship."""
+    if url is None:
+        return None
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url.removeprefix(plain)
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise ConfigurationError(f"THINKTANK_DATABASE_URL must be a postgresql:// or sqlite:/// URL, not {url!r}")
 
 
 def _decimal(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:

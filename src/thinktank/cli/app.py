@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from thinktank.cli import discuss, models, personas, templates
+from thinktank.cli import discuss, models, personas, server, templates
 
 app = typer.Typer(
     name="thinktank",
@@ -16,6 +16,8 @@ app.add_typer(personas.app, name="personas")
 app.add_typer(templates.app, name="templates")
 app.command("models")(models.models_command)
 app.command("discuss")(discuss.discuss_command)
+app.command("serve")(server.serve_command)
+app.add_typer(server.db_app, name="db")
 
 
 def main() -> None:

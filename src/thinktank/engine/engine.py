@@ -199,6 +199,11 @@ class ConversationEngine:
         self._ensure_open()
         await self._set_status("idle", "resumed")
 
+    async def leave_auto(self) -> None:
+        """Switch to manual: the auto loop ends after the turn in flight, if any."""
+        if self.status == "running":
+            await self._set_status("idle", "switched to manual mode")
+
     async def stop(self, reason: str = "stopped by the user") -> None:
         if self.status not in ("stopped", "finished"):
             await self._set_status("stopped", reason)

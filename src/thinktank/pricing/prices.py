@@ -41,15 +41,17 @@ class Cost:
         return Cost(self.raw + other.raw, self.billed + other.billed)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "raw_usd": None if self.raw is None else str(self.raw),
-            "billed_usd": None if self.billed is None else str(self.billed),
-        }
+        return {"raw_usd": _plain(self.raw), "billed_usd": _plain(self.billed)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Cost:
         raw, billed = data.get("raw_usd"), data.get("billed_usd")
         return cls(None if raw is None else Decimal(raw), None if billed is None else Decimal(billed))
+
+
+def _plain(amount: Decimal | None) -> str | None:
+    """A Decimal as plain digits ('0.00144', '0'), however the database padded or scaled it."""
+    return None if amount is None else format(amount.normalize(), "f")
 
 
 FREE = Cost(ZERO, ZERO)

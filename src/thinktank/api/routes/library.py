@@ -1,0 +1,126 @@
+"""Personas (the library and mine) and templates."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from thinktank.api.deps import CurrentUser, Service
+from thinktank.api.schemas import PersonaIn, PersonaPublic, TemplatePublic
+from thinktank.domain import Persona
+from thinktank.errors import UnknownIdError, UserError
+from thinktank.library.loader import closest
+from thinktank.pricing.estimate import estimate_conversation_cost
+from thinktank.store import repository as repo
+
+router = APIRouter(tags=["personas and templates"])
+
+
+@router.get("/personas", response_model=list[PersonaPublic])
+async def list_personas(
+    service: Service,
+    user: CurrentUser,
+    category: str | None = Query(None, description="Only this category (case-insensitive)"),
+    search: str | None = Query(
+        None, max_length=200, description="Words in name, role, description or expertise"
+    ),
+) -> list[PersonaPublic]:
+    async with service.db.session() as session:
+        mine = await repo.list_user_personas(session, user_id=user)
+    entries = [PersonaPublic(source="library", persona=p) for p in service.library.personas.values()]
+    entries += [PersonaPublic(source="mine", persona=p) for p in mine]
+    if category:
+        entries = [e for e in entries if e.persona.category.lower() == category.lower()]
+    if search:
+        needle = search.lower()
+        entries = [e for e in entries if needle in _searchable(e.persona)]
+    return entries
+
+
+def _searchable(persona: Persona) -> str:
+    return " ".join([persona.name, persona.role, persona.description, *persona.expertise]).lower()
+
+
+@router.get("/personas/{persona_id}", response_model=PersonaPublic)
+async def get_persona(persona_id: str, service: Service, user: CurrentUser) -> PersonaPublic:
+    async with service.db.session() as session:
+        mine = {p.id: p for p in await repo.list_user_personas(session, user_id=user)}
+    if persona_id in mine:
+        return PersonaPublic(source="mine", persona=mine[persona_id])
+    return PersonaPublic(source="library", persona=service.library.persona(persona_id))
+
+
+@router.post("/personas", response_model=PersonaPublic, status_code=201)
+async def create_persona(body: PersonaIn, service: Service, user: CurrentUser) -> PersonaPublic:
+    persona = Persona.model_validate(body.model_dump())
+    async with service.db.session() as session:
+        await repo.save_user_persona(session, user_id=user, persona=persona, create=True)
+    return PersonaPublic(source="mine", persona=persona)
+
+
+@router.put("/personas/{persona_id}", response_model=PersonaPublic)
+async def update_persona(
+    persona_id: str, body: PersonaIn, service: Service, user: CurrentUser
+) -> PersonaPublic:
+    if body.id != persona_id:
+        raise UserError(f"the body's id {body.id!r} does not match the URL's {persona_id!r}")
+    persona = Persona.model_validate(body.model_dump())
+    async with service.db.session() as session:
+        await repo.save_user_persona(session, user_id=user, persona=persona, create=False)
+    return PersonaPublic(source="mine", persona=persona)
+
+
+@router.delete("/personas/{persona_id}", status_code=204)
+async def delete_persona(persona_id: str, service: Service, user: CurrentUser) -> Response:
+    async with service.db.session() as session:
+        await repo.delete_user_persona(session, user_id=user, slug=persona_id)
+    return Response(status_code=204)
+
+
+@router.post("/personas/{persona_id}/duplicate", response_model=PersonaPublic, status_code=201)
+async def duplicate_persona(
+    persona_id: str,
+    service: Service,
+    user: CurrentUser,
+    new_id: str | None = Query(None, description="Id of the copy (default: ID-copy)"),
+) -> PersonaPublic:
+    """Copy a library persona into mine, to edit it."""
+    original = service.library.persona(persona_id)
+    copy = Persona.model_validate({**original.model_dump(), "id": new_id or f"{persona_id}-copy"})
+    async with service.db.session() as session:
+        await repo.save_user_persona(session, user_id=user, persona=copy, create=True)
+    return PersonaPublic(source="mine", persona=copy)
+
+
+def _template_public(service: Service, template_id: str) -> TemplatePublic:
+    template = service.library.template(template_id)
+    cost = estimate_conversation_cost(
+        service.library.template_personas(template),
+        template.estimated_messages,
+        pricer=service.factory.pricer,
+        topic=template.initial_prompt,
+    )
+    return TemplatePublic(
+        **template.model_dump(),
+        estimated_cost_usd=None if cost.billed is None else f"{cost.billed:.4f}",
+    )
+
+
+@router.get("/templates", response_model=list[TemplatePublic])
+async def list_templates(
+    service: Service, category: str | None = None, industry: str | None = None
+) -> list[TemplatePublic]:
+    templates = [_template_public(service, t) for t in service.library.templates]
+    if category:
+        templates = [t for t in templates if t.category.lower() == category.lower()]
+    if industry:
+        templates = [t for t in templates if t.industry.lower() == industry.lower()]
+    return templates
+
+
+@router.get("/templates/{template_id}", response_model=TemplatePublic)
+async def get_template(template_id: str, service: Service) -> TemplatePublic:
+    if template_id not in service.library.templates:
+        raise UnknownIdError(
+            "template", template_id, suggestions=closest(template_id, service.library.templates)
+        )
+    return _template_public(service, template_id)

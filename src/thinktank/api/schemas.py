@@ -1,0 +1,176 @@
+"""Request and response bodies. Table rows are never returned directly."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from thinktank.domain import DiscussionMode, Persona
+
+MAX_TOPIC = 2000
+MAX_INTERJECTION = 4000
+MAX_SYSTEM_PROMPT = 8000
+
+
+class PersonaPublic(BaseModel):
+    source: Literal["library", "mine"]
+    persona: Persona
+
+
+class PersonaIn(Persona):
+    """A persona sent by a client; the same rules as the library's, with size limits."""
+
+    system_prompt: str = Field(max_length=MAX_SYSTEM_PROMPT)
+
+
+class TemplatePublic(BaseModel):
+    id: str
+    category: str
+    industry: str
+    name: str
+    description: str
+    personas: list[str]
+    mode: DiscussionMode
+    estimated_messages: int
+    initial_prompt: str
+    suggested_flow: list[str]
+    estimated_cost_usd: str | None = Field(
+        description="Billed USD on the personas' own models, from current prices"
+    )
+
+
+class ConversationCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"template_id": "startup-product-planning", "model": "scripted", "max_messages": 6},
+                {
+                    "topic": "Should we adopt passkeys?",
+                    "persona_ids": ["security-expert", "end-user"],
+                    "mode": "debate",
+                },
+            ]
+        },
+    )
+    template_id: str | None = None
+    topic: str | None = Field(None, min_length=1, max_length=MAX_TOPIC)
+    title: str | None = Field(None, max_length=200)
+    persona_ids: list[str] = Field(default_factory=list, max_length=12)
+    personas: list[PersonaIn] = Field(
+        default_factory=list, max_length=12, description="Inline custom personas"
+    )
+    mode: DiscussionMode | None = None
+    scorer: Literal["heuristic", "llm"] = "heuristic"
+    scorer_model: str | None = None
+    summary_model: str | None = None
+    model: str | None = Field(None, description="Run every persona on this model id")
+    seed: int | None = Field(None, ge=0, lt=2**31)
+    speed: int = Field(5, ge=1, le=10)
+    turn_delay: float | None = Field(
+        None, ge=0, le=60, description="Seconds between auto turns; overrides speed"
+    )
+    max_messages: int | None = Field(None, ge=1, le=1000)
+    max_cost: Decimal | None = Field(None, gt=0, le=10000)
+
+
+class MemberPublic(BaseModel):
+    persona_id: str
+    name: str
+    role: str
+    avatar: dict[str, str]
+    models: list[str]
+    substituted: bool
+    message_count: int
+    cost: dict[str, Any]
+
+
+class ConversationPublic(BaseModel):
+    id: str
+    title: str
+    topic: str
+    template_id: str | None
+    mode: str
+    scorer: str
+    seed: int
+    run_mode: str
+    speed: int
+    status: str
+    stop_reason: str
+    max_messages: int | None
+    max_cost: str | None
+    created_at: datetime
+    updated_at: datetime
+    members: list[MemberPublic] | None = None
+    totals: dict[str, Any] | None = None
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationPublic]
+    next_cursor: str | None
+
+
+class MessagePublic(BaseModel):
+    index: int
+    kind: str
+    speaker_id: str
+    speaker_name: str
+    speaker_role: str
+    text: str
+    created_at: datetime
+    model_id: str | None
+    usage: dict[str, int]
+    cost: dict[str, str | None]
+    latency_s: float | None
+    time_to_first_token_s: float | None
+    decision: dict[str, Any] | None
+    incomplete: bool
+    error: str | None
+
+
+class MessagePage(BaseModel):
+    items: list[MessagePublic]
+    before: int | None = Field(description="Cursor for older messages (pass as ?before=)")
+    after: int | None = Field(description="Cursor for newer messages (pass as ?after=)")
+
+
+class Interjection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=MAX_INTERJECTION)
+
+
+class TurnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    speaker: str | None = Field(None, description="A member's persona id: they speak next, this once")
+
+
+class TurnResult(BaseModel):
+    message: MessagePublic | None
+    status: str
+    stop_reason: str
+
+
+class MemberAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    persona_id: str | None = None
+    persona: PersonaIn | None = None
+
+
+class RunModeChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["auto", "manual"]
+
+
+class SpeedChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    speed: int = Field(ge=1, le=10)
+
+
+class ModelAvailability(BaseModel):
+    model_id: str
+    available: bool
+    reason: str | None
+    priced: bool

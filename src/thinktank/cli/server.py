@@ -1,0 +1,80 @@
+"""`thinktank serve` and `thinktank db upgrade|current`."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+import typer
+
+from thinktank.cli.common import console, load_settings, reports_user_errors
+from thinktank.errors import ConfigurationError
+from thinktank.store.db import Database
+
+db_app = typer.Typer(help="Database schema migrations.")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@reports_user_errors
+def serve_command(
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Interface to listen on (loopback only until sign-in exists)."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+) -> None:
+    """Run the API server: conversations keep running here even when no client is watching."""
+    if not is_loopback(host):
+        raise ConfigurationError(
+            f"refusing to listen on {host}: there is no sign-in yet, so anyone who can reach it could use "
+            "your keys; listen on 127.0.0.1 (multi-user sign-in comes with THINKTANK_AUTH=multi)"
+        )
+    import uvicorn
+
+    from thinktank.api.app import create_app
+
+    settings = load_settings()
+    app = create_app(settings)
+    console.print(f"ThinkTank API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@db_app.command("upgrade")
+@reports_user_errors
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Migrate the database (THINKTANK_DATABASE_URL, or the default SQLite file) to the latest schema."""
+    url = load_settings().resolved_database_url()
+
+    async def run() -> str | None:
+        db = Database(url)
+        try:
+            await db.upgrade(revision)
+            return await db.current_revision()
+        finally:
+            await db.dispose()
+
+    console.print(f"database at revision {asyncio.run(run())}")
+
+
+@db_app.command("current")
+@reports_user_errors
+def db_current() -> None:
+    """Show the database's schema revision and the newest one this version knows."""
+    url = load_settings().resolved_database_url()
+
+    async def run() -> tuple[str | None, str | None]:
+        db = Database(url)
+        try:
+            return await db.current_revision(), db.head_revision()
+        finally:
+            await db.dispose()
+
+    current, head = asyncio.run(run())
+    console.print(f"current: {current or 'empty'} · newest: {head}")

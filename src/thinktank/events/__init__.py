@@ -1,0 +1,1 @@
+"""Event delivery: engine events, numbered per conversation, fanned out to live subscribers."""

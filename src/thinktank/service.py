@@ -1,0 +1,325 @@
+"""Conversations that live on the server: stored, restored, steered, and run in auto mode.
+
+One `ConversationService` per app. It keeps the engines of conversations in use in memory,
+restores any other from the database on demand, and runs auto mode as one asyncio task per
+conversation, so closing a browser tab changes nothing. Exactly one runner per conversation:
+starting auto mode twice is a no-op, and only one turn is ever in flight (the engine's guard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from thinktank.domain import Message, Persona
+from thinktank.engine.context import ContextWindow, Summary
+from thinktank.engine.engine import ConversationEngine, EngineConfig
+from thinktank.engine.events import Event
+from thinktank.engine.members import Member, seat
+from thinktank.engine.setup import ConversationSpec, build_scorer, resolve_personas
+from thinktank.errors import UserError
+from thinktank.events.log import EventBus
+from thinktank.library.loader import Library
+from thinktank.models.ids import ModelId, parse_model_id
+from thinktank.models.stack import ModelFactory
+from thinktank.orchestration.orchestrator import TurnOrchestrator
+from thinktank.store import repository as repo
+from thinktank.store.db import Database
+from thinktank.store.persistence import StorePersistence
+from thinktank.store.tables import Conversation
+
+log = logging.getLogger(__name__)
+
+RunMode = Literal["auto", "manual"]
+
+
+@dataclass
+class Live:
+    engine: ConversationEngine
+    user_id: str
+    override: ModelId | None = None
+    runner: asyncio.Task[None] | None = None
+
+
+class ConversationService:
+    def __init__(self, *, db: Database, library: Library, factory: ModelFactory, bus: EventBus) -> None:
+        self.db = db
+        self.library = library
+        self.factory = factory
+        self.bus = bus
+        self._live: dict[str, Live] = {}
+        self._loading = asyncio.Lock()
+        self._in_flight: dict[tuple[str, str], asyncio.Future[Message | None]] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        async with self.db.session() as session:
+            await repo.ensure_local_user(session)
+            await repo.sync_library(session, library=self.library, pricer=self.factory.pricer)
+            paused = await repo.pause_running(session)
+        if paused:
+            log.warning(
+                "%d conversation(s) were running when the server stopped; they are now paused", paused
+            )
+
+    async def close(self) -> None:
+        runners = [live.runner for live in self._live.values() if live.runner and not live.runner.done()]
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+        self._live.clear()
+
+    # --- creation and lookup -----------------------------------------------------------------
+
+    async def create(self, *, user_id: str, spec: ConversationSpec, title: str | None = None) -> Conversation:
+        mine = await self._my_personas(user_id)
+        topic, mode, panel, messages = resolve_personas(spec, self._library_with(mine))
+        seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
+        settings = {
+            "scorer_model": None if spec.scorer_model is None else str(spec.scorer_model),
+            "summary_model": None if spec.summary_model is None else str(spec.summary_model),
+            "model_override": None if spec.model_override is None else str(spec.model_override),
+            "context_budget_tokens": spec.context_budget_tokens,
+            "reply_tokens": spec.reply_tokens,
+            "turn_delay": spec.turn_delay,
+        }
+        async with self.db.session() as session:
+            row = Conversation(
+                user_id=user_id,
+                title=(title or topic)[:200],
+                topic=topic,
+                template_id=spec.template_id,
+                mode=mode,
+                scorer=spec.scorer,
+                settings=settings,
+                seed=seed,
+                speed=spec.speed,
+                max_messages=messages,
+                max_cost=spec.max_cost,
+            )
+            session.add(row)
+            await session.commit()
+            await repo.save_members(session, user_id=user_id, conversation_id=row.id, personas=panel)
+            await repo.count_template_use(
+                session, template_id=spec.template_id, persona_ids=[p.id for p in panel]
+            )
+            await session.commit()
+        live = await self.live(user_id=user_id, conversation_id=row.id)
+        await live.engine.persistence.message_saved(live.engine.messages[0])
+        return row
+
+    async def _my_personas(self, user_id: str) -> list[Persona]:
+        async with self.db.session() as session:
+            return await repo.list_user_personas(session, user_id=user_id)
+
+    def _library_with(self, mine: Sequence[Persona]) -> Library:
+        if not mine:
+            return self.library
+        personas = {**self.library.personas, **{p.id: p for p in mine}}
+        return Library(personas=personas, templates=self.library.templates)
+
+    async def persona(self, *, user_id: str, persona_id: str) -> Persona:
+        """A persona of the user's own or of the library (the user's wins on the same id)."""
+        return self._library_with(await self._my_personas(user_id)).persona(persona_id)
+
+    async def live(self, *, user_id: str, conversation_id: str) -> Live:
+        live = self._live.get(conversation_id)
+        if live is not None:
+            if live.user_id != user_id:
+                raise repo.NotFound("conversation", conversation_id)
+            return live
+        async with self._loading:
+            live = self._live.get(conversation_id)
+            if live is None:
+                live = await self._restore(user_id=user_id, conversation_id=conversation_id)
+                self._live[conversation_id] = live
+        if live.user_id != user_id:
+            raise repo.NotFound("conversation", conversation_id)
+        return live
+
+    async def _restore(self, *, user_id: str, conversation_id: str) -> Live:
+        async with self.db.session() as session:
+            row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            personas = await repo.active_members(session, user_id=user_id, conversation_id=conversation_id)
+            history = await repo.load_messages(session, user_id=user_id, conversation_id=conversation_id)
+            totals = await repo.load_totals(session, user_id=user_id, conversation_id=conversation_id)
+        settings: dict[str, Any] = row.settings or {}
+        override = parse_model_id(settings["model_override"]) if settings.get("model_override") else None
+        members = [seat(p, self.factory, override=override) for p in personas]
+        spec = ConversationSpec(
+            scorer=row.scorer,  # type: ignore[arg-type]
+            scorer_model=parse_model_id(settings["scorer_model"]) if settings.get("scorer_model") else None,
+        )
+        context = ContextWindow(budget_tokens=int(settings.get("context_budget_tokens") or 1200))
+        context.summary = Summary(row.summary, row.summary_covers_upto)
+        summarizer = None
+        if settings.get("summary_model"):
+            model_id = parse_model_id(settings["summary_model"])
+            summarizer = Member(personas[0], (model_id,), self.factory.build(model_id))
+        config = EngineConfig(
+            topic=row.topic,
+            mode=row.mode,  # type: ignore[arg-type]
+            seed=row.seed,
+            speed=row.speed,
+            turn_delay=settings.get("turn_delay"),
+            max_messages=row.max_messages,
+            max_cost=row.max_cost,
+            reply_tokens=int(settings.get("reply_tokens") or 300),
+        )
+        engine = ConversationEngine(
+            config,
+            members=members,
+            orchestrator=TurnOrchestrator(build_scorer(spec, self.factory, members), seed=row.seed),
+            pricer=self.factory.pricer,
+            context=context,
+            sink=self._sink(conversation_id),
+            persistence=StorePersistence(self.db, user_id=user_id, conversation_id=conversation_id),
+            clock=self.factory.clock,
+            summarizer=summarizer,
+            history=history,
+            totals=totals,
+        )
+        engine.status = "idle" if row.status == "running" else row.status  # type: ignore[assignment]
+        engine.stop_reason = row.stop_reason
+        return Live(engine=engine, user_id=user_id, override=override)
+
+    def _sink(self, conversation_id: str):  # type: ignore[no-untyped-def]
+        async def publish(event: Event) -> None:
+            self.bus.publish(conversation_id, event.to_json())
+
+        return publish
+
+    # --- steering ----------------------------------------------------------------------------
+
+    async def take_turn(
+        self, *, user_id: str, conversation_id: str, speaker: str | None, idempotency_key: str | None
+    ) -> Message | None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        if idempotency_key is None:
+            return await live.engine.take_turn(speaker=speaker)
+        flight = (conversation_id, idempotency_key)
+        if flight in self._in_flight:
+            return await asyncio.shield(self._in_flight[flight])
+        async with self.db.session() as session:
+            earlier = await repo.find_turn(session, conversation_id=conversation_id, key=idempotency_key)
+        if earlier is not None:
+            index = earlier.get("message_index")
+            return None if index is None else live.engine.messages[index]
+        future: asyncio.Future[Message | None] = asyncio.get_running_loop().create_future()
+        self._in_flight[flight] = future
+        try:
+            message = await live.engine.take_turn(speaker=speaker)
+            async with self.db.session() as session:
+                payload = {"message_index": None if message is None else message.index}
+                await repo.remember_turn(
+                    session, conversation_id=conversation_id, key=idempotency_key, payload=payload
+                )
+            future.set_result(message)
+            return message
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved, so an unawaited failure is not logged as lost
+            raise
+        finally:
+            del self._in_flight[flight]
+
+    async def set_run_mode(self, *, user_id: str, conversation_id: str, mode: RunMode) -> None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        async with self.db.session() as session:
+            row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            row.run_mode = mode
+            await session.commit()
+        if mode == "auto":
+            self._start_runner(conversation_id, live)
+        else:
+            await self._stop_runner(live)
+
+    def _start_runner(self, conversation_id: str, live: Live) -> None:
+        if live.runner is not None and not live.runner.done():
+            return
+        if live.engine.status in ("stopped", "finished"):
+            raise UserError(f"this conversation has ended ({live.engine.stop_reason})")
+        live.runner = asyncio.create_task(self._run(conversation_id, live), name=f"auto:{conversation_id}")
+
+    async def _run(self, conversation_id: str, live: Live) -> None:
+        try:
+            await live.engine.run_auto()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("auto mode of conversation %s failed", conversation_id)
+            await live.engine.pause()
+
+    async def _stop_runner(self, live: Live) -> None:
+        """Leave auto mode; a turn already in flight finishes first."""
+        await live.engine.leave_auto()
+        if live.runner is not None and not live.runner.done():
+            await asyncio.wait({live.runner})
+
+    async def set_speed(self, *, user_id: str, conversation_id: str, speed: int) -> None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        live.engine.set_speed(speed)
+        async with self.db.session() as session:
+            row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            row.speed = speed
+            settings = dict(row.settings or {})
+            settings["turn_delay"] = None
+            row.settings = settings
+            await session.commit()
+
+    async def pause(self, *, user_id: str, conversation_id: str) -> None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        await live.engine.pause()
+
+    async def resume(self, *, user_id: str, conversation_id: str) -> None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        await live.engine.resume()
+        async with self.db.session() as session:
+            row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            run_mode = row.run_mode
+        if run_mode == "auto":
+            self._start_runner(conversation_id, live)
+
+    async def stop(self, *, user_id: str, conversation_id: str) -> None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        await live.engine.stop()
+
+    async def interject(self, *, user_id: str, conversation_id: str, text: str) -> Message | None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        return await live.engine.interject(text)
+
+    async def add_member(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        await live.engine.add_member(seat(persona, self.factory, override=live.override))
+        await self._save_members(user_id, conversation_id, live)
+
+    async def replace_member(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        await live.engine.replace_member(seat(persona, self.factory, override=live.override))
+        await self._save_members(user_id, conversation_id, live)
+
+    async def remove_member(self, *, user_id: str, conversation_id: str, persona_id: str) -> None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        await live.engine.remove_member(persona_id)
+        await self._save_members(user_id, conversation_id, live)
+
+    async def _save_members(self, user_id: str, conversation_id: str, live: Live) -> None:
+        async with self.db.session() as session:
+            await repo.save_members(
+                session, user_id=user_id, conversation_id=conversation_id, personas=live.engine.personas
+            )
+
+    async def delete(self, *, user_id: str, conversation_id: str) -> None:
+        live = self._live.get(conversation_id)
+        async with self.db.session() as session:
+            await repo.delete_conversation(session, user_id=user_id, conversation_id=conversation_id)
+        if live is not None and live.user_id == user_id:
+            if live.runner is not None:
+                live.runner.cancel()
+            self._live.pop(conversation_id, None)
+            self.bus.forget(conversation_id)

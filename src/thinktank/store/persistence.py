@@ -1,0 +1,65 @@
+"""The engine's `Persistence` on the database: a finished message and its cost in one transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from thinktank.domain import Message, Usage
+from thinktank.engine.context import Summary
+from thinktank.engine.engine import Persistence
+from thinktank.engine.events import Status
+from thinktank.pricing.prices import Cost
+from thinktank.store.db import Database
+from thinktank.store.repository import cost_row, message_row
+from thinktank.store.tables import Conversation
+
+
+class StorePersistence(Persistence):
+    def __init__(self, db: Database, *, user_id: str, conversation_id: str) -> None:
+        self.db = db
+        self.user_id = user_id
+        self.conversation_id = conversation_id
+
+    async def message_saved(self, message: Message) -> None:
+        async with self.db.session() as session, session.begin():
+            row = message_row(message, conversation_id=self.conversation_id, user_id=self.user_id)
+            session.add(row)
+            if message.kind == "persona":
+                await session.flush()
+                session.add(
+                    cost_row(
+                        conversation_id=self.conversation_id,
+                        user_id=self.user_id,
+                        account=message.speaker_id,
+                        model_id=message.model_id,
+                        usage=message.usage,
+                        cost=message.cost,
+                        message_id=row.id,
+                    )
+                )
+
+    async def charge_saved(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
+        async with self.db.session() as session, session.begin():
+            session.add(
+                cost_row(
+                    conversation_id=self.conversation_id,
+                    user_id=self.user_id,
+                    account=account,
+                    model_id=model_id,
+                    usage=usage,
+                    cost=cost,
+                )
+            )
+
+    async def state_saved(self, *, status: Status, reason: str, summary: Summary) -> None:
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == self.conversation_id, Conversation.user_id == self.user_id)
+                .values(
+                    status=status,
+                    stop_reason=reason,
+                    summary=summary.text,
+                    summary_covers_upto=summary.covers_upto,
+                )
+            )

@@ -1,0 +1,452 @@
+"""Queries, all scoped by `user_id` and all keyword-only past the session.
+
+Every function that reads a user's row filters by the user, so a row of another user is "not
+found", exactly like a row that does not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thinktank.domain import Message, Persona, TurnDecision, Usage
+from thinktank.domain.conversation import Alternative
+from thinktank.engine.totals import CostTotals
+from thinktank.errors import UnknownIdError, UserError
+from thinktank.library.loader import Library
+from thinktank.models.ids import parse_model_id
+from thinktank.pricing.estimate import estimate_conversation_cost
+from thinktank.pricing.prices import Cost, Pricer
+from thinktank.store.tables import (
+    Conversation,
+    ConversationMember,
+    ConversationSession,
+    ConversationTemplateRow,
+    CostRecord,
+    MessageRow,
+    PersonaTemplate,
+    User,
+    UserPersona,
+    UserPreferences,
+)
+
+LOCAL_USER_ID = "00000000-0000-0000-0000-000000000001"
+
+
+class NotFound(UnknownIdError):
+    pass
+
+
+async def ensure_local_user(session: AsyncSession) -> str:
+    if await session.get(User, LOCAL_USER_ID) is None:
+        session.add(User(id=LOCAL_USER_ID, display_name="You"))
+        session.add(UserPreferences(user_id=LOCAL_USER_ID))
+        await session.commit()
+    return LOCAL_USER_ID
+
+
+async def sync_library(session: AsyncSession, *, library: Library, pricer: Pricer) -> None:
+    """Make the library tables match the package data, keeping usage counts and ratings."""
+    existing = {row.id: row for row in (await session.scalars(select(PersonaTemplate))).all()}
+    for persona in library.personas.values():
+        data = persona.model_dump(mode="json")
+        row = existing.pop(persona.id, None) or PersonaTemplate(id=persona.id)
+        row.category, row.name, row.description = persona.category, persona.name, persona.description
+        row.system_prompt, row.default_model = persona.system_prompt, persona.model
+        row.expertise_areas, row.data = list(persona.expertise), data
+        session.add(row)
+    for stale in existing.values():
+        await session.delete(stale)
+    templates = {row.id: row for row in (await session.scalars(select(ConversationTemplateRow))).all()}
+    for template in library.templates.values():
+        cost = estimate_conversation_cost(
+            library.template_personas(template),
+            template.estimated_messages,
+            pricer=pricer,
+            topic=template.initial_prompt,
+        )
+        row_t = templates.pop(template.id, None) or ConversationTemplateRow(id=template.id)
+        row_t.category, row_t.industry, row_t.name = template.category, template.industry, template.name
+        row_t.description, row_t.personas = template.description, list(template.personas)
+        row_t.initial_prompt, row_t.conversation_mode = template.initial_prompt, template.mode
+        row_t.estimated_messages = template.estimated_messages
+        row_t.estimated_cost = None if cost.billed is None else cost.billed.quantize(Decimal("0.0001"))
+        row_t.data = template.model_dump(mode="json")
+        session.add(row_t)
+    for stale_t in templates.values():
+        await session.delete(stale_t)
+    await session.commit()
+
+
+async def count_template_use(
+    session: AsyncSession, *, template_id: str | None, persona_ids: Sequence[str]
+) -> None:
+    if template_id is not None:
+        await session.execute(
+            update(ConversationTemplateRow)
+            .where(ConversationTemplateRow.id == template_id)
+            .values(usage_count=ConversationTemplateRow.usage_count + 1)
+        )
+    await session.execute(
+        update(PersonaTemplate)
+        .where(PersonaTemplate.id.in_(list(persona_ids)))
+        .values(usage_count=PersonaTemplate.usage_count + 1)
+    )
+
+
+# --- personas of a user ----------------------------------------------------------------------
+
+
+async def list_user_personas(session: AsyncSession, *, user_id: str) -> list[Persona]:
+    rows = await session.scalars(
+        select(UserPersona).where(UserPersona.user_id == user_id).order_by(UserPersona.slug)
+    )
+    return [Persona.model_validate(row.data) for row in rows]
+
+
+async def get_user_persona(session: AsyncSession, *, user_id: str, slug: str) -> UserPersona:
+    row = await session.scalar(
+        select(UserPersona).where(UserPersona.user_id == user_id, UserPersona.slug == slug)
+    )
+    if row is None:
+        raise NotFound("persona", slug)
+    return row
+
+
+async def save_user_persona(session: AsyncSession, *, user_id: str, persona: Persona, create: bool) -> None:
+    row = await session.scalar(
+        select(UserPersona).where(UserPersona.user_id == user_id, UserPersona.slug == persona.id)
+    )
+    if create and row is not None:
+        raise UserError(f"you already have a persona with id {persona.id!r}")
+    if not create and row is None:
+        raise NotFound("persona", persona.id)
+    row = row or UserPersona(user_id=user_id, slug=persona.id)
+    row.category, row.name, row.data = persona.category, persona.name, persona.model_dump(mode="json")
+    session.add(row)
+    await session.commit()
+
+
+async def delete_user_persona(session: AsyncSession, *, user_id: str, slug: str) -> None:
+    row = await get_user_persona(session, user_id=user_id, slug=slug)
+    await session.delete(row)
+    await session.commit()
+
+
+# --- conversations ---------------------------------------------------------------------------
+
+
+async def get_conversation(session: AsyncSession, *, user_id: str, conversation_id: str) -> Conversation:
+    row = await session.scalar(
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+    )
+    if row is None:
+        raise NotFound("conversation", conversation_id)
+    return row
+
+
+def _encode_cursor(created_at: datetime, row_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at.isoformat(), row_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        stamp, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(stamp), str(row_id)
+    except (ValueError, TypeError) as exc:
+        raise UserError("invalid cursor") from exc
+
+
+async def list_conversations(
+    session: AsyncSession, *, user_id: str, limit: int, cursor: str | None, search: str | None
+) -> tuple[list[Conversation], str | None]:
+    query: Select[Conversation] = select(Conversation).where(Conversation.user_id == user_id)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            or_(func.lower(Conversation.title).like(pattern), func.lower(Conversation.topic).like(pattern))
+        )
+    if cursor:
+        stamp, row_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Conversation.created_at < stamp,
+                and_(Conversation.created_at == stamp, Conversation.id < row_id),
+            )
+        )
+    rows = list(
+        await session.scalars(
+            query.order_by(Conversation.created_at.desc(), Conversation.id.desc()).limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    return rows, next_cursor
+
+
+async def delete_conversation(session: AsyncSession, *, user_id: str, conversation_id: str) -> None:
+    await get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+    # Children first: SQLite enforces cascades only on its own connection settings.
+    for table in (ConversationSession, CostRecord, MessageRow, ConversationMember):
+        await session.execute(delete(table).where(table.conversation_id == conversation_id))
+    await session.execute(
+        delete(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+    )
+    await session.commit()
+
+
+async def active_members(session: AsyncSession, *, user_id: str, conversation_id: str) -> list[Persona]:
+    rows = await session.scalars(
+        select(ConversationMember)
+        .where(
+            ConversationMember.conversation_id == conversation_id,
+            ConversationMember.user_id == user_id,
+            ConversationMember.active.is_(True),
+        )
+        .order_by(ConversationMember.position)
+    )
+    return [Persona.model_validate(row.persona) for row in rows]
+
+
+async def save_members(
+    session: AsyncSession, *, user_id: str, conversation_id: str, personas: Sequence[Persona]
+) -> None:
+    """Record the current panel; members who left stay in the table, inactive."""
+    rows = {
+        row.persona_id: row
+        for row in await session.scalars(
+            select(ConversationMember).where(
+                ConversationMember.conversation_id == conversation_id, ConversationMember.user_id == user_id
+            )
+        )
+    }
+    current = {p.id for p in personas}
+    for position, persona in enumerate(personas):
+        row = rows.get(persona.id) or ConversationMember(
+            conversation_id=conversation_id, user_id=user_id, persona_id=persona.id
+        )
+        row.persona, row.position, row.active = persona.model_dump(mode="json"), position, True
+        session.add(row)
+    for persona_id, row in rows.items():
+        if persona_id not in current:
+            row.active = False
+    await session.commit()
+
+
+# --- messages and costs ----------------------------------------------------------------------
+
+
+def message_row(message: Message, *, conversation_id: str, user_id: str) -> MessageRow:
+    return MessageRow(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        idx=message.index,
+        kind=message.kind,
+        speaker_id=message.speaker_id,
+        speaker_name=message.speaker_name,
+        speaker_role=message.speaker_role,
+        text=message.text,
+        model_id=message.model_id,
+        input_tokens=message.usage.input_tokens,
+        output_tokens=message.usage.output_tokens,
+        latency_s=message.latency_s,
+        time_to_first_token_s=message.time_to_first_token_s,
+        decision=None if message.decision is None else message.decision.to_json(),
+        incomplete=message.incomplete,
+        error=message.error,
+        created_at=message.created_at,
+    )
+
+
+def cost_row(
+    *,
+    conversation_id: str,
+    user_id: str,
+    account: str,
+    model_id: str | None,
+    usage: Usage,
+    cost: Cost,
+    message_id: str | None = None,
+) -> CostRecord:
+    return CostRecord(
+        conversation_id=conversation_id,
+        message_id=message_id,
+        user_id=user_id,
+        account=account,
+        provider=None if model_id is None else parse_model_id(model_id).provider,
+        model_id=model_id,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        requests=max(usage.requests, 1),
+        raw_cost=cost.raw,
+        billed_cost=cost.billed,
+    )
+
+
+def message_from_row(row: MessageRow) -> Message:
+    decision = None
+    if row.decision:
+        d = row.decision
+        decision = TurnDecision(
+            persona_id=d["persona_id"],
+            reason=d["reason"],
+            confidence=d["confidence"],
+            alternatives=tuple(Alternative(a["persona_id"], a["score"]) for a in d.get("alternatives", [])),
+            scorer=d.get("scorer", "heuristic"),
+            chosen_by=d.get("chosen_by", "orchestrator"),
+            selection_usage=Usage(0, d.get("selection_tokens", 0), 0),
+            selection_cost=Cost.from_json(d.get("selection_cost") or {"raw_usd": "0", "billed_usd": "0"}),
+        )
+    return Message(
+        index=row.idx,
+        kind=row.kind,  # type: ignore[arg-type]
+        speaker_id=row.speaker_id,
+        speaker_name=row.speaker_name,
+        speaker_role=row.speaker_role,
+        text=row.text,
+        created_at=row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC),
+        model_id=row.model_id,
+        usage=Usage(row.input_tokens, row.output_tokens, 1 if row.kind == "persona" else 0),
+        decision=decision,
+        incomplete=row.incomplete,
+        error=row.error,
+    )
+
+
+async def load_messages(session: AsyncSession, *, user_id: str, conversation_id: str) -> list[Message]:
+    rows = await session.scalars(
+        select(MessageRow)
+        .where(MessageRow.conversation_id == conversation_id, MessageRow.user_id == user_id)
+        .order_by(MessageRow.idx)
+    )
+    costs = {
+        record.message_id: record
+        for record in await session.scalars(
+            select(CostRecord).where(
+                CostRecord.conversation_id == conversation_id, CostRecord.message_id.is_not(None)
+            )
+        )
+    }
+    messages = []
+    for row in rows:
+        message = message_from_row(row)
+        record = costs.get(row.id)
+        if record is not None:
+            message = with_cost(message, record)
+        messages.append(message)
+    return messages
+
+
+def with_cost(message: Message, record: CostRecord) -> Message:
+    return replace(message, cost=Cost(record.raw_cost, record.billed_cost))
+
+
+async def page_messages(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    conversation_id: str,
+    after: int | None,
+    before: int | None,
+    limit: int,
+) -> list[MessageRow]:
+    query = select(MessageRow).where(
+        MessageRow.conversation_id == conversation_id, MessageRow.user_id == user_id
+    )
+    if before is not None:
+        rows = await session.scalars(
+            query.where(MessageRow.idx < before).order_by(MessageRow.idx.desc()).limit(limit)
+        )
+        return list(reversed(list(rows)))
+    if after is not None:
+        query = query.where(MessageRow.idx > after)
+    return list(await session.scalars(query.order_by(MessageRow.idx).limit(limit)))
+
+
+async def message_costs(session: AsyncSession, *, message_ids: Sequence[str]) -> dict[str, CostRecord]:
+    if not message_ids:
+        return {}
+    rows = await session.scalars(select(CostRecord).where(CostRecord.message_id.in_(list(message_ids))))
+    return {row.message_id: row for row in rows if row.message_id is not None}
+
+
+async def load_totals(session: AsyncSession, *, user_id: str, conversation_id: str) -> CostTotals:
+    totals = CostTotals()
+    rows = await session.scalars(
+        select(CostRecord)
+        .where(CostRecord.conversation_id == conversation_id, CostRecord.user_id == user_id)
+        .order_by(CostRecord.created_at)
+    )
+    for row in rows:
+        totals.add(
+            account=row.account,
+            model_id=row.model_id,
+            usage=Usage(row.input_tokens, row.output_tokens, row.requests),
+            cost=Cost(row.raw_cost, row.billed_cost),
+        )
+    return totals
+
+
+async def daily_costs(session: AsyncSession, *, user_id: str, days: int) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        select(CostRecord).where(CostRecord.user_id == user_id).order_by(CostRecord.created_at)
+    )
+    by_day: dict[str, CostTotals] = {}
+    for row in rows:
+        day = row.created_at.date().isoformat()
+        by_day.setdefault(day, CostTotals()).add(
+            account=row.account,
+            model_id=row.model_id,
+            usage=Usage(row.input_tokens, row.output_tokens, row.requests),
+            cost=Cost(row.raw_cost, row.billed_cost),
+        )
+    recent = sorted(by_day.items())[-days:]
+    return [
+        {"day": day, **totals.total.to_json(), "by_provider": totals.to_json()["by_provider"]}
+        for day, totals in recent
+    ]
+
+
+# --- idempotent turns ------------------------------------------------------------------------
+
+
+async def find_turn(session: AsyncSession, *, conversation_id: str, key: str) -> dict[str, Any] | None:
+    row = await session.scalar(
+        select(ConversationSession).where(ConversationSession.cache_key == f"turn:{conversation_id}:{key}")
+    )
+    return None if row is None else row.payload
+
+
+async def remember_turn(
+    session: AsyncSession, *, conversation_id: str, key: str, payload: dict[str, Any]
+) -> None:
+    session.add(
+        ConversationSession(
+            conversation_id=conversation_id,
+            cache_key=f"turn:{conversation_id}:{key}",
+            cache_type="turn",
+            payload=payload,
+            ttl_seconds=24 * 3600,
+        )
+    )
+    await session.commit()
+
+
+async def pause_running(session: AsyncSession) -> int:
+    """After a restart nothing is running: say so instead of claiming to run."""
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.status == "running")
+        .values(status="paused", stop_reason="paused because the server restarted")
+    )
+    await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
