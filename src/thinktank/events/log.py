@@ -9,7 +9,9 @@ epoch, or older than the buffer) it gets one `sync.required` event: refetch the 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,6 +26,18 @@ class LoggedEvent:
     seq: int
     type: str
     data: dict[str, Any]
+    frame: str
+    """The event as one SSE frame, serialised once however many clients watch."""
+
+
+def _logged(epoch: str, seq: int, data: dict[str, Any]) -> LoggedEvent:
+    kind = str(data.get("type", "event"))
+    event_id = f"{epoch}-{seq}"
+    frame = f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    return LoggedEvent(event_id, seq, kind, data, frame)
+
+
+HEARTBEAT = ": heartbeat\n\n"
 
 
 class ConversationLog:
@@ -31,10 +45,12 @@ class ConversationLog:
         self.epoch = epoch
         self._events: deque[LoggedEvent] = deque(maxlen=capacity)
         self._next = 1
-        self._subscribers: set[asyncio.Queue[LoggedEvent]] = set()
+        self._subscribers: set[asyncio.Queue[LoggedEvent | str]] = set()
 
     def append(self, data: dict[str, Any]) -> LoggedEvent:
-        event = LoggedEvent(f"{self.epoch}-{self._next}", self._next, str(data.get("type", "event")), data)
+        # `at`: when the server published it (Unix seconds), so a client can order and time events.
+        data = {**data, "at": round(time.time(), 6)}
+        event = _logged(self.epoch, self._next, data)
         self._next += 1
         self._events.append(event)
         for queue in self._subscribers:
@@ -58,14 +74,26 @@ class ConversationLog:
             return None
         return [e for e in self._events if e.seq > seq]
 
-    async def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[LoggedEvent]:
-        queue: asyncio.Queue[LoggedEvent] = asyncio.Queue()
+    async def subscribe(
+        self, last_event_id: str | None = None, *, heartbeat: float | None = None
+    ) -> AsyncIterator[str]:
+        """SSE text: what was missed, then live events, batched when several are waiting, with a
+        heartbeat comment after `heartbeat` quiet seconds."""
+        queue: asyncio.Queue[LoggedEvent | str] = asyncio.Queue()
         self._subscribers.add(queue)
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle | None = None
+
+        def arm() -> None:
+            nonlocal timer
+            if heartbeat is not None:
+                timer = loop.call_later(heartbeat, queue.put_nowait, HEARTBEAT)
+
         try:
             replay = self._replay(last_event_id)
             if replay is None:
                 sent = self._next - 1
-                yield LoggedEvent(f"{self.epoch}-{sent}", sent, "sync.required", {"type": "sync.required"})
+                yield _logged(self.epoch, sent, {"type": "sync.required"}).frame
             else:
                 sent = (
                     replay[-1].seq
@@ -74,14 +102,28 @@ class ConversationLog:
                     if last_event_id is None
                     else _seq(last_event_id)
                 )
-                for event in replay:
-                    yield event
+                if replay:
+                    yield "".join(event.frame for event in replay)
+            arm()
             while True:
-                event = await queue.get()
-                if event.seq > sent:
-                    sent = event.seq
-                    yield event
+                items = [await queue.get()]
+                while not queue.empty():
+                    items.append(queue.get_nowait())
+                if timer is not None:
+                    timer.cancel()
+                frames = []
+                for item in items:
+                    if isinstance(item, str):
+                        frames.append(item)
+                    elif item.seq > sent:
+                        sent = item.seq
+                        frames.append(item.frame)
+                if frames:
+                    yield "".join(frames)
+                arm()
         finally:
+            if timer is not None:
+                timer.cancel()
             self._subscribers.discard(queue)
 
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from thinktank.api.deps import CurrentUser, Service
-from thinktank.events.log import LoggedEvent
 
 router = APIRouter(tags=["events"])
 
 HEARTBEAT_SECONDS = 15.0
-
-
-def sse_frame(event: LoggedEvent) -> str:
-    return f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(event.data, separators=(',', ':'))}\n\n"
 
 
 @router.get("/conversations/{conversation_id}/events", response_class=StreamingResponse)
@@ -40,25 +33,8 @@ async def conversation_events(
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        events = log.subscribe(last_event_id).__aiter__()
-        pending: asyncio.Task[LoggedEvent] | None = None
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(events.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=heartbeat)
-                if not done:
-                    if await request.is_disconnected():
-                        return
-                    yield ": heartbeat\n\n"
-                    continue
-                event = pending.result()
-                pending = None
-                yield sse_frame(event)
-        finally:
-            if pending is not None:
-                pending.cancel()
-            await events.aclose()  # type: ignore[attr-defined]
+        async for chunk in log.subscribe(last_event_id, heartbeat=heartbeat):
+            yield chunk
 
     return StreamingResponse(
         stream(),
