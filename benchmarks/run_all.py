@@ -12,10 +12,11 @@ import context_growth
 import engine_overhead
 import local_throughput
 import selection_cost
+import sse_latency
 
 
 async def main() -> None:
-    for module in (engine_overhead, selection_cost, context_growth, local_throughput):
+    for module in (engine_overhead, selection_cost, context_growth, local_throughput, sse_latency):
         await module.main()
 
 

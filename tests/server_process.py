@@ -32,7 +32,9 @@ class ServerProcess:
 
 
 @contextmanager
-def running_server(*, database_url: str, latency: str = "0", port: int | None = None) -> Iterator[ServerProcess]:
+def running_server(
+    *, database_url: str, latency: str = "0", port: int | None = None
+) -> Iterator[ServerProcess]:
     port = port or free_port()
     env = {
         **os.environ,
@@ -51,7 +53,9 @@ def running_server(*, database_url: str, latency: str = "0", port: int | None = 
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+                raise RuntimeError(
+                    f"server exited: {process.stderr.read().decode() if process.stderr else ''}"
+                )
             try:
                 if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
                     break

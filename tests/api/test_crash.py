@@ -23,7 +23,9 @@ def test_killing_the_server_mid_turn_leaves_consistent_data(tmp_path: Path) -> N
             json={"template_id": "security-review", "model": "scripted", "max_messages": 30, "turn_delay": 0},
         ).json()["id"]
         completed = 0
-        with httpx.stream("GET", f"{api}/conversations/{cid}/events", timeout=httpx.Timeout(60.0)) as response:
+        with httpx.stream(
+            "GET", f"{api}/conversations/{cid}/events", timeout=httpx.Timeout(60.0)
+        ) as response:
             httpx.put(f"{api}/conversations/{cid}/mode", json={"mode": "auto"})
             for event in sse_events(response):
                 kind = json.loads(event["data"])["type"]
@@ -45,8 +47,12 @@ def test_killing_the_server_mid_turn_leaves_consistent_data(tmp_path: Path) -> N
     assert [row[0] for row in rows] == list(range(len(rows))), "no gaps, no half-written message"
     assert len(persona_ids) == completed, "the reply being streamed at the kill was never written"
     assert all(row[2] == 0 for row in rows)
-    message_costs = [message_id for account, message_id in costs if account not in ("orchestrator", "summaries")]
-    assert sorted(message_costs) == sorted(persona_ids), "every message has its cost and no cost lacks its message"
+    message_costs = [
+        message_id for account, message_id in costs if account not in ("orchestrator", "summaries")
+    ]
+    assert sorted(message_costs) == sorted(persona_ids), (
+        "every message has its cost and no cost lacks its message"
+    )
     assert status == "running", "the crash left it claiming to run..."
 
     with running_server(database_url=url) as server:

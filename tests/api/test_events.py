@@ -25,7 +25,9 @@ def sse_events(response: httpx.Response) -> Iterator[dict[str, str]]:
             event[field] = value
 
 
-def read_until_finished(url: str, *, headers: dict[str, str] | None = None, stop_after: int | None = None) -> list[dict[str, str]]:
+def read_until_finished(
+    url: str, *, headers: dict[str, str] | None = None, stop_after: int | None = None
+) -> list[dict[str, str]]:
     seen: list[dict[str, str]] = []
     with httpx.stream("GET", url, headers=headers or {}, timeout=httpx.Timeout(60.0)) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -41,7 +43,9 @@ def read_until_finished(url: str, *, headers: dict[str, str] | None = None, stop
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    with running_server(database_url=f"sqlite+aiosqlite:///{tmp_path / 'events.db'}", latency="0.05-0.1") as process:
+    with running_server(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'events.db'}", latency="0.05-0.1"
+    ) as process:
         yield process.url
 
 
@@ -49,7 +53,13 @@ def test_a_client_that_reconnects_sees_every_event_exactly_once(server: str) -> 
     api = f"{server}/api/v1"
     cid = httpx.post(
         f"{api}/conversations",
-        json={"template_id": "security-review", "model": "scripted", "max_messages": 6, "turn_delay": 0, "seed": 2},
+        json={
+            "template_id": "security-review",
+            "model": "scripted",
+            "max_messages": 6,
+            "turn_delay": 0,
+            "seed": 2,
+        },
     ).json()["id"]
     events_url = f"{api}/conversations/{cid}/events"
     results: dict[str, list[dict[str, str]]] = {}
@@ -91,14 +101,18 @@ def test_a_client_that_reconnects_sees_every_event_exactly_once(server: str) -> 
     for kind in ("turn.decided", "token.delta", "message.completed", "costs.updated", "state.changed"):
         assert kind in kinds
     assert kinds.count("message.completed") == 6
-    deltas = "".join(json.loads(e["data"])["text"] for e in whole if json.loads(e["data"])["type"] == "token.delta")
+    deltas = "".join(
+        json.loads(e["data"])["text"] for e in whole if json.loads(e["data"])["type"] == "token.delta"
+    )
     messages = httpx.get(f"{api}/conversations/{cid}/messages").json()["items"]
     assert deltas == "".join(m["text"] for m in messages if m["kind"] == "persona")
 
 
 def test_an_unknown_or_stale_event_id_asks_the_client_to_resync(server: str) -> None:
     api = f"{server}/api/v1"
-    cid = httpx.post(f"{api}/conversations", json={"template_id": "security-review", "model": "scripted"}).json()["id"]
+    cid = httpx.post(
+        f"{api}/conversations", json={"template_id": "security-review", "model": "scripted"}
+    ).json()["id"]
     first = read_until_finished(
         f"{api}/conversations/{cid}/events", headers={"Last-Event-ID": "otherprocess-17"}, stop_after=1
     )
@@ -114,7 +128,9 @@ def test_heartbeats_keep_an_idle_stream_alive(tmp_path: Path) -> None:
 
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'hb.db'}", scripted_latency=NO_LATENCY)
     with TestClient(create_app(settings, heartbeat_seconds=0.05)) as client:
-        cid = client.post("/api/v1/conversations", json={"template_id": "security-review", "model": "scripted"}).json()["id"]
+        cid = client.post(
+            "/api/v1/conversations", json={"template_id": "security-review", "model": "scripted"}
+        ).json()["id"]
         with client.stream("GET", f"/api/v1/conversations/{cid}/events") as response:
             lines = []
             for line in response.iter_lines():
