@@ -215,3 +215,9 @@ def test_the_bundled_model_runs_a_real_discussion_with_no_keys(tmp_path: Path) -
     assert all(m["model_id"] == "local:smollm2" for m in replies)
     assert all(m["usage"]["output_tokens"] > 0 for m in replies)
     assert len({m["speaker_id"] for m in replies}) == len(replies), "three different speakers in three turns"
+
+
+def test_serve_refuses_to_listen_beyond_loopback_without_sign_in() -> None:
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "refusing to listen on 0.0.0.0" in result.output

@@ -1,0 +1,58 @@
+"""The conversation service: exactly one runner per conversation, even when requests race."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from thinktank.engine.setup import ConversationSpec
+from thinktank.events.log import EventBus
+from thinktank.library.loader import load_library
+from thinktank.models.ids import SCRIPTED
+from thinktank.models.keys import ProviderKeys
+from thinktank.models.stack import ModelFactory
+from thinktank.service import ConversationService
+from thinktank.store.db import Database
+from thinktank.store.repository import LOCAL_USER_ID
+
+
+async def test_racing_requests_start_one_runner_and_never_two_turns_at_once(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await db.upgrade()
+    service = ConversationService(
+        db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
+    )
+    await service.start()
+    try:
+        spec = ConversationSpec(
+            template_id="security-review", model_override=SCRIPTED, turn_delay=0.0, max_messages=8
+        )
+        row = await service.create(user_id=LOCAL_USER_ID, spec=spec)
+        live = await service.live(user_id=LOCAL_USER_ID, conversation_id=row.id)
+        in_flight = max_in_flight = 0
+        original = live.engine._speak
+
+        async def counting(turn):  # type: ignore[no-untyped-def]
+            nonlocal in_flight, max_in_flight
+            in_flight += 1
+            max_in_flight = max(max_in_flight, in_flight)
+            try:
+                return await original(turn)
+            finally:
+                in_flight -= 1
+
+        live.engine._speak = counting  # type: ignore[method-assign]
+        await asyncio.gather(
+            *[
+                service.set_run_mode(user_id=LOCAL_USER_ID, conversation_id=row.id, mode="auto")
+                for _ in range(5)
+            ]
+        )
+        runners = [t for t in asyncio.all_tasks() if t.get_name() == f"auto:{row.id}"]
+        assert len(runners) == 1
+        await asyncio.wait_for(runners[0], timeout=30)
+        assert max_in_flight == 1
+        assert live.engine.persona_message_count() == 8
+    finally:
+        await service.close()
+        await db.dispose()
