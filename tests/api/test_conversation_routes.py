@@ -188,3 +188,21 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/conversations/{conversation_id}/turns" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings) -> None:  # type: ignore[no-untyped-def]
+    from thinktank.api.app import create_app
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as unsafe_client:
+        cid = start(unsafe_client)
+
+        async def explode(**_: object) -> None:
+            raise RuntimeError("secret internals: /etc/passwd")
+
+        unsafe_client.app.state.service.live = explode  # type: ignore[attr-defined]
+        response = unsafe_client.get(f"/api/v1/conversations/{cid}")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "something went wrong on our side", "details": None}
+    }
+    assert "secret" not in response.text
