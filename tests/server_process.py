@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ def running_server(
         "THINKTANK_DATABASE_URL": database_url,
         "THINKTANK_SCRIPTED_LATENCY": latency,
         "PYTHONUNBUFFERED": "1",
+        "THINKTANK_DATA_DIR": data_dir or tempfile.mkdtemp(prefix="thinktank-data-"),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "thinktank", "serve", "--port", str(port)],

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from thinktank.accounts.keys import KeyStore
 from thinktank.domain import Message, Persona
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.engine import ConversationEngine, EngineConfig
@@ -41,16 +42,26 @@ RunMode = Literal["auto", "manual"]
 class Live:
     engine: ConversationEngine
     user_id: str
+    factory: ModelFactory
     override: ModelId | None = None
     runner: asyncio.Task[None] | None = None
 
 
 class ConversationService:
-    def __init__(self, *, db: Database, library: Library, factory: ModelFactory, bus: EventBus) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        library: Library,
+        factory: ModelFactory,
+        bus: EventBus,
+        keystore: KeyStore | None = None,
+    ) -> None:
         self.db = db
         self.library = library
         self.factory = factory
         self.bus = bus
+        self.keystore = keystore
         self._live: dict[str, Live] = {}
         self._loading = asyncio.Lock()
         self._in_flight: dict[tuple[str, str], asyncio.Future[Message | None]] = {}
@@ -142,6 +153,22 @@ class ConversationService:
             raise repo.NotFound("conversation", conversation_id)
         return live
 
+    async def factory_for(self, user_id: str) -> ModelFactory:
+        """Models for this user's personas: their own keys, else the platform's, else the server's."""
+        keystore = self.keystore
+        if keystore is None:
+            return self.factory
+
+        async def rejected(model_id: ModelId) -> None:
+            if await keystore.owns_key(user_id=user_id, provider=model_id.provider):
+                log.warning(
+                    "a stored %s key was rejected by the provider; it is now marked invalid",
+                    model_id.provider,
+                )
+                await keystore.mark_invalid(user_id=user_id, provider=model_id.provider)
+
+        return self.factory.with_keys(await keystore.keys_for(user_id=user_id), on_rejected_key=rejected)
+
     async def _restore(self, *, user_id: str, conversation_id: str) -> Live:
         async with self.db.session() as session:
             row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
@@ -150,7 +177,8 @@ class ConversationService:
             totals = await repo.load_totals(session, user_id=user_id, conversation_id=conversation_id)
         settings: dict[str, Any] = row.settings or {}
         override = parse_model_id(settings["model_override"]) if settings.get("model_override") else None
-        members = [seat(p, self.factory, override=override) for p in personas]
+        factory = await self.factory_for(user_id)
+        members = [seat(p, factory, override=override) for p in personas]
         spec = ConversationSpec(
             scorer=row.scorer,  # type: ignore[arg-type]
             scorer_model=parse_model_id(settings["scorer_model"]) if settings.get("scorer_model") else None,
@@ -160,7 +188,7 @@ class ConversationService:
         summarizer = None
         if settings.get("summary_model"):
             model_id = parse_model_id(settings["summary_model"])
-            summarizer = Member(personas[0], (model_id,), self.factory.build(model_id))
+            summarizer = Member(personas[0], (model_id,), factory.build(model_id))
         config = EngineConfig(
             topic=row.topic,
             mode=row.mode,  # type: ignore[arg-type]
@@ -174,7 +202,7 @@ class ConversationService:
         engine = ConversationEngine(
             config,
             members=members,
-            orchestrator=TurnOrchestrator(build_scorer(spec, self.factory, members), seed=row.seed),
+            orchestrator=TurnOrchestrator(build_scorer(spec, factory, members), seed=row.seed),
             pricer=self.factory.pricer,
             context=context,
             sink=self._sink(conversation_id),
@@ -186,7 +214,7 @@ class ConversationService:
         )
         engine.status = "idle" if row.status == "running" else row.status  # type: ignore[assignment]
         engine.stop_reason = row.stop_reason
-        return Live(engine=engine, user_id=user_id, override=override)
+        return Live(engine=engine, user_id=user_id, factory=factory, override=override)
 
     def _sink(self, conversation_id: str):  # type: ignore[no-untyped-def]
         async def publish(event: Event) -> None:
@@ -295,12 +323,12 @@ class ConversationService:
 
     async def add_member(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
-        await live.engine.add_member(seat(persona, self.factory, override=live.override))
+        await live.engine.add_member(seat(persona, live.factory, override=live.override))
         await self._save_members(user_id, conversation_id, live)
 
     async def replace_member(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
-        await live.engine.replace_member(seat(persona, self.factory, override=live.override))
+        await live.engine.replace_member(seat(persona, live.factory, override=live.override))
         await self._save_members(user_id, conversation_id, live)
 
     async def remove_member(self, *, user_id: str, conversation_id: str, persona_id: str) -> None:

@@ -25,14 +25,21 @@ class Settings:
     markup: Decimal = DEFAULT_MARKUP
     scripted_latency: Latency = SEED_SCRIPTED_LATENCY
     database_url: str | None = None
-    """None: a SQLite file in the user's data directory."""
+    """None: a SQLite file in the data directory."""
+    data_dir: Path | None = None
+    """None: the user's data directory (XDG), e.g. ~/.local/share/thinktank."""
+    env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """The environment these settings came from (for secrets read on demand, never logged)."""
+
+    def resolved_data_dir(self) -> Path:
+        data_dir = self.data_dir or Path(platformdirs.user_data_dir("thinktank", appauthor=False))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return data_dir
 
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        data_dir = Path(platformdirs.user_data_dir("thinktank", appauthor=False))
-        data_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite+aiosqlite:///{data_dir / 'thinktank.db'}"
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir() / 'thinktank.db'}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,6 +51,10 @@ class Settings:
             markup=_decimal(env, "THINKTANK_MARKUP", DEFAULT_MARKUP),
             scripted_latency=_latency(env, "THINKTANK_SCRIPTED_LATENCY", SEED_SCRIPTED_LATENCY),
             database_url=_database_url(env.get("THINKTANK_DATABASE_URL", "").strip() or None),
+            data_dir=Path(env["THINKTANK_DATA_DIR"]).expanduser()
+            if env.get("THINKTANK_DATA_DIR", "").strip()
+            else None,
+            env={k: v for k, v in env.items() if k.startswith("THINKTANK_")},
         )
 
 

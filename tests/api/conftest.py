@@ -25,8 +25,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, scripted_latency=NO_LATENCY)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, scripted_latency=NO_LATENCY, data_dir=tmp_path / "data")
 
 
 @pytest.fixture

@@ -126,7 +126,11 @@ def test_heartbeats_keep_an_idle_stream_alive(tmp_path: Path) -> None:
     from thinktank.models.scripted import NO_LATENCY
     from thinktank.settings import Settings
 
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'hb.db'}", scripted_latency=NO_LATENCY)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'hb.db'}",
+        scripted_latency=NO_LATENCY,
+        data_dir=tmp_path,
+    )
     with TestClient(create_app(settings, heartbeat_seconds=0.05)) as client:
         cid = client.post(
             "/api/v1/conversations", json={"template_id": "security-review", "model": "scripted"}

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import httpx2
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from thinktank.accounts.keys import open_keystore
 from thinktank.api import errors
-from thinktank.api.routes import conversations, events, models, steering
+from thinktank.api.routes import conversations, events, keys, models, steering
 from thinktank.api.routes import library as library_routes
 from thinktank.events.log import EventBus
 from thinktank.library.loader import load_library
@@ -26,14 +28,20 @@ MAX_BODY_BYTES = 256 * 1024
 def create_app(
     settings: Settings,
     *,
-    factory: ModelFactory | None = None,
+    http_client: httpx2.AsyncClient | None = None,
     heartbeat_seconds: float = events.HEARTBEAT_SECONDS,
 ) -> FastAPI:
+    """`http_client` replaces the network for provider calls (tests pass a fake transport)."""
     library = load_library(user_dir=settings.library_dir)
-    factory = factory or ModelFactory(
-        keys=settings.keys, pricer=Pricer(markup=settings.markup), scripted_latency=settings.scripted_latency
+    factory = ModelFactory(
+        keys=settings.keys,
+        pricer=Pricer(markup=settings.markup),
+        scripted_latency=settings.scripted_latency,
+        http_client=http_client,
     )
     db = Database(settings.resolved_database_url())
+    validation_client = http_client or httpx2.AsyncClient(timeout=30.0)
+    keystore = open_keystore(settings, db, http_client=validation_client)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,7 +49,9 @@ def create_app(
             await db.upgrade()
         elif await db.current_revision() != db.head_revision():
             raise RuntimeError("the database schema is not current: run `thinktank db upgrade` first")
-        service = ConversationService(db=db, library=library, factory=factory, bus=EventBus())
+        service = ConversationService(
+            db=db, library=library, factory=factory, bus=EventBus(), keystore=keystore
+        )
         await service.start()
         app.state.service = service
         try:
@@ -49,6 +59,8 @@ def create_app(
         finally:
             await service.close()
             await db.dispose()
+            if http_client is None:
+                await validation_client.aclose()
 
     app = FastAPI(
         title="ThinkTank",
@@ -70,6 +82,7 @@ def create_app(
         return await call_next(request)
 
     for router in (
+        keys.router,
         library_routes.router,
         conversations.router,
         steering.router,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from thinktank.cli import discuss, models, personas, server, templates
+from thinktank.cli import discuss, keys, models, personas, server, templates
 
 app = typer.Typer(
     name="thinktank",
@@ -18,6 +18,7 @@ app.command("models")(models.models_command)
 app.command("discuss")(discuss.discuss_command)
 app.command("serve")(server.serve_command)
 app.add_typer(server.db_app, name="db")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from thinktank.models.resilience.breaker import BreakerModel, BreakerRegistry
 from thinktank.models.resilience.fallback import FallbackChain
 from thinktank.models.resilience.retry import RetryingModel, RetryPolicy
 from thinktank.models.scripted import NO_LATENCY, Latency, ScriptedModel
-from thinktank.models.translate import TranslatedErrors
+from thinktank.models.translate import RejectedKey, TranslatedErrors
 from thinktank.pricing.prices import Pricer
 
 
@@ -52,6 +52,7 @@ class ModelFactory:
         local_pool: LocalModelPool | None = None,
         scripted_latency: Latency = NO_LATENCY,
         substitute: ModelId = LOCAL_DEFAULT,
+        on_rejected_key: RejectedKey | None = None,
     ) -> None:
         self.keys = keys
         self.pricer = pricer or Pricer()
@@ -62,6 +63,22 @@ class ModelFactory:
         self._http_client = http_client
         self._local_pool = local_pool
         self._scripted_latency = scripted_latency
+        self._on_rejected_key = on_rejected_key
+
+    def with_keys(self, keys: ProviderKeys, *, on_rejected_key: RejectedKey | None = None) -> ModelFactory:
+        """The same factory (prices, clock, breakers, loaded local models) with other credentials."""
+        return ModelFactory(
+            keys=keys,
+            pricer=self.pricer,
+            clock=self.clock,
+            retry_policy=self.retry_policy,
+            breakers=self.breakers,
+            http_client=self._http_client,
+            local_pool=self._local_pool,
+            scripted_latency=self._scripted_latency,
+            substitute=self.substitute,
+            on_rejected_key=on_rejected_key,
+        )
 
     def raw(self, model_id: ModelId) -> Model:
         """The bare model for an id (our error tree out, no retry or breaker)."""
@@ -70,7 +87,12 @@ class ModelFactory:
         if model_id.provider == "local":
             return LocalModel(model_id.name, pool=self._local_pool or default_local_pool())
         cloud = build_cloud_model(model_id, keys=self.keys, http_client=self._http_client)
-        return TranslatedErrors(cloud, model_id=model_id, offline_transport=self._http_client is not None)
+        return TranslatedErrors(
+            cloud,
+            model_id=model_id,
+            offline_transport=self._http_client is not None,
+            on_rejected_key=self._on_rejected_key,
+        )
 
     def resilient(self, model_id: ModelId) -> Model:
         retrying = RetryingModel(self.raw(model_id), policy=self.retry_policy, clock=self.clock)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic_ai import exceptions as pai
 from pydantic_ai.messages import ModelMessage, ModelResponse
@@ -62,13 +62,33 @@ def _by_status(
     return errors.InvalidRequest(message, provider=provider, status_code=status)
 
 
+RejectedKey = Callable[[ModelId], Awaitable[None]]
+"""Told when a provider rejects the key (so a user's stored key can be marked invalid)."""
+
+
 class TranslatedErrors(WrapperModel):
     """Innermost wrapper of a cloud model: our error tree out, the network switch checked first."""
 
-    def __init__(self, wrapped: Model, *, model_id: ModelId, offline_transport: bool = False) -> None:
+    def __init__(
+        self,
+        wrapped: Model,
+        *,
+        model_id: ModelId,
+        offline_transport: bool = False,
+        on_rejected_key: RejectedKey | None = None,
+    ) -> None:
         super().__init__(wrapped)
         self.thinktank_id = model_id
         self._offline_transport = offline_transport
+        self._on_rejected_key = on_rejected_key
+
+    async def _raise(self, exc: Exception) -> NoReturn:
+        translated = translate_error(exc, provider=self.thinktank_id.provider) or exc
+        if isinstance(translated, errors.Unauthorized) and self._on_rejected_key is not None:
+            await self._on_rejected_key(self.thinktank_id)
+        if translated is exc:
+            raise exc
+        raise translated from exc
 
     def _check(self) -> None:
         if not self._offline_transport:
@@ -84,10 +104,7 @@ class TranslatedErrors(WrapperModel):
         try:
             response = await self.wrapped.request(messages, model_settings, model_request_parameters)
         except Exception as exc:
-            translated = translate_error(exc, provider=self.thinktank_id.provider)
-            if translated is None or translated is exc:
-                raise
-            raise translated from exc
+            await self._raise(exc)
         self._refuse_filtered(response.finish_reason)
         return response
 
@@ -118,7 +135,4 @@ class TranslatedErrors(WrapperModel):
             ) as stream:
                 yield annotated_stream(stream, annotate=self._checked)
         except Exception as exc:
-            translated = translate_error(exc, provider=self.thinktank_id.provider)
-            if translated is None or translated is exc:
-                raise
-            raise translated from exc
+            await self._raise(exc)

@@ -1,0 +1,1 @@
+"""Accounts: API keys (encrypted), budgets and, later, sign-in and retention."""

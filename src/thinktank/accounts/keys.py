@@ -1,0 +1,294 @@
+"""API keys: platform keys and each user's own (hybrid mode), encrypted at rest.
+
+A user's persona on a provider uses, in order: the user's own valid key, the platform key, the
+key in the server's environment, or else the bundled local model (and the discussion says so).
+Keys are validated with a cheap real call when added, marked invalid when a provider later
+rejects them, and never leave this module in plain text except inside a provider object: the
+database holds ciphertext, listings show the last four characters, and decrypted keys live in
+memory for at most five minutes (seed §2.3).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import httpx2
+from sqlalchemy import select, update
+
+from thinktank.accounts.crypto import Keyring, fingerprint, last_four, load_fingerprint_secret, load_keyring
+from thinktank.errors import ProviderFailure, UnknownIdError, UserError
+from thinktank.models.ids import ProviderName
+from thinktank.models.keys import ProviderKeys
+from thinktank.settings import Settings
+from thinktank.store.db import Database
+from thinktank.store.tables import PlatformApiKey, UserApiKey
+
+KEYED_PROVIDERS: tuple[ProviderName, ...] = ("anthropic", "openai", "google")
+CACHE_SECONDS = 300.0
+MAX_KEY_CHARS = 400
+
+Validator = Callable[[ProviderName, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    provider: str
+    last4: str
+    is_valid: bool
+    last_used: datetime | None
+    created_at: datetime
+
+
+def _check_provider(provider: str) -> ProviderName:
+    for known in KEYED_PROVIDERS:
+        if provider == known:
+            return known
+    raise UserError(f"keys are kept for {', '.join(KEYED_PROVIDERS)}, not {provider!r}")
+
+
+def _check_key(api_key: str) -> str:
+    api_key = api_key.strip()
+    if len(api_key) < 8 or len(api_key) > MAX_KEY_CHARS or any(c.isspace() for c in api_key):
+        raise UserError("that does not look like an API key (8 to 400 characters, no spaces)")
+    return api_key
+
+
+class KeyStore:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        keyring: Keyring,
+        fingerprint_secret: bytes,
+        validator: Validator,
+        env_keys: ProviderKeys,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.keyring = keyring
+        self._secret = fingerprint_secret
+        self._validate = validator
+        self._env = env_keys
+        self._clock = clock
+        self._cache: dict[str, tuple[float, ProviderKeys]] = {}
+
+    # --- a user's own keys -------------------------------------------------------------------
+
+    async def add_user_key(self, *, user_id: str, provider: str, api_key: str) -> KeyInfo:
+        name, api_key = _check_provider(provider), _check_key(api_key)
+        digest = fingerprint(self._secret, api_key)
+        async with self.db.session() as session:
+            duplicate = await session.scalar(select(UserApiKey).where(UserApiKey.key_hash == digest))
+            if duplicate is not None:
+                raise UserError("this key is already registered")
+        try:
+            await self._validate(name, api_key)
+        except ProviderFailure as failure:
+            raise UserError(f"{name} did not accept this key: {type(failure).__name__}") from None
+        async with self.db.session() as session, session.begin():
+            for old in await session.scalars(
+                select(UserApiKey).where(UserApiKey.user_id == user_id, UserApiKey.provider == name)
+            ):
+                await session.delete(old)
+            row = UserApiKey(
+                user_id=user_id,
+                provider=name,
+                encrypted_key=self.keyring.seal(api_key),
+                key_hash=digest,
+                last_validated=datetime.now(UTC),
+            )
+            session.add(row)
+        self._cache.pop(user_id, None)
+        return KeyInfo(name, last_four(api_key), True, None, row.created_at or datetime.now(UTC))
+
+    async def list_user_keys(self, *, user_id: str) -> list[KeyInfo]:
+        async with self.db.session() as session:
+            rows = list(
+                await session.scalars(
+                    select(UserApiKey).where(UserApiKey.user_id == user_id).order_by(UserApiKey.provider)
+                )
+            )
+        return [
+            KeyInfo(
+                r.provider,
+                last_four(self.keyring.open(r.encrypted_key)),
+                r.is_valid,
+                r.last_used,
+                r.created_at,
+            )
+            for r in rows
+        ]
+
+    async def remove_user_key(self, *, user_id: str, provider: str) -> None:
+        async with self.db.session() as session, session.begin():
+            row = await session.scalar(
+                select(UserApiKey).where(UserApiKey.user_id == user_id, UserApiKey.provider == provider)
+            )
+            if row is None:
+                raise UnknownIdError("key", provider)
+            await session.delete(row)
+        self._cache.pop(user_id, None)
+
+    async def mark_invalid(self, *, user_id: str, provider: str) -> None:
+        """A provider rejected the user's key: stop using it and let the user see why."""
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(UserApiKey)
+                .where(UserApiKey.user_id == user_id, UserApiKey.provider == provider)
+                .values(is_valid=False)
+            )
+        self._cache.pop(user_id, None)
+
+    async def touch(self, *, user_id: str, provider: str) -> None:
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(UserApiKey)
+                .where(UserApiKey.user_id == user_id, UserApiKey.provider == provider)
+                .values(last_used=datetime.now(UTC))
+            )
+
+    # --- platform keys -----------------------------------------------------------------------
+
+    async def set_platform_key(self, *, provider: str, api_key: str, validate: bool = True) -> KeyInfo:
+        name, api_key = _check_provider(provider), _check_key(api_key)
+        if validate:
+            try:
+                await self._validate(name, api_key)
+            except ProviderFailure as failure:
+                raise UserError(f"{name} did not accept this key: {type(failure).__name__}") from None
+        async with self.db.session() as session, session.begin():
+            for old in await session.scalars(select(PlatformApiKey).where(PlatformApiKey.provider == name)):
+                await session.delete(old)
+            row = PlatformApiKey(provider=name, encrypted_key=self.keyring.seal(api_key))
+            session.add(row)
+        self._cache.clear()
+        return KeyInfo(name, last_four(api_key), True, None, row.created_at or datetime.now(UTC))
+
+    async def list_platform_keys(self) -> list[KeyInfo]:
+        async with self.db.session() as session:
+            rows = list(await session.scalars(select(PlatformApiKey).order_by(PlatformApiKey.provider)))
+        return [
+            KeyInfo(r.provider, last_four(self.keyring.open(r.encrypted_key)), True, None, r.created_at)
+            for r in rows
+        ]
+
+    # --- what a user's personas run on -------------------------------------------------------
+
+    async def keys_for(self, *, user_id: str) -> ProviderKeys:
+        cached = self._cache.get(user_id)
+        if cached is not None and self._clock() - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        async with self.db.session() as session:
+            platform = {r.provider: r for r in await session.scalars(select(PlatformApiKey))}
+            own = {
+                r.provider: r
+                for r in await session.scalars(
+                    select(UserApiKey).where(UserApiKey.user_id == user_id, UserApiKey.is_valid.is_(True))
+                )
+            }
+        chosen: dict[str, str | None] = {}
+        for provider in KEYED_PROVIDERS:
+            if provider in own:
+                chosen[provider] = self.keyring.open(own[provider].encrypted_key)
+            elif provider in platform:
+                chosen[provider] = self.keyring.open(platform[provider].encrypted_key)
+            else:
+                chosen[provider] = self._env.key_for(provider)
+        keys = replace(
+            self._env, anthropic=chosen["anthropic"], openai=chosen["openai"], google=chosen["google"]
+        )
+        self._cache[user_id] = (self._clock(), keys)
+        return keys
+
+    async def owns_key(self, *, user_id: str, provider: str) -> bool:
+        async with self.db.session() as session:
+            row = await session.scalar(
+                select(UserApiKey.id).where(
+                    UserApiKey.user_id == user_id,
+                    UserApiKey.provider == provider,
+                    UserApiKey.is_valid.is_(True),
+                )
+            )
+        return row is not None
+
+    # --- rotation ----------------------------------------------------------------------------
+
+    async def reseal_all(self) -> int:
+        """Re-encrypt every key not yet under the keyring's current key, one row per transaction, so
+        an interrupted rotation resumes where it stopped and never leaves a row unreadable."""
+        moved = await self._reseal(UserApiKey) + await self._reseal(PlatformApiKey)
+        self._cache.clear()
+        return moved
+
+    async def _reseal(self, table: type[UserApiKey] | type[PlatformApiKey]) -> int:
+        async with self.db.session() as session:
+            ids = [
+                row_id
+                for row_id, sealed in (await session.execute(select(table.id, table.encrypted_key))).all()
+                if self.keyring.sealed_with(sealed) != self.keyring.current_id
+            ]
+        moved = 0
+        for row_id in ids:
+            async with self.db.session() as session, session.begin():
+                row: UserApiKey | PlatformApiKey | None = await session.get(table, row_id)
+                if row is None or self.keyring.sealed_with(row.encrypted_key) == self.keyring.current_id:
+                    continue
+                row.encrypted_key = self.keyring.seal(self.keyring.open(row.encrypted_key))
+                moved += 1
+        return moved
+
+
+async def validate_with_provider(
+    provider: ProviderName, api_key: str, *, http_client: httpx2.AsyncClient
+) -> None:
+    """The cheapest real call each provider offers: list models. Raises our ProviderFailure tree."""
+    from anthropic import AsyncAnthropic
+    from google import genai
+    from google.genai.types import HttpOptions
+    from openai import AsyncOpenAI
+
+    from thinktank.models.translate import translate_error
+
+    try:
+        if provider == "openai":
+            await AsyncOpenAI(api_key=api_key, http_client=http_client, max_retries=0).models.list()
+        elif provider == "anthropic":
+            await AsyncAnthropic(api_key=api_key, http_client=http_client, max_retries=0).models.list(limit=1)
+        else:
+            client = genai.Client(api_key=api_key, http_options=HttpOptions(httpx_async_client=http_client))
+            await client.aio.models.list(config={"page_size": 1})
+    except ProviderFailure:
+        raise
+    except Exception as exc:
+        status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+        failure = translate_error(_as_http_error(exc, status, provider), provider=provider)
+        if failure is None:
+            raise
+        raise failure from exc
+
+
+def _as_http_error(exc: Exception, status: object, provider: str) -> Exception:
+    from pydantic_ai.exceptions import ModelHTTPError
+
+    if isinstance(status, int):
+        return ModelHTTPError(status_code=status, model_name=f"{provider} key check", body=str(exc))
+    return exc
+
+
+def open_keystore(settings: Settings, db: Database, *, http_client: httpx2.AsyncClient) -> KeyStore:
+    """The key store for these settings: key files in the data directory unless the env names keys."""
+    key_dir = settings.resolved_data_dir()
+
+    async def validate(provider: ProviderName, api_key: str) -> None:
+        await validate_with_provider(provider, api_key, http_client=http_client)
+
+    return KeyStore(
+        db,
+        keyring=load_keyring(settings.env, key_dir=key_dir),
+        fingerprint_secret=load_fingerprint_secret(settings.env, key_dir=key_dir),
+        validator=validate,
+        env_keys=settings.keys,
+    )

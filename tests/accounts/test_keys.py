@@ -1,0 +1,179 @@
+"""The key store: validation, duplicates, hybrid resolution, invalidation, cache and rotation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from thinktank.accounts.crypto import load_fingerprint_secret, load_keyring
+from thinktank.accounts.keys import KeyStore
+from thinktank.accounts.rotation import rotate_master
+from thinktank.errors import Unauthorized, UnknownIdError, UserError
+from thinktank.models.keys import ProviderKeys
+from thinktank.store.db import Database
+from thinktank.store.repository import LOCAL_USER_ID, ensure_local_user
+from thinktank.store.tables import User, UserApiKey
+
+OTHER_USER = "00000000-0000-0000-0000-000000000002"
+
+
+class FakeValidator:
+    def __init__(self) -> None:
+        self.checked: list[tuple[str, str]] = []
+        self.rejected: set[str] = set()
+
+    async def __call__(self, provider: str, api_key: str) -> None:
+        self.checked.append((provider, api_key))
+        if api_key in self.rejected:
+            raise Unauthorized("bad key", provider=provider, status_code=401)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[KeyStore]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}")
+    await db.upgrade()
+    async with db.session() as session:
+        await ensure_local_user(session)
+        session.add(User(id=OTHER_USER, display_name="Other"))
+        await session.commit()
+    keystore = KeyStore(
+        db,
+        keyring=load_keyring({}, key_dir=tmp_path),
+        fingerprint_secret=load_fingerprint_secret({}, key_dir=tmp_path),
+        validator=FakeValidator(),
+        env_keys=ProviderKeys(anthropic="env-anthropic-key-0000"),
+        clock=Clock(),
+    )
+    yield keystore
+    await db.dispose()
+
+
+async def test_a_user_key_is_validated_stored_encrypted_and_listed_by_its_last_four(store: KeyStore) -> None:
+    info = await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-user-openai-9876")
+    assert info.last4 == "9876"
+    assert store._validate.checked == [("openai", "sk-user-openai-9876")]  # type: ignore[attr-defined]
+    listed = await store.list_user_keys(user_id=LOCAL_USER_ID)
+    assert [(k.provider, k.last4, k.is_valid) for k in listed] == [("openai", "9876", True)]
+    async with store.db.session() as session:
+        stored = await session.scalar(sa.select(UserApiKey.encrypted_key))
+    assert stored is not None
+    assert "sk-user-openai-9876" not in stored
+
+
+async def test_rejected_duplicate_and_malformed_keys_are_refused(store: KeyStore) -> None:
+    store._validate.rejected.add("sk-wrong-key-0000")  # type: ignore[attr-defined]
+    with pytest.raises(UserError, match="did not accept"):
+        await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-wrong-key-0000")
+    await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-good-key-1111")
+    with pytest.raises(UserError, match="already registered"):
+        await store.add_user_key(user_id=OTHER_USER, provider="openai", api_key="sk-good-key-1111")
+    with pytest.raises(UserError, match="does not look like"):
+        await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="short")
+    with pytest.raises(UserError, match="not 'mistral'"):
+        await store.add_user_key(user_id=LOCAL_USER_ID, provider="mistral", api_key="sk-good-key-2222")
+
+
+async def test_hybrid_resolution_user_then_platform_then_environment(store: KeyStore) -> None:
+    await store.set_platform_key(provider="openai", api_key="sk-platform-openai-5555")
+    await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-mine-openai-7777")
+    mine = await store.keys_for(user_id=LOCAL_USER_ID)
+    theirs = await store.keys_for(user_id=OTHER_USER)
+    assert mine.openai == "sk-mine-openai-7777"
+    assert theirs.openai == "sk-platform-openai-5555"
+    assert mine.anthropic == theirs.anthropic == "env-anthropic-key-0000"
+    assert mine.google is None
+
+
+async def test_a_rejected_key_is_marked_invalid_and_no_longer_used(store: KeyStore) -> None:
+    await store.set_platform_key(provider="openai", api_key="sk-platform-openai-5555")
+    await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-mine-openai-7777")
+    await store.mark_invalid(user_id=LOCAL_USER_ID, provider="openai")
+    assert (await store.keys_for(user_id=LOCAL_USER_ID)).openai == "sk-platform-openai-5555"
+    assert [k.is_valid for k in await store.list_user_keys(user_id=LOCAL_USER_ID)] == [False]
+
+
+async def test_decrypted_keys_are_cached_for_five_minutes(store: KeyStore) -> None:
+    await store.set_platform_key(provider="google", api_key="google-platform-key-1")
+    assert (await store.keys_for(user_id=LOCAL_USER_ID)).google == "google-platform-key-1"
+    async with store.db.session() as session:
+        await session.execute(sa.delete(UserApiKey))
+        await session.execute(sa.text("DELETE FROM platform_api_keys"))
+        await session.commit()
+    store._clock.now = 299  # type: ignore[attr-defined]
+    assert (await store.keys_for(user_id=LOCAL_USER_ID)).google == "google-platform-key-1"
+    store._clock.now = 301  # type: ignore[attr-defined]
+    assert (await store.keys_for(user_id=LOCAL_USER_ID)).google is None
+
+
+async def test_removing_a_key(store: KeyStore) -> None:
+    await store.add_user_key(user_id=LOCAL_USER_ID, provider="anthropic", api_key="sk-ant-mine-3333")
+    await store.remove_user_key(user_id=LOCAL_USER_ID, provider="anthropic")
+    assert await store.list_user_keys(user_id=LOCAL_USER_ID) == []
+    with pytest.raises(UnknownIdError):
+        await store.remove_user_key(user_id=LOCAL_USER_ID, provider="anthropic")
+
+
+async def test_master_key_rotation_interrupted_halfway_loses_nothing_and_resumes(
+    store: KeyStore, tmp_path: Path
+) -> None:
+    plain = {f"sk-user-{i}-key-{i:04d}" for i in range(6)}
+    for index, api_key in enumerate(sorted(plain)):
+        user = LOCAL_USER_ID if index % 2 else OTHER_USER
+        provider = ("openai", "anthropic", "google")[index // 2]
+        await store.add_user_key(user_id=user, provider=provider, api_key=api_key)
+    await store.set_platform_key(provider="openai", api_key="sk-platform-openai-5555")
+    old_keyring = store.keyring
+
+    class Interrupted(Exception):
+        pass
+
+    from thinktank.accounts.crypto import Keyring
+
+    original_seal = Keyring.seal
+    calls = 0
+
+    def failing_seal(self: Keyring, plaintext: str) -> str:
+        nonlocal calls
+        calls += 1
+        if calls > 3:
+            raise Interrupted
+        return original_seal(self, plaintext)
+
+    Keyring.seal = failing_seal  # type: ignore[method-assign]
+    try:
+        with pytest.raises(Interrupted):
+            await rotate_master(store, key_dir=tmp_path)
+    finally:
+        Keyring.seal = original_seal  # type: ignore[method-assign]
+
+    # Halfway: rows are split between two keys, and both the running server's keyring and a
+    # freshly started one can still read every key.
+    async with store.db.session() as session:
+        sealed = list(await session.scalars(sa.select(UserApiKey.encrypted_key)))
+    assert len({s.split(":")[1] for s in sealed}) == 2
+    restarted = load_keyring({}, key_dir=tmp_path)
+    assert {restarted.open(s) for s in sealed} == plain
+    assert {old_keyring.open(s) for s in sealed} == plain
+
+    store.keyring = restarted
+    await rotate_master(store, key_dir=tmp_path)
+    final = load_keyring({}, key_dir=tmp_path)
+    async with store.db.session() as session:
+        sealed = list(await session.scalars(sa.select(UserApiKey.encrypted_key)))
+    assert {s.split(":")[1] for s in sealed} == {final.current_id}
+    assert {final.open(s) for s in sealed} == plain
+    assert final.current != old_keyring.current
+    assert (tmp_path / "master.key.old").exists()
+    assert not (tmp_path / "master.key.next").exists()
+    assert (await store.keys_for(user_id=OTHER_USER)).openai in plain
