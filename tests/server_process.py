@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,15 +35,16 @@ class ServerProcess:
 
 @contextmanager
 def running_server(
-    *, database_url: str, latency: str = "0", port: int | None = None
+    *, database_url: str, latency: str = "0", port: int | None = None, data_dir: str | None = None
 ) -> Iterator[ServerProcess]:
     port = port or free_port()
+    scratch = None if data_dir else tempfile.mkdtemp(prefix="thinktank-data-")
     env = {
         **os.environ,
         "THINKTANK_DATABASE_URL": database_url,
         "THINKTANK_SCRIPTED_LATENCY": latency,
         "PYTHONUNBUFFERED": "1",
-        "THINKTANK_DATA_DIR": data_dir or tempfile.mkdtemp(prefix="thinktank-data-"),
+        "THINKTANK_DATA_DIR": data_dir or scratch or "",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "thinktank", "serve", "--port", str(port)],
@@ -77,3 +79,5 @@ def running_server(
                 process.wait(timeout=10)
         if process.stderr is not None:
             process.stderr.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
