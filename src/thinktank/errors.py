@@ -7,6 +7,7 @@
     │   ├── LibraryError               a persona or template file is invalid (names the file and the field)
     │   ├── ConversationBusy           a turn is already being generated in this conversation
     │   ├── ConversationOver           the conversation was stopped or finished
+    │   ├── BudgetExceeded             the user's plan allows no more tokens or credits now
     │   └── ConfigurationError         a setting or environment variable is invalid or missing
     │       └── NetworkModelsForbidden a real provider call while the process forbids them (tests)
     └── ProviderFailure                a model provider (or our local model) failed; carries `provider`
@@ -67,6 +68,10 @@ class ConversationBusy(UserError):
 
 
 class ConversationOver(UserError):
+    pass
+
+
+class BudgetExceeded(UserError):
     pass
 
 

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from thinktank.accounts.budget import UserBudget
 from thinktank.accounts.keys import KeyStore
+from thinktank.accounts.tiers import Tier, Tiers, load_tiers
 from thinktank.domain import Message, Persona
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.engine import ConversationEngine, EngineConfig
@@ -56,12 +58,14 @@ class ConversationService:
         factory: ModelFactory,
         bus: EventBus,
         keystore: KeyStore | None = None,
+        tiers: Tiers | None = None,
     ) -> None:
         self.db = db
         self.library = library
         self.factory = factory
         self.bus = bus
         self.keystore = keystore
+        self.tiers = tiers or load_tiers()
         self._live: dict[str, Live] = {}
         self._loading = asyncio.Lock()
         self._in_flight: dict[tuple[str, str], asyncio.Future[Message | None]] = {}
@@ -90,6 +94,7 @@ class ConversationService:
     async def create(self, *, user_id: str, spec: ConversationSpec, title: str | None = None) -> Conversation:
         mine = await self._my_personas(user_id)
         topic, mode, panel, messages = resolve_personas(spec, self._library_with(mine))
+        self._check_panel_size(await self.tier_of(user_id), len(panel))
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         settings = {
             "scorer_model": None if spec.scorer_model is None else str(spec.scorer_model),
@@ -153,6 +158,19 @@ class ConversationService:
             raise repo.NotFound("conversation", conversation_id)
         return live
 
+    async def tier_of(self, user_id: str) -> Tier:
+        async with self.db.session() as session:
+            return self.tiers[await repo.user_tier(session, user_id=user_id)]
+
+    async def budget_for(self, user_id: str) -> UserBudget:
+        return UserBudget(self.db, user_id=user_id, tier=await self.tier_of(user_id))
+
+    @staticmethod
+    def _check_panel_size(tier: Tier, size: int) -> None:
+        if tier.concurrent_personas is not None and size > tier.concurrent_personas:
+            allowed = tier.concurrent_personas
+            raise UserError(f"your {tier.name} plan allows {allowed} personas in a conversation, not {size}")
+
     async def factory_for(self, user_id: str) -> ModelFactory:
         """Models for this user's personas: their own keys, else the platform's, else the server's."""
         keystore = self.keystore
@@ -211,6 +229,7 @@ class ConversationService:
             summarizer=summarizer,
             history=history,
             totals=totals,
+            budget=await self.budget_for(user_id),
         )
         engine.status = "idle" if row.status == "running" else row.status  # type: ignore[assignment]
         engine.stop_reason = row.stop_reason
@@ -323,6 +342,7 @@ class ConversationService:
 
     async def add_member(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        self._check_panel_size(await self.tier_of(user_id), len(live.engine.members) + 1)
         await live.engine.add_member(seat(persona, live.factory, override=live.override))
         await self._save_members(user_id, conversation_id, live)
 

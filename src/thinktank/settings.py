@@ -28,6 +28,8 @@ class Settings:
     """None: a SQLite file in the data directory."""
     data_dir: Path | None = None
     """None: the user's data directory (XDG), e.g. ~/.local/share/thinktank."""
+    tiers_file: Path | None = None
+    """None: the plans shipped in the package."""
     env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """The environment these settings came from (for secrets read on demand, never logged)."""
 
@@ -53,6 +55,9 @@ class Settings:
             database_url=_database_url(env.get("THINKTANK_DATABASE_URL", "").strip() or None),
             data_dir=Path(env["THINKTANK_DATA_DIR"]).expanduser()
             if env.get("THINKTANK_DATA_DIR", "").strip()
+            else None,
+            tiers_file=Path(env["THINKTANK_TIERS_FILE"]).expanduser()
+            if env.get("THINKTANK_TIERS_FILE")
             else None,
             env={k: v for k, v in env.items() if k.startswith("THINKTANK_")},
         )

@@ -77,3 +77,15 @@ def test_models_say_what_is_available_and_why_not(client: TestClient) -> None:
     assert claude["available"] is False
     assert "ANTHROPIC_API_KEY" in claude["reason"]
     assert claude["priced"] is True
+
+
+def test_usage_shows_my_plan_and_what_i_used(client: TestClient) -> None:
+    cid = client.post(
+        "/api/v1/conversations", json={"template_id": "security-review", "model": "scripted", "seed": 1}
+    ).json()["id"]
+    client.post(f"/api/v1/conversations/{cid}/turns")
+    usage = client.get("/api/v1/usage").json()
+    assert usage["tier"] == "local"
+    assert usage["day"]["tokens_used"] > 0
+    assert usage["day"]["tokens_left"] is None
+    assert usage["alerts"] == []

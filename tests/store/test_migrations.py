@@ -68,3 +68,29 @@ def test_sqlite_upgrades_and_downgrades(tmp_path: Path) -> None:
 def test_postgres_upgrades_and_downgrades() -> None:
     with fresh_postgres_database() as url:
         asyncio.run(round_trip(url))
+
+
+async def models_match_migrations(url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    db = Database(url)
+    try:
+        await db.upgrade()
+        async with db.engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+        assert diff == [], f"the models and the migrations disagree: {diff}"
+    finally:
+        await db.dispose()
+
+
+def test_the_migrations_create_exactly_the_models(tmp_path: Path) -> None:
+    asyncio.run(models_match_migrations(f"sqlite+aiosqlite:///{tmp_path / 'cmp.db'}"))
+
+
+@pytest.mark.postgres
+def test_the_migrations_create_exactly_the_models_on_postgres() -> None:
+    with fresh_postgres_database() as url:
+        asyncio.run(models_match_migrations(url))

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from thinktank.accounts.keys import open_keystore
+from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
 from thinktank.api.routes import conversations, events, keys, models, steering
 from thinktank.api.routes import library as library_routes
@@ -40,6 +41,7 @@ def create_app(
         http_client=http_client,
     )
     db = Database(settings.resolved_database_url())
+    tiers = load_tiers(settings.tiers_file)
     validation_client = http_client or httpx2.AsyncClient(timeout=30.0)
     keystore = open_keystore(settings, db, http_client=validation_client)
 
@@ -50,7 +52,7 @@ def create_app(
         elif await db.current_revision() != db.head_revision():
             raise RuntimeError("the database schema is not current: run `thinktank db upgrade` first")
         service = ConversationService(
-            db=db, library=library, factory=factory, bus=EventBus(), keystore=keystore
+            db=db, library=library, factory=factory, bus=EventBus(), keystore=keystore, tiers=tiers
         )
         await service.start()
         app.state.service = service

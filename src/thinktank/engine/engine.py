@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from pydantic_ai.direct import model_request_stream
-from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
+from pydantic_ai.messages import ModelMessage, PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
 
 from thinktank.domain import DiscussionMode, Message, Persona, TurnDecision, Usage
+from thinktank.engine.budget import Budget
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.events import (
     CostsUpdated,
@@ -36,7 +37,14 @@ from thinktank.engine.members import Member
 from thinktank.engine.prompts import USER_NAME, USER_ROLE, build_messages, system_prompt
 from thinktank.engine.speaker_guard import SpeakerGuard
 from thinktank.engine.totals import CostTotals
-from thinktank.errors import ConversationBusy, ConversationOver, ProviderFailure, UnknownIdError, UserError
+from thinktank.errors import (
+    BudgetExceeded,
+    ConversationBusy,
+    ConversationOver,
+    ProviderFailure,
+    UnknownIdError,
+    UserError,
+)
 from thinktank.library.loader import closest
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.clock import Clock, SystemClock
@@ -109,6 +117,7 @@ class ConversationEngine:
         summarizer: Member | None = None,
         history: Sequence[Message] = (),
         totals: CostTotals | None = None,
+        budget: Budget | None = None,
     ) -> None:
         """`history` and `totals` restore a stored conversation; without them it starts from the topic."""
         if not config.topic.strip():
@@ -126,6 +135,7 @@ class ConversationEngine:
         self.persistence = persistence or Persistence()
         self.clock = clock or SystemClock()
         self.summarizer = summarizer
+        self.budget = budget or Budget()
         self.messages: list[Message] = list(history)
         self.totals = totals or CostTotals()
         self.status: Status = "idle"
@@ -276,6 +286,34 @@ class ConversationEngine:
                 "finished", f"cost cap of ${self.config.max_cost} would be passed by the next turn"
             )
             return None
+        estimate = self.pricer.price(
+            member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens
+        )
+        try:
+            reservation = await self.budget.reserve(
+                tokens=prompt_tokens + self.config.reply_tokens, cost=estimate.billed or Decimal(0)
+            )
+        except BudgetExceeded as exceeded:
+            await self._set_status("stopped", str(exceeded))
+            return None
+        try:
+            message = await self._generate(turn, member, others, system, prompt, prompt_tokens)
+        except BaseException:
+            await self.budget.settle(reservation, tokens=0, cost=Decimal(0))
+            raise
+        spent = (message.usage.total_tokens, message.cost.billed) if message else (0, Decimal(0))
+        await self.budget.settle(reservation, tokens=spent[0], cost=spent[1])
+        return message
+
+    async def _generate(
+        self,
+        turn: _Turn,
+        member: Member,
+        others: list[Persona],
+        system: str,
+        prompt: list[ModelMessage],
+        prompt_tokens: int,
+    ) -> Message | None:
         await self._emit(
             TurnDecided(
                 turn.decision, member.persona.name, member.persona.role, tuple(map(str, member.models))
@@ -367,6 +405,7 @@ class ConversationEngine:
     async def _charge(self, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
         self.totals.add(account=account, model_id=model_id, usage=usage, cost=cost)
         await self.persistence.charge_saved(account=account, model_id=model_id, usage=usage, cost=cost)
+        await self.budget.settle(None, tokens=usage.total_tokens, cost=cost.billed)
 
     async def _fold_context(self, member: Member) -> None:
         summarizer = self.summarizer or member

@@ -47,7 +47,8 @@ class NotFound(UnknownIdError):
 
 async def ensure_local_user(session: AsyncSession) -> str:
     if await session.get(User, LOCAL_USER_ID) is None:
-        session.add(User(id=LOCAL_USER_ID, display_name="You"))
+        # The person running ThinkTank on their own machine: their own keys, no plan limits.
+        session.add(User(id=LOCAL_USER_ID, display_name="You", tier="local"))
         session.add(UserPreferences(user_id=LOCAL_USER_ID))
         await session.commit()
     return LOCAL_USER_ID
@@ -100,6 +101,13 @@ async def count_template_use(
         .where(PersonaTemplate.id.in_(list(persona_ids)))
         .values(usage_count=PersonaTemplate.usage_count + 1)
     )
+
+
+async def user_tier(session: AsyncSession, *, user_id: str) -> str:
+    tier = await session.scalar(select(User.tier).where(User.id == user_id))
+    if tier is None:
+        raise NotFound("user", user_id)
+    return tier
 
 
 # --- personas of a user ----------------------------------------------------------------------

@@ -43,6 +43,7 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(120), default="")
+    tier: Mapped[str] = mapped_column(String(40), default="free", server_default="free")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
@@ -235,3 +236,16 @@ class ConversationSession(Base):
     ttl_seconds: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UsageCounter(Base):
+    """Tokens and billed cost per user and period, with in-flight reservations, for atomic budgets."""
+
+    __tablename__ = "usage_counters"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tokens_used: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_reserved: Mapped[int] = mapped_column(Integer, default=0)
+    billed_used: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    billed_reserved: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)

@@ -142,6 +142,13 @@ async def conversation_costs(conversation_id: str, service: Service, user: Curre
     return totals.to_json()
 
 
+@router.get("/usage")
+async def my_usage(service: Service, user: CurrentUser) -> dict[str, Any]:
+    """My plan, what I used today and this month, what is left, and cost alerts."""
+    budget = await service.budget_for(user)
+    return await budget.usage()
+
+
 @router.get("/costs/daily")
 async def daily_costs(
     service: Service, user: CurrentUser, days: int = Query(30, ge=1, le=366)
