@@ -8,6 +8,7 @@
     │   ├── ConversationBusy           a turn is already being generated in this conversation
     │   ├── ConversationOver           the conversation was stopped or finished
     │   ├── BudgetExceeded             the user's plan allows no more tokens or credits now
+    │   ├── NotSignedIn                multi-user mode and no valid credentials
     │   └── ConfigurationError         a setting or environment variable is invalid or missing
     │       └── NetworkModelsForbidden a real provider call while the process forbids them (tests)
     └── ProviderFailure                a model provider (or our local model) failed; carries `provider`
@@ -72,6 +73,10 @@ class ConversationOver(UserError):
 
 
 class BudgetExceeded(UserError):
+    pass
+
+
+class NotSignedIn(UserError):
     pass
 
 

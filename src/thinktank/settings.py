@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 
@@ -28,6 +29,9 @@ class Settings:
     """None: a SQLite file in the data directory."""
     data_dir: Path | None = None
     """None: the user's data directory (XDG), e.g. ~/.local/share/thinktank."""
+    auth: Literal["local", "multi"] = "local"
+    """local: one implicit user, loopback only; multi: every request signs in."""
+    secret_key: str | None = None
     tiers_file: Path | None = None
     """None: the plans shipped in the package."""
     env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -60,6 +64,34 @@ class Settings:
             if env.get("THINKTANK_TIERS_FILE")
             else None,
             env={k: v for k, v in env.items() if k.startswith("THINKTANK_")},
+        )
+
+
+WEAK_SECRETS = frozenset({"change-me", "changeme", "secret", "password", "thinktank", "development"})
+MIN_SECRET_CHARS = 32
+
+
+def _auth_mode(value: str) -> Literal["local", "multi"]:
+    value = value.strip().lower() or "local"
+    if value == "local":
+        return "local"
+    if value == "multi":
+        return "multi"
+    raise ConfigurationError(f"THINKTANK_AUTH must be 'local' or 'multi', not {value!r}")
+
+
+def check_secrets(settings: Settings) -> None:
+    """Multi-user mode never starts on a default, missing or short secret."""
+    if settings.auth != "multi":
+        return
+    secret = settings.secret_key
+    if secret is None:
+        raise ConfigurationError(
+            "THINKTANK_AUTH=multi needs THINKTANK_SECRET_KEY (at least 32 random characters)"
+        )
+    if secret.lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_CHARS:
+        raise ConfigurationError(
+            "THINKTANK_SECRET_KEY is a default or too short: use at least 32 random characters"
         )
 
 

@@ -12,14 +12,14 @@ from fastapi.responses import JSONResponse
 from thinktank.accounts.keys import open_keystore
 from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
-from thinktank.api.routes import conversations, events, keys, models, steering
+from thinktank.api.routes import conversations, events, keys, models, steering, tokens
 from thinktank.api.routes import library as library_routes
 from thinktank.events.log import EventBus
 from thinktank.library.loader import load_library
 from thinktank.models.stack import ModelFactory
 from thinktank.pricing.prices import Pricer
 from thinktank.service import ConversationService
-from thinktank.settings import Settings
+from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database
 
 API_PREFIX = "/api/v1"
@@ -33,6 +33,7 @@ def create_app(
     heartbeat_seconds: float = events.HEARTBEAT_SECONDS,
 ) -> FastAPI:
     """`http_client` replaces the network for provider calls (tests pass a fake transport)."""
+    check_secrets(settings)
     library = load_library(user_dir=settings.library_dir)
     factory = ModelFactory(
         keys=settings.keys,
@@ -71,6 +72,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.heartbeat_seconds = heartbeat_seconds
+    app.state.auth = settings.auth
     errors.install(app)
 
     @app.middleware("http")
@@ -84,6 +86,7 @@ def create_app(
         return await call_next(request)
 
     for router in (
+        tokens.router,
         keys.router,
         library_routes.router,
         conversations.router,

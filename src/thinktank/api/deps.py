@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from thinktank.accounts.tokens import user_for_token
+from thinktank.errors import NotSignedIn
 from thinktank.service import ConversationService
 from thinktank.store.repository import LOCAL_USER_ID
 
@@ -15,9 +17,18 @@ def get_service(request: Request) -> ConversationService:
     return service
 
 
-def get_current_user() -> str:
-    """Local mode: one implicit user. Multi-user sign-in replaces this dependency."""
-    return LOCAL_USER_ID
+async def get_current_user(request: Request) -> str:
+    """Local mode: the one implicit user. Multi-user mode: a personal API token (Bearer)."""
+    if request.app.state.auth != "multi":
+        return LOCAL_USER_ID
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        service = get_service(request)
+        async with service.db.session() as session:
+            user_id = await user_for_token(session, token.strip())
+        if user_id is not None:
+            return user_id
+    raise NotSignedIn("sign in first: send a personal API token as 'Authorization: Bearer tt_…'")
 
 
 Service = Annotated[ConversationService, Depends(get_service)]

@@ -15,7 +15,9 @@ from thinktank import errors
 log = logging.getLogger(__name__)
 
 _USER_ERRORS: list[tuple[type[errors.UserError], int, str]] = [
+    (errors.NotSignedIn, 401, "not_signed_in"),
     (errors.UnknownIdError, 404, "not_found"),
+    (errors.BudgetExceeded, 402, "budget_exceeded"),
     (errors.ConversationBusy, 409, "busy"),
     (errors.ConversationOver, 409, "conversation_ended"),
     (errors.InvalidModelIdError, 422, "invalid_model_id"),

@@ -31,16 +31,16 @@ def serve_command(
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
 ) -> None:
     """Run the API server: conversations keep running here even when no client is watching."""
-    if not is_loopback(host):
+    settings = load_settings()
+    if not is_loopback(host) and settings.auth != "multi":
         raise ConfigurationError(
-            f"refusing to listen on {host}: there is no sign-in yet, so anyone who can reach it could use "
-            "your keys; listen on 127.0.0.1 (multi-user sign-in comes with THINKTANK_AUTH=multi)"
+            f"refusing to listen on {host} without sign-in: anyone who could reach it could use your keys; "
+            "listen on 127.0.0.1, or set THINKTANK_AUTH=multi and THINKTANK_SECRET_KEY"
         )
     import uvicorn
 
     from thinktank.api.app import create_app
 
-    settings = load_settings()
     app = create_app(settings)
     console.print(f"ThinkTank API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
