@@ -80,7 +80,7 @@ def populate(client: TestClient, token: str, name: str) -> Account:
 def accounts(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Account, Account]]:
     if database_url.startswith("sqlite"):
         upgrade(database_url)
-    (ada_id, ada_token), (bob_id, bob_token) = asyncio.run(make_users(database_url))
+    (_, ada_token), (_, bob_token) = asyncio.run(make_users(database_url))
     server = FakeServer()
     server.handle = provider  # type: ignore[method-assign]
     settings = Settings(
