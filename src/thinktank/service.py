@@ -9,19 +9,21 @@ starting auto mode twice is a no-op, and only one turn is ever in flight (the en
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from thinktank.accounts import retention
 from thinktank.accounts.budget import UserBudget
 from thinktank.accounts.keys import KeyStore
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
 from thinktank.domain import Message, Persona
 from thinktank.engine.context import ContextWindow, Summary
-from thinktank.engine.engine import ConversationEngine, EngineConfig
-from thinktank.engine.events import Event
+from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
+from thinktank.engine.events import Event, EventSink, StateChanged
 from thinktank.engine.members import Member, seat
 from thinktank.engine.setup import ConversationSpec, build_scorer, resolve_personas
 from thinktank.errors import UserError
@@ -36,6 +38,7 @@ from thinktank.store.persistence import StorePersistence
 from thinktank.store.tables import Conversation
 
 log = logging.getLogger(__name__)
+PURGE_INTERVAL_SECONDS = 3600.0
 
 RunMode = Literal["auto", "manual"]
 
@@ -45,6 +48,7 @@ class Live:
     engine: ConversationEngine
     user_id: str
     factory: ModelFactory
+    retention: str = "permanent"
     override: ModelId | None = None
     runner: asyncio.Task[None] | None = None
 
@@ -69,6 +73,8 @@ class ConversationService:
         self._live: dict[str, Live] = {}
         self._loading = asyncio.Lock()
         self._in_flight: dict[tuple[str, str], asyncio.Future[Message | None]] = {}
+        self._purger: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -77,12 +83,29 @@ class ConversationService:
             await repo.ensure_local_user(session)
             await repo.sync_library(session, library=self.library, pricer=self.factory.pricer)
             paused = await repo.pause_running(session)
+            await retention.purge_expired(session, live=())
         if paused:
             log.warning(
                 "%d conversation(s) were running when the server stopped; they are now paused", paused
             )
+        self._purger = asyncio.create_task(self._purge_periodically(), name="retention purge")
+
+    async def _purge_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+            try:
+                await self.purge()
+            except Exception:
+                log.exception("the retention purge failed; it runs again in an hour")
+
+    async def purge(self) -> int:
+        """Apply every user's retention now (the server does this hourly by itself)."""
+        async with self.db.session() as session:
+            return await retention.purge_expired(session, live=set(self._live))
 
     async def close(self) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
         runners = [live.runner for live in self._live.values() if live.runner and not live.runner.done()]
         for runner in runners:
             runner.cancel()
@@ -160,6 +183,8 @@ class ConversationService:
 
     async def tier_of(self, user_id: str) -> Tier:
         async with self.db.session() as session:
+            if user_id == repo.LOCAL_USER_ID:
+                await repo.ensure_local_user(session)  # it comes back after "delete my account"
             return self.tiers[await repo.user_tier(session, user_id=user_id)]
 
     async def budget_for(self, user_id: str) -> UserBudget:
@@ -190,6 +215,7 @@ class ConversationService:
     async def _restore(self, *, user_id: str, conversation_id: str) -> Live:
         async with self.db.session() as session:
             row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            kept = (await retention.preferences(session, user_id=user_id)).data_retention
             personas = await repo.active_members(session, user_id=user_id, conversation_id=conversation_id)
             history = await repo.load_messages(session, user_id=user_id, conversation_id=conversation_id)
             totals = await repo.load_totals(session, user_id=user_id, conversation_id=conversation_id)
@@ -223,8 +249,11 @@ class ConversationService:
             orchestrator=TurnOrchestrator(build_scorer(spec, factory, members), seed=row.seed),
             pricer=self.factory.pricer,
             context=context,
-            sink=self._sink(conversation_id),
-            persistence=StorePersistence(self.db, user_id=user_id, conversation_id=conversation_id),
+            sink=self._sink(conversation_id, user_id, kept),
+            # Retention "none": the conversation lives in memory only, nothing of it is written.
+            persistence=Persistence()
+            if kept == "none"
+            else StorePersistence(self.db, user_id=user_id, conversation_id=conversation_id),
             clock=self.factory.clock,
             summarizer=summarizer,
             history=history,
@@ -233,13 +262,43 @@ class ConversationService:
         )
         engine.status = "idle" if row.status == "running" else row.status  # type: ignore[assignment]
         engine.stop_reason = row.stop_reason
-        return Live(engine=engine, user_id=user_id, factory=factory, override=override)
+        return Live(engine=engine, user_id=user_id, factory=factory, retention=kept, override=override)
 
-    def _sink(self, conversation_id: str):  # type: ignore[no-untyped-def]
+    def _sink(self, conversation_id: str, user_id: str, kept: str) -> EventSink:
         async def publish(event: Event) -> None:
             self.bus.publish(conversation_id, event.to_json())
+            if (
+                kept != "permanent"
+                and isinstance(event, StateChanged)
+                and event.status in ("stopped", "finished")
+            ):
+                # The live session is over: with retention none or session, nothing of it stays.
+                asyncio.get_running_loop().call_soon(
+                    lambda: asyncio.ensure_future(
+                        self._forget(user_id=user_id, conversation_id=conversation_id)
+                    )
+                )
 
         return publish
+
+    async def _forget(self, *, user_id: str, conversation_id: str) -> None:
+        live = self._live.get(conversation_id)
+        if live is not None and live.runner is not None and not live.runner.done():
+            await asyncio.wait({live.runner})
+        with contextlib.suppress(repo.NotFound):
+            await self.delete(user_id=user_id, conversation_id=conversation_id)
+
+    async def delete_account(self, *, user_id: str) -> None:
+        for conversation_id, live in list(self._live.items()):
+            if live.user_id == user_id:
+                if live.runner is not None:
+                    live.runner.cancel()
+                self._live.pop(conversation_id, None)
+                self.bus.forget(conversation_id)
+        async with self.db.session() as session:
+            await retention.delete_account(session, user_id=user_id)
+        if self.keystore is not None:
+            self.keystore.forget(user_id)
 
     # --- steering ----------------------------------------------------------------------------
 

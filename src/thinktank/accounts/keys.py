@@ -132,6 +132,10 @@ class KeyStore:
             await session.delete(row)
         self._cache.pop(user_id, None)
 
+    def forget(self, user_id: str) -> None:
+        """Drop a user's decrypted keys from memory (their account is gone)."""
+        self._cache.pop(user_id, None)
+
     async def mark_invalid(self, *, user_id: str, provider: str) -> None:
         """A provider rejected the user's key: stop using it and let the user see why."""
         async with self.db.session() as session, session.begin():

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from thinktank.accounts.keys import open_keystore
 from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
-from thinktank.api.routes import conversations, events, keys, models, steering, tokens
+from thinktank.api.routes import account, conversations, events, keys, models, steering, tokens
 from thinktank.api.routes import library as library_routes
 from thinktank.events.log import EventBus
 from thinktank.library.loader import load_library
@@ -86,6 +86,7 @@ def create_app(
         return await call_next(request)
 
     for router in (
+        account.router,
         tokens.router,
         keys.router,
         library_routes.router,

@@ -78,3 +78,23 @@ def db_current() -> None:
 
     current, head = asyncio.run(run())
     console.print(f"current: {current or 'empty'} · newest: {head}")
+
+
+@reports_user_errors
+def purge_command() -> None:
+    """Delete conversations past their owners' delete-after-days (the server also does this hourly)."""
+    from thinktank.accounts.retention import purge_expired
+
+    url = load_settings().resolved_database_url()
+
+    async def run() -> int:
+        db = Database(url)
+        try:
+            if db.is_sqlite:
+                await db.upgrade()
+            async with db.session() as session:
+                return await purge_expired(session)
+        finally:
+            await db.dispose()
+
+    console.print(f"purged {asyncio.run(run())} conversation(s)")

@@ -72,6 +72,19 @@ async def list_messages(
 ) -> MessagePage:
     if after is not None and before is not None:
         raise UserError("use after or before, not both")
+    live = await service.live(user_id=user, conversation_id=conversation_id)
+    if live.retention == "none":
+        # Nothing is stored for this user: the live session is the only copy.
+        kept = [
+            m
+            for m in live.engine.messages
+            if (after is None or m.index > after) and (before is None or m.index < before)
+        ]
+        page = kept[-limit:] if before is not None else kept[:limit]
+        items = [message_public(m) for m in page]
+        return MessagePage(
+            items=items, before=items[0].index if items else before, after=items[-1].index if items else after
+        )
     async with service.db.session() as session:
         await repo.get_conversation(session, user_id=user, conversation_id=conversation_id)
         rows = await repo.page_messages(
