@@ -9,6 +9,8 @@
     │   ├── ConversationOver           the conversation was stopped or finished
     │   ├── BudgetExceeded             the user's plan allows no more tokens or credits now
     │   ├── NotSignedIn                multi-user mode and no valid credentials
+    │   ├── CsrfFailed                 a cookie-authenticated change without the CSRF token
+    │   ├── TooManyAttempts            sign-in rate limit; carries `retry_after`
     │   └── ConfigurationError         a setting or environment variable is invalid or missing
     │       └── NetworkModelsForbidden a real provider call while the process forbids them (tests)
     └── ProviderFailure                a model provider (or our local model) failed; carries `provider`
@@ -78,6 +80,16 @@ class BudgetExceeded(UserError):
 
 class NotSignedIn(UserError):
     pass
+
+
+class CsrfFailed(UserError):
+    pass
+
+
+class TooManyAttempts(UserError):
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class ConfigurationError(UserError):

@@ -288,6 +288,17 @@ class ConversationService:
         with contextlib.suppress(repo.NotFound):
             await self.delete(user_id=user_id, conversation_id=conversation_id)
 
+    async def end_session_conversations(self, *, user_id: str) -> None:
+        """Signing out ends the session: with retention "session", its conversations go."""
+        async with self.db.session() as session:
+            if (await retention.preferences(session, user_id=user_id)).data_retention != "session":
+                return
+            rows, _ = await repo.list_conversations(
+                session, user_id=user_id, limit=100_000, cursor=None, search=None
+            )
+        for row in rows:
+            await self.delete(user_id=user_id, conversation_id=row.id)
+
     async def delete_account(self, *, user_id: str) -> None:
         for conversation_id, live in list(self._live.items()):
             if live.user_id == user_id:

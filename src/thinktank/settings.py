@@ -32,6 +32,11 @@ class Settings:
     auth: Literal["local", "multi"] = "local"
     """local: one implicit user, loopback only; multi: every request signs in."""
     secret_key: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    """Where users reach the server: the base of sign-in links."""
+    cookie_secure: bool = True
+    smtp_url: str | None = None
+    mail_from: str = "ThinkTank <no-reply@localhost>"
     tiers_file: Path | None = None
     """None: the plans shipped in the package."""
     env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -10,9 +10,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from thinktank.accounts.keys import open_keystore
+from thinktank.accounts.signin import LogMailer, Mailer, SignIn, SmtpMailer
 from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
-from thinktank.api.routes import account, conversations, events, keys, models, steering, tokens
+from thinktank.api.routes import account, auth, conversations, events, keys, models, steering, tokens
 from thinktank.api.routes import library as library_routes
 from thinktank.events.log import EventBus
 from thinktank.library.loader import load_library
@@ -73,6 +74,13 @@ def create_app(
     )
     app.state.heartbeat_seconds = heartbeat_seconds
     app.state.auth = settings.auth
+    app.state.cookie_secure = settings.cookie_secure
+    app.state.signin = None
+    if settings.auth == "multi" and settings.secret_key:
+        mailer: Mailer = (
+            SmtpMailer(settings.smtp_url, sender=settings.mail_from) if settings.smtp_url else LogMailer()
+        )
+        app.state.signin = SignIn(secret=settings.secret_key, mailer=mailer, public_url=settings.public_url)
     errors.install(app)
 
     @app.middleware("http")
@@ -86,6 +94,7 @@ def create_app(
         return await call_next(request)
 
     for router in (
+        auth.router,
         account.router,
         tokens.router,
         keys.router,

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 _USER_ERRORS: list[tuple[type[errors.UserError], int, str]] = [
     (errors.NotSignedIn, 401, "not_signed_in"),
+    (errors.CsrfFailed, 403, "csrf_failed"),
+    (errors.TooManyAttempts, 429, "rate_limited"),
     (errors.UnknownIdError, 404, "not_found"),
     (errors.BudgetExceeded, 402, "budget_exceeded"),
     (errors.ConversationBusy, 409, "busy"),
@@ -37,7 +39,10 @@ def install(app: FastAPI) -> None:
         for kind, status, code in _USER_ERRORS:
             if isinstance(exc, kind):
                 details = {"suggestions": exc.suggestions} if isinstance(exc, errors.UnknownIdError) else None
-                return JSONResponse(error_body(code, str(exc), details), status_code=status)
+                headers = {}
+                if isinstance(exc, errors.TooManyAttempts):
+                    headers["Retry-After"] = str(int(exc.retry_after) + 1)
+                return JSONResponse(error_body(code, str(exc), details), status_code=status, headers=headers)
         return JSONResponse(error_body("bad_request", str(exc)), status_code=400)  # pragma: no cover
 
     @app.exception_handler(errors.ProviderFailure)

@@ -1,0 +1,97 @@
+"""Sign-in by magic link, the browser session, and sign-out (multi-user mode)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from thinktank.accounts.signin import SignIn
+from thinktank.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, Service
+from thinktank.errors import ConfigurationError
+from thinktank.store.tables import User
+
+router = APIRouter(tags=["sign-in"])
+
+
+class LinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=320)
+
+
+def _signin(request: Request) -> SignIn:
+    signin: SignIn | None = request.app.state.signin
+    if signin is None:
+        raise ConfigurationError("sign-in is for multi-user mode (THINKTANK_AUTH=multi)")
+    return signin
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/auth/magic-link", status_code=202)
+async def request_link(body: LinkRequest, request: Request, service: Service) -> dict[str, str]:
+    """Email a single-use sign-in link (valid 15 minutes). The answer is the same for any address."""
+    async with service.db.session() as session:
+        await _signin(request).send_link(session, email=body.email, client=_client(request))
+    return {"status": "if that address can sign in, a link is on its way"}
+
+
+@router.get("/auth/magic-link/verify", response_model=None)
+async def verify_link(
+    request: Request, service: Service, token: str = Query(..., max_length=200)
+) -> Response:
+    """Open a browser session from a sign-in link, then go to the app."""
+    signin = _signin(request)
+    async with service.db.session() as session:
+        opened = await signin.redeem(session, token=token, client=_client(request))
+    response = RedirectResponse("/", status_code=303)
+    secure = request.app.state.cookie_secure
+    max_age = int((opened.expires_at - opened.expires_at.replace(microsecond=0)).total_seconds()) or None
+    response.set_cookie(
+        SESSION_COOKIE,
+        opened.token,
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        path="/",
+        max_age=max_age or 30 * 24 * 3600,
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        opened.csrf_token,
+        httponly=False,
+        secure=secure,
+        samesite="strict",
+        path="/",
+        max_age=30 * 24 * 3600,
+    )
+    return response
+
+
+@router.get("/auth/session")
+async def current_session(request: Request, service: Service, user: CurrentUser) -> dict[str, Any]:
+    """Who I am, and the CSRF token a browser sends back as X-CSRF-Token on changes."""
+    async with service.db.session() as session:
+        row = await session.get(User, user)
+    return {
+        "user": {"id": user, "email": row.email if row else None, "tier": row.tier if row else None},
+        "csrf_token": request.cookies.get(CSRF_COOKIE),
+    }
+
+
+@router.post("/auth/sign-out", status_code=204)
+async def sign_out(request: Request, service: Service, user: CurrentUser) -> Response:
+    """End this browser session; conversations kept only for the session (retention "session") go too."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and request.app.state.signin is not None:
+        async with service.db.session() as session:
+            await request.app.state.signin.close_session(session, token=token)
+    await service.end_session_conversations(user_id=user)
+    response = JSONResponse(None, status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
