@@ -12,12 +12,14 @@ from typer.testing import CliRunner
 from thinktank.cli.app import app
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
-COMMANDS = sorted({m.group(1) for m in re.finditer(r"\.venv/bin/thinktank ((?:[a-z]+ ?){1,2})", README)})
+COMMANDS = sorted(
+    {m.group(1) for m in re.finditer(r"\.venv/bin/thinktank ((?:[a-z][a-z-]* ?){1,2})", README)}
+)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_readme_command_has_help(command: str) -> None:
-    words = [w for w in shlex.split(command) if re.fullmatch(r"[a-z]+", w)]
+    words = [w for w in shlex.split(command) if re.fullmatch(r"[a-z][a-z-]*", w)]
     result = CliRunner().invoke(app, [*words, "--help"])
     assert result.exit_code == 0, result.output
 
@@ -34,3 +36,25 @@ def test_documented_environment_variables_are_read_by_the_code() -> None:
     assert len(variables) >= 8
     for variable in variables:
         assert variable in source, variable
+
+
+def test_multi_user_settings_come_from_the_environment() -> None:
+    from thinktank.settings import Settings
+
+    env = {
+        "THINKTANK_AUTH": "multi",
+        "THINKTANK_SECRET_KEY": "x" * 40,
+        "THINKTANK_PUBLIC_URL": "https://tt.example.com",
+        "THINKTANK_COOKIE_SECURE": "0",
+        "THINKTANK_SMTP_URL": "smtp://u:p@mail:587",
+        "THINKTANK_MAIL_FROM": "TT <a@b.c>",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.auth, settings.secret_key, settings.public_url) == (
+        "multi",
+        "x" * 40,
+        "https://tt.example.com",
+    )
+    assert settings.cookie_secure is False
+    assert (settings.smtp_url, settings.mail_from) == ("smtp://u:p@mail:587", "TT <a@b.c>")
+    assert Settings.from_env({}).cookie_secure is True

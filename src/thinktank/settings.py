@@ -62,14 +62,21 @@ class Settings:
             markup=_decimal(env, "THINKTANK_MARKUP", DEFAULT_MARKUP),
             scripted_latency=_latency(env, "THINKTANK_SCRIPTED_LATENCY", SEED_SCRIPTED_LATENCY),
             database_url=_database_url(env.get("THINKTANK_DATABASE_URL", "").strip() or None),
-            data_dir=Path(env["THINKTANK_DATA_DIR"]).expanduser()
-            if env.get("THINKTANK_DATA_DIR", "").strip()
-            else None,
-            tiers_file=Path(env["THINKTANK_TIERS_FILE"]).expanduser()
-            if env.get("THINKTANK_TIERS_FILE")
-            else None,
+            data_dir=_path(env, "THINKTANK_DATA_DIR"),
+            tiers_file=_path(env, "THINKTANK_TIERS_FILE"),
+            auth=_auth_mode(env.get("THINKTANK_AUTH", "local")),
+            secret_key=env.get("THINKTANK_SECRET_KEY", "").strip() or None,
+            public_url=env.get("THINKTANK_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000",
+            cookie_secure=env.get("THINKTANK_COOKIE_SECURE", "1").strip().lower() not in ("0", "false", "no"),
+            smtp_url=env.get("THINKTANK_SMTP_URL", "").strip() or None,
+            mail_from=env.get("THINKTANK_MAIL_FROM", "").strip() or "ThinkTank <no-reply@localhost>",
             env={k: v for k, v in env.items() if k.startswith("THINKTANK_")},
         )
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
 
 
 WEAK_SECRETS = frozenset({"change-me", "changeme", "secret", "password", "thinktank", "development"})
