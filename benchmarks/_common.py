@@ -10,7 +10,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from thinktank.engine.engine import ConversationEngine
+from thinktank.engine.setup import ConversationSpec, start_conversation
+from thinktank.library.loader import load_library
+from thinktank.models.ids import SCRIPTED
+from thinktank.models.keys import ProviderKeys
+from thinktank.models.stack import ModelFactory
+
 RESULTS = Path(__file__).parent / "results"
+PANEL = ["product-manager", "senior-engineer", "ux-designer", "end-user", "cfo"]
+TOPIC = "How should we price the new enterprise tier?"
+
+
+def scripted_panel(*, messages: int, context_budget_tokens: int | None = None) -> ConversationEngine:
+    """The benchmarks' conversation: five personas on the scripted model, zero latency, seed 1."""
+    spec = ConversationSpec(
+        topic=TOPIC, persona_ids=PANEL, model_override=SCRIPTED, seed=1, turn_delay=0.0, max_messages=messages
+    )
+    if context_budget_tokens is not None:
+        spec.context_budget_tokens = context_budget_tokens
+    return start_conversation(spec, library=load_library(), factory=ModelFactory(keys=ProviderKeys()))
 
 
 def percentile(values: list[float], pct: float) -> float:

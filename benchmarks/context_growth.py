@@ -9,30 +9,16 @@ from __future__ import annotations
 
 import asyncio
 
-from _common import table, write
+from _common import PANEL, scripted_panel, table, write
 from thinktank.engine.context import DEFAULT_BUDGET_TOKENS
-from thinktank.engine.setup import ConversationSpec, start_conversation
-from thinktank.library.loader import load_library
-from thinktank.models.ids import SCRIPTED
-from thinktank.models.keys import ProviderKeys
-from thinktank.models.stack import ModelFactory
 
 MESSAGES = 200
-PERSONAS = ["product-manager", "senior-engineer", "ux-designer", "end-user", "cfo"]
+PERSONAS = PANEL
 UNBOUNDED = 10**9
 
 
 async def run(budget: int) -> tuple[list[int], int]:
-    spec = ConversationSpec(
-        topic="How should we price the new enterprise tier?",
-        persona_ids=PERSONAS,
-        model_override=SCRIPTED,
-        seed=1,
-        turn_delay=0.0,
-        max_messages=MESSAGES,
-        context_budget_tokens=budget,
-    )
-    engine = start_conversation(spec, library=load_library(), factory=ModelFactory(keys=ProviderKeys()))
+    engine = scripted_panel(messages=MESSAGES, context_budget_tokens=budget)
     while engine.status != "finished":
         await engine.take_turn()
     per_turn = [m.usage.input_tokens for m in engine.messages if m.kind == "persona"]

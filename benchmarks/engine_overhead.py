@@ -11,16 +11,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from _common import percentile, table, write
-from thinktank.engine.setup import ConversationSpec, start_conversation
-from thinktank.library.loader import load_library
+from _common import PANEL, percentile, scripted_panel, table, write
 from thinktank.models import scripted
-from thinktank.models.ids import SCRIPTED
-from thinktank.models.keys import ProviderKeys
-from thinktank.models.stack import ModelFactory
 
 TURNS = 200
-PERSONAS = ["product-manager", "senior-engineer", "ux-designer", "end-user", "cfo"]
+PERSONAS = PANEL
 TARGET_P50_MS = 1.0
 
 model_seconds = 0.0
@@ -49,15 +44,7 @@ def _timed_generate(self, chat, settings):  # type: ignore[no-untyped-def]
 async def main() -> dict[str, object]:
     global model_seconds
     scripted.ScriptedModel.generate = _timed_generate  # type: ignore[method-assign]
-    spec = ConversationSpec(
-        topic="How should we price the new enterprise tier?",
-        persona_ids=PERSONAS,
-        model_override=SCRIPTED,
-        seed=1,
-        turn_delay=0.0,
-        max_messages=TURNS,
-    )
-    engine = start_conversation(spec, library=load_library(), factory=ModelFactory(keys=ProviderKeys()))
+    engine = scripted_panel(messages=TURNS)
     overheads, totals, models = [], [], []
     for _ in range(TURNS):
         model_seconds = 0.0

@@ -13,20 +13,15 @@ from __future__ import annotations
 import asyncio
 import json
 
-from _common import table, write
+from _common import PANEL, scripted_panel, table, write
 from thinktank.domain import Persona
-from thinktank.engine.setup import ConversationSpec, start_conversation
-from thinktank.library.loader import load_library
 from thinktank.models.chat import approximate_tokens
-from thinktank.models.ids import SCRIPTED
-from thinktank.models.keys import ProviderKeys
-from thinktank.models.stack import ModelFactory
 from thinktank.orchestration.heuristic import HeuristicScorer
 from thinktank.orchestration.llm import INSTRUCTIONS, selection_prompt
 from thinktank.orchestration.scoring import SelectionContext
 
 CHECKPOINTS = (10, 50, 200)
-PERSONAS = ["product-manager", "senior-engineer", "ux-designer", "end-user", "cfo"]
+PERSONAS = PANEL
 SEED_SYSTEM = (
     "Score how well {name} should speak next. Consider: relevance to topic, expertise, participation "
     "balance. Return JSON: {{relevance: 0-1, expertise: 0-1, participation: 0-1, flow: 0-1}}"
@@ -57,15 +52,7 @@ def llm_tokens(context: SelectionContext, personas: list[Persona]) -> tuple[int,
 
 
 async def main() -> dict[str, object]:
-    spec = ConversationSpec(
-        topic="How should we price the new enterprise tier?",
-        persona_ids=PERSONAS,
-        model_override=SCRIPTED,
-        seed=1,
-        turn_delay=0.0,
-        max_messages=max(CHECKPOINTS),
-    )
-    engine = start_conversation(spec, library=load_library(), factory=ModelFactory(keys=ProviderKeys()))
+    engine = scripted_panel(messages=max(CHECKPOINTS))
     assert isinstance(engine.orchestrator.scorer, HeuristicScorer)
     rows, results = [], {}
     for turn in range(1, max(CHECKPOINTS) + 1):
