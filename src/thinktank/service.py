@@ -35,6 +35,7 @@ from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.persistence import StorePersistence
+from thinktank.store.scope import system_scope
 from thinktank.store.tables import Conversation
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ class ConversationService:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        with system_scope():  # start-up work crosses users; so does the purge task started here
+            await self._start()
+
+    async def _start(self) -> None:
         async with self.db.session() as session:
             await repo.ensure_local_user(session)
             await repo.sync_library(session, library=self.library, pricer=self.factory.pricer)
@@ -100,8 +105,9 @@ class ConversationService:
 
     async def purge(self) -> int:
         """Apply every user's retention now (the server does this hourly by itself)."""
-        async with self.db.session() as session:
-            return await retention.purge_expired(session, live=set(self._live))
+        with system_scope():
+            async with self.db.session() as session:
+                return await retention.purge_expired(session, live=set(self._live))
 
     async def close(self) -> None:
         if self._purger is not None:

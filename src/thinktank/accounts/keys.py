@@ -24,6 +24,7 @@ from thinktank.models.ids import ProviderName
 from thinktank.models.keys import ProviderKeys
 from thinktank.settings import Settings
 from thinktank.store.db import Database
+from thinktank.store.scope import system_scope
 from thinktank.store.tables import PlatformApiKey, UserApiKey
 
 KEYED_PROVIDERS: tuple[ProviderName, ...] = ("anthropic", "openai", "google")
@@ -80,8 +81,9 @@ class KeyStore:
     async def add_user_key(self, *, user_id: str, provider: str, api_key: str) -> KeyInfo:
         name, api_key = _check_provider(provider), _check_key(api_key)
         digest = fingerprint(self._secret, api_key)
-        async with self.db.session() as session:
-            duplicate = await session.scalar(select(UserApiKey).where(UserApiKey.key_hash == digest))
+        with system_scope():  # a duplicate may belong to anyone
+            async with self.db.session() as session:
+                duplicate = await session.scalar(select(UserApiKey).where(UserApiKey.key_hash == digest))
             if duplicate is not None:
                 raise UserError("this key is already registered")
         try:

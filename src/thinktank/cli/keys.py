@@ -16,6 +16,7 @@ from thinktank.accounts.rotation import rotate_master
 from thinktank.cli.common import console, load_settings, reports_user_errors
 from thinktank.errors import ConfigurationError
 from thinktank.store.db import Database
+from thinktank.store.scope import system_scope
 
 app = typer.Typer(help="API keys stored encrypted in the database, and the master key that protects them.")
 T = TypeVar("T")
@@ -34,7 +35,8 @@ def _with_store(action: Callable[[KeyStore], Awaitable[T]]) -> T:
             finally:
                 await db.dispose()
 
-    return asyncio.run(run())
+    with system_scope():  # an operator's command: platform keys, every user's keys on rotation
+        return asyncio.run(run())
 
 
 def _read_key(provider: str) -> str:

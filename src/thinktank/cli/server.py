@@ -10,6 +10,7 @@ import typer
 from thinktank.cli.common import console, load_settings, reports_user_errors
 from thinktank.errors import ConfigurationError
 from thinktank.store.db import Database
+from thinktank.store.scope import system_scope
 
 db_app = typer.Typer(help="Database schema migrations.")
 
@@ -97,4 +98,6 @@ def purge_command() -> None:
         finally:
             await db.dispose()
 
-    console.print(f"purged {asyncio.run(run())} conversation(s)")
+    with system_scope():
+        purged = asyncio.run(run())
+    console.print(f"purged {purged} conversation(s)")

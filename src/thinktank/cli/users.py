@@ -10,6 +10,7 @@ from thinktank.accounts.tiers import load_tiers
 from thinktank.accounts.tokens import create_user, issue_token
 from thinktank.cli.common import console, load_settings, reports_user_errors
 from thinktank.store.db import Database
+from thinktank.store.scope import system_scope
 
 app = typer.Typer(help="Users of a multi-user server.")
 
@@ -35,6 +36,7 @@ def create(
         finally:
             await db.dispose()
 
-    token = asyncio.run(run())
+    with system_scope():
+        token = asyncio.run(run())
     console.print(f"created {email} on the {tier} plan; API token (shown once):")
     console.print(token, markup=False, highlight=False)

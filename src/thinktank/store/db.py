@@ -15,9 +15,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+
+from thinktank.store.scope import SYSTEM, current_scope
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,7 +46,15 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        if self.engine.dialect.name == "postgresql":
+            # A session class of this database's own, so the listener never touches another database.
+            scoped_session = type("ScopedSession", (Session,), {})
+            event.listen(scoped_session, "after_begin", _tell_postgres_the_scope)
+            self.sessions = async_sessionmaker(
+                self.engine, expire_on_commit=False, sync_session_class=scoped_session
+            )
+        else:
+            self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -71,6 +82,14 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _tell_postgres_the_scope(_session: Any, _transaction: Any, connection: Connection) -> None:
+    scope = current_scope()
+    connection.execute(
+        text("SELECT set_config('app.user_id', :user_id, true), set_config('app.scope', :scope, true)"),
+        {"user_id": "" if scope in (None, SYSTEM) else scope, "scope": "system" if scope == SYSTEM else ""},
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

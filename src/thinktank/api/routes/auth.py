@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from thinktank.accounts.signin import SignIn
 from thinktank.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, Service
 from thinktank.errors import ConfigurationError
+from thinktank.store.scope import system_scope
 from thinktank.store.tables import User
 
 router = APIRouter(tags=["sign-in"])
@@ -35,8 +36,9 @@ def _client(request: Request) -> str:
 @router.post("/auth/magic-link", status_code=202)
 async def request_link(body: LinkRequest, request: Request, service: Service) -> dict[str, str]:
     """Email a single-use sign-in link (valid 15 minutes). The answer is the same for any address."""
-    async with service.db.session() as session:
-        await _signin(request).send_link(session, email=body.email, client=_client(request))
+    with system_scope():  # no user yet
+        async with service.db.session() as session:
+            await _signin(request).send_link(session, email=body.email, client=_client(request))
     return {"status": "if that address can sign in, a link is on its way"}
 
 
@@ -46,8 +48,9 @@ async def verify_link(
 ) -> Response:
     """Open a browser session from a sign-in link, then go to the app."""
     signin = _signin(request)
-    async with service.db.session() as session:
-        opened = await signin.redeem(session, token=token, client=_client(request))
+    with system_scope():  # finds or creates the user behind the link
+        async with service.db.session() as session:
+            opened = await signin.redeem(session, token=token, client=_client(request))
     response = RedirectResponse("/", status_code=303)
     secure = request.app.state.cookie_secure
     max_age = int((opened.expires_at - opened.expires_at.replace(microsecond=0)).total_seconds()) or None
@@ -88,8 +91,9 @@ async def sign_out(request: Request, service: Service, user: CurrentUser) -> Res
     """End this browser session; conversations kept only for the session (retention "session") go too."""
     token = request.cookies.get(SESSION_COOKIE)
     if token and request.app.state.signin is not None:
-        async with service.db.session() as session:
-            await request.app.state.signin.close_session(session, token=token)
+        with system_scope():
+            async with service.db.session() as session:
+                await request.app.state.signin.close_session(session, token=token)
     await service.end_session_conversations(user_id=user)
     response = JSONResponse(None, status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
