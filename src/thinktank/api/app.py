@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from thinktank.accounts.keys import open_keystore
+from thinktank.accounts.oauth import OAuthSignIn, providers_from_env
 from thinktank.accounts.signin import LogMailer, Mailer, SignIn, SmtpMailer
 from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
@@ -31,9 +32,11 @@ def create_app(
     settings: Settings,
     *,
     http_client: httpx2.AsyncClient | None = None,
+    oauth_transport: httpx2.AsyncBaseTransport | None = None,
     heartbeat_seconds: float = events.HEARTBEAT_SECONDS,
 ) -> FastAPI:
-    """`http_client` replaces the network for provider calls (tests pass a fake transport)."""
+    """`http_client` and `oauth_transport` replace the network for provider and sign-in calls (tests
+    pass fakes)."""
     check_secrets(settings)
     library = load_library(user_dir=settings.library_dir)
     factory = ModelFactory(
@@ -76,11 +79,18 @@ def create_app(
     app.state.auth = settings.auth
     app.state.cookie_secure = settings.cookie_secure
     app.state.signin = None
+    app.state.oauth = None
     if settings.auth == "multi" and settings.secret_key:
         mailer: Mailer = (
             SmtpMailer(settings.smtp_url, sender=settings.mail_from) if settings.smtp_url else LogMailer()
         )
         app.state.signin = SignIn(secret=settings.secret_key, mailer=mailer, public_url=settings.public_url)
+        app.state.oauth = OAuthSignIn(
+            providers=providers_from_env(settings.env),
+            secret=settings.secret_key,
+            public_url=settings.public_url,
+            transport=oauth_transport,
+        )
     errors.install(app)
 
     @app.middleware("http")

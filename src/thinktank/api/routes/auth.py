@@ -1,4 +1,5 @@
-"""Sign-in by magic link, the browser session, and sign-out (multi-user mode)."""
+"""Sign-in by magic link or by GitHub, Google or OpenID Connect; the browser session; sign-out
+(multi-user mode)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
-from thinktank.accounts.signin import SignIn
+from thinktank.accounts.oauth import OAuthSignIn
+from thinktank.accounts.signin import SESSION_LIFETIME, NewSession, SignIn
+from thinktank.accounts.tokens import create_user
 from thinktank.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, Service
 from thinktank.errors import ConfigurationError
 from thinktank.store.scope import system_scope
 from thinktank.store.tables import User
 
 router = APIRouter(tags=["sign-in"])
+OAUTH_COOKIE = "tt_oauth"
 
 
 class LinkRequest(BaseModel):
@@ -51,18 +56,16 @@ async def verify_link(
     with system_scope():  # finds or creates the user behind the link
         async with service.db.session() as session:
             opened = await signin.redeem(session, token=token, client=_client(request))
+    return _signed_in(request, opened)
+
+
+def _signed_in(request: Request, opened: NewSession) -> Response:
     response = RedirectResponse("/", status_code=303)
-    secure = request.app.state.cookie_secure
-    max_age = int((opened.expires_at - opened.expires_at.replace(microsecond=0)).total_seconds()) or None
+    secure, max_age = request.app.state.cookie_secure, int(SESSION_LIFETIME.total_seconds())
     response.set_cookie(
-        SESSION_COOKIE,
-        opened.token,
-        httponly=True,
-        secure=secure,
-        samesite="lax",
-        path="/",
-        max_age=max_age or 30 * 24 * 3600,
+        SESSION_COOKIE, opened.token, httponly=True, secure=secure, samesite="lax", path="/", max_age=max_age
     )
+    # Readable by the page's script, which echoes it as X-CSRF-Token (double submit).
     response.set_cookie(
         CSRF_COOKIE,
         opened.csrf_token,
@@ -70,9 +73,57 @@ async def verify_link(
         secure=secure,
         samesite="strict",
         path="/",
-        max_age=30 * 24 * 3600,
+        max_age=max_age,
+    )
+    response.delete_cookie(OAUTH_COOKIE, path="/api/v1/auth/oauth")
+    return response
+
+
+def _oauth(request: Request) -> OAuthSignIn:
+    oauth: OAuthSignIn | None = request.app.state.oauth
+    if oauth is None or not oauth.names:
+        raise ConfigurationError(
+            "no sign-in provider is configured (GitHub, Google or an OpenID Connect issuer)"
+        )
+    return oauth
+
+
+@router.get("/auth/oauth/{provider}/start", response_model=None)
+async def oauth_start(provider: str, request: Request) -> Response:
+    """Go to GitHub, Google or the configured OpenID Connect issuer to sign in."""
+    url, cookie = await _oauth(request).start(provider)
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        OAUTH_COOKIE,
+        cookie,
+        httponly=True,
+        secure=request.app.state.cookie_secure,
+        samesite="lax",
+        path="/api/v1/auth/oauth",
+        max_age=600,
     )
     return response
+
+
+@router.get("/auth/oauth/{provider}/callback", response_model=None)
+async def oauth_callback(
+    provider: str,
+    request: Request,
+    service: Service,
+    code: str = Query(..., max_length=2000),
+    state: str = Query(..., max_length=500),
+) -> Response:
+    _signin(request).attempts.hit(f"client:{_client(request)}", what="sign-in attempts from here")
+    email = await _oauth(request).finish(
+        provider, code=code, state=state, cookie=request.cookies.get(OAUTH_COOKIE)
+    )
+    with system_scope():
+        async with service.db.session() as session:
+            user = await session.scalar(select(User).where(User.email == email))
+            if user is None:
+                user = await create_user(session, email=email)
+            opened = await _signin(request).open_session(session, user_id=user.id)
+    return _signed_in(request, opened)
 
 
 @router.get("/auth/session")
