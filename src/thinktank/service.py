@@ -216,7 +216,9 @@ class ConversationService:
                 )
                 await keystore.mark_invalid(user_id=user_id, provider=model_id.provider)
 
-        return self.factory.with_keys(await keystore.keys_for(user_id=user_id), on_rejected_key=rejected)
+        keys = await keystore.keys_for(user_id=user_id)
+        await keystore.touch_all(user_id=user_id)  # last used: when a conversation last started with them
+        return self.factory.with_keys(keys, on_rejected_key=rejected)
 
     async def _restore(self, *, user_id: str, conversation_id: str) -> Live:
         async with self.db.session() as session:

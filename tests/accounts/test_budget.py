@@ -35,6 +35,7 @@ TIERS = Tiers(
         "credits": Tier(
             name="credits", monthly_credits_usd=Decimal("0.005"), cost_alert_usd=Decimal("0.002")
         ),
+        "watched": Tier(name="watched", model_cost_alert_usd=Decimal("0.002")),
         "free": load_tiers()["free"],
     }
 )
@@ -196,3 +197,29 @@ def test_settings_read_a_plans_file(tmp_path: Path) -> None:
     settings = Settings.from_env({"THINKTANK_TIERS_FILE": str(path)})
     assert settings.tiers_file == path
     assert load_tiers(settings.tiers_file)["starter"].daily_tokens == 500
+
+
+async def test_spend_on_one_model_past_its_threshold_is_logged_and_shown(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = FakeServer().queue(*[openai_stream("A priced reply.") for _ in range(3)])
+    service = await make_service(
+        database_url, "watched", ModelFactory(keys=KEYS, http_client=server.client())
+    )
+    try:
+        spec = ConversationSpec(
+            template_id="security-review",
+            model_override=parse_model_id("openai:gpt-4.1-mini"),
+            max_messages=3,
+        )
+        row = await service.create(user_id=USER, spec=spec)
+        with caplog.at_level(logging.WARNING):
+            await service.take_turn(user_id=USER, conversation_id=row.id, speaker=None, idempotency_key=None)
+            assert "spend on openai:gpt-4.1-mini" not in caplog.text
+            await service.take_turn(user_id=USER, conversation_id=row.id, speaker=None, idempotency_key=None)
+        assert "cost alert: a user's spend on openai:gpt-4.1-mini this month passed $0.002" in caplog.text
+        usage = await (await service.budget_for(USER)).usage()
+        assert usage["alerts"] == ["your spend on openai:gpt-4.1-mini this month ($0.00288) passed $0.002"]
+    finally:
+        await service.close()
+        await service.db.dispose()

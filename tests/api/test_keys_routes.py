@@ -89,6 +89,7 @@ def test_a_planted_key_never_appears_in_the_database_logs_or_responses(
     turn = keyed_client.post(f"/api/v1/conversations/{cid}/turns")
     assert turn.json()["message"]["text"] == "Numbers first, then the story."
     assert f"Bearer {PLANTED}" in provider.authorizations, "the key did reach the provider, and only there"
+    assert keyed_client.get("/api/v1/keys").json()[0]["last_used"] is not None
     responses += [
         turn.text,
         keyed_client.get(f"/api/v1/conversations/{cid}/export").text,

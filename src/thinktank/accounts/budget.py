@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +25,7 @@ from thinktank.accounts.tiers import Tier
 from thinktank.engine.budget import Budget, Reservation
 from thinktank.errors import BudgetExceeded
 from thinktank.store.db import Database
-from thinktank.store.tables import UsageCounter
+from thinktank.store.tables import CostRecord, UsageCounter
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -111,7 +111,14 @@ class UserBudget(Budget):
                 )
         return Reservation(tokens=tokens, cost=cost, periods=(periods.day, periods.month))
 
-    async def settle(self, reservation: Reservation | None, *, tokens: int, cost: Decimal | None) -> None:
+    async def settle(
+        self,
+        reservation: Reservation | None,
+        *,
+        tokens: int,
+        cost: Decimal | None,
+        model_id: str | None = None,
+    ) -> None:
         periods = (
             reservation.periods if reservation else (lambda p: (p.day, p.month))(Periods.at(self._now()))
         )
@@ -144,6 +151,28 @@ class UserBudget(Budget):
             log.warning(
                 "cost alert: a user's spend this month passed $%s (%s plan)", threshold, self.tier.name
             )
+        model_threshold = self.tier.model_cost_alert_usd
+        if model_id is not None and model_threshold is not None and spent > 0:
+            month_on_model = (await self._model_spend()).get(model_id, ZERO)
+            if month_on_model - spent < model_threshold <= month_on_model:
+                log.warning(
+                    "cost alert: a user's spend on %s this month passed $%s", model_id, model_threshold
+                )
+
+    async def _model_spend(self) -> dict[str, Decimal]:
+        """This month's billed cost per provider:model, from the cost records."""
+        start = self._now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        async with self.db.session() as session:
+            rows = await session.execute(
+                select(CostRecord.model_id, func.sum(CostRecord.billed_cost))
+                .where(
+                    CostRecord.user_id == self.user_id,
+                    CostRecord.created_at >= start,
+                    CostRecord.model_id.is_not(None),
+                )
+                .group_by(CostRecord.model_id)
+            )
+            return {str(model): total or ZERO for model, total in rows.all()}
 
     async def _month_spend(self, session: AsyncSession, month: str) -> Decimal:
         value = await session.scalar(
@@ -178,6 +207,13 @@ class UserBudget(Budget):
             return str(remaining) if isinstance(remaining, Decimal) else remaining
 
         alerts = []
+        if tier.model_cost_alert_usd is not None:
+            for model, spent in sorted((await self._model_spend()).items()):
+                if spent >= tier.model_cost_alert_usd:
+                    amount = format(spent.normalize(), "f")
+                    alerts.append(
+                        f"your spend on {model} this month (${amount}) passed ${tier.model_cost_alert_usd}"
+                    )
         if tier.cost_alert_usd is not None and billed >= tier.cost_alert_usd:
             alerts.append(
                 f"your spend this month (${format(billed.normalize(), 'f')}) passed ${tier.cost_alert_usd}"

@@ -148,11 +148,12 @@ class KeyStore:
             )
         self._cache.pop(user_id, None)
 
-    async def touch(self, *, user_id: str, provider: str) -> None:
+    async def touch_all(self, *, user_id: str) -> None:
+        """Record that the user's valid keys were put to use now."""
         async with self.db.session() as session, session.begin():
             await session.execute(
                 update(UserApiKey)
-                .where(UserApiKey.user_id == user_id, UserApiKey.provider == provider)
+                .where(UserApiKey.user_id == user_id, UserApiKey.is_valid.is_(True))
                 .values(last_used=datetime.now(UTC))
             )
 

@@ -21,6 +21,9 @@ class Tier(BaseModel):
     concurrent_personas: int | None = Field(None, ge=1)
     monthly_credits_usd: Decimal | None = Field(None, ge=0)
     cost_alert_usd: Decimal | None = Field(None, ge=0)
+    """Warn when the user's spend this month passes this."""
+    model_cost_alert_usd: Decimal | None = Field(None, ge=0)
+    """Warn when the user's spend on one provider:model this month passes this (seed §6.3: $10)."""
 
 
 class Tiers:

@@ -19,6 +19,13 @@ class Budget:
         """Hold an estimate, or raise BudgetExceeded with a reason a user understands."""
         return Reservation(tokens, cost)
 
-    async def settle(self, reservation: Reservation | None, *, tokens: int, cost: Decimal | None) -> None:
+    async def settle(
+        self,
+        reservation: Reservation | None,
+        *,
+        tokens: int,
+        cost: Decimal | None,
+        model_id: str | None = None,
+    ) -> None:
         """Replace a reservation (or nothing, for the panel's own overhead) with what was spent."""
         return None

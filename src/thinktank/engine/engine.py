@@ -302,7 +302,9 @@ class ConversationEngine:
             await self.budget.settle(reservation, tokens=0, cost=Decimal(0))
             raise
         spent = (message.usage.total_tokens, message.cost.billed) if message else (0, Decimal(0))
-        await self.budget.settle(reservation, tokens=spent[0], cost=spent[1])
+        await self.budget.settle(
+            reservation, tokens=spent[0], cost=spent[1], model_id=message.model_id if message else None
+        )
         return message
 
     async def _generate(
@@ -405,7 +407,7 @@ class ConversationEngine:
     async def _charge(self, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
         self.totals.add(account=account, model_id=model_id, usage=usage, cost=cost)
         await self.persistence.charge_saved(account=account, model_id=model_id, usage=usage, cost=cost)
-        await self.budget.settle(None, tokens=usage.total_tokens, cost=cost.billed)
+        await self.budget.settle(None, tokens=usage.total_tokens, cost=cost.billed, model_id=model_id)
 
     async def _fold_context(self, member: Member) -> None:
         summarizer = self.summarizer or member
