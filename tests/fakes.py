@@ -143,3 +143,17 @@ class FaultyModel(Model):
             _provider_name=self._provider_label,
             _chunks=chunks(),
         )
+
+
+async def stream_pieces(model: Model, messages: list[ModelMessage]) -> tuple[list[str], ModelResponse]:
+    """Stream a request through `model`: the text pieces in arrival order, and the final response."""
+    from pydantic_ai.direct import model_request_stream
+
+    from thinktank.models.streaming import text_of
+
+    pieces: list[str] = []
+    async with model_request_stream(model, messages) as stream:
+        async for chunk in text_of(stream):
+            if isinstance(chunk, str) and chunk:
+                pieces.append(chunk)
+        return pieces, stream.get()

@@ -6,15 +6,14 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from pydantic_ai.direct import model_request, model_request_stream
+from pydantic_ai.direct import model_request
 from pydantic_ai.messages import (
     ModelRequest,
-    PartDeltaEvent,
-    PartStartEvent,
     SystemPromptPart,
     UserPromptPart,
 )
 
+from tests.fakes import stream_pieces
 from thinktank import errors
 from thinktank.models.local import LocalModel, LocalModelPool, bundled_model_path
 
@@ -46,14 +45,7 @@ def test_the_bundled_file_ships_in_the_wheel() -> None:
 
 async def test_streams_real_tokens_with_real_counts(pool: LocalModelPool) -> None:
     model = LocalModel("smollm2", pool=pool, max_tokens=24, temperature=0.0)
-    deltas: list[str] = []
-    async with model_request_stream(model, MESSAGES) as stream:
-        async for event in stream:
-            if isinstance(event, PartStartEvent):
-                deltas.append(event.part.content)  # type: ignore[union-attr]
-            elif isinstance(event, PartDeltaEvent):
-                deltas.append(event.delta.content_delta)  # type: ignore[union-attr]
-        response = stream.get()
+    deltas, response = await stream_pieces(model, MESSAGES)
     text = "".join(deltas)
     assert len(deltas) > 3, "tokens must arrive one by one"
     assert text.strip()

@@ -7,17 +7,15 @@ from decimal import Decimal
 
 import httpx2
 import pytest
-from pydantic_ai.direct import model_request, model_request_stream
+from pydantic_ai.direct import model_request
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
-    PartDeltaEvent,
-    PartStartEvent,
     SystemPromptPart,
     UserPromptPart,
 )
 
-from tests.fakes import FakeClock, FakeServer, sse
+from tests.fakes import FakeClock, FakeServer, sse, stream_pieces
 from thinktank import errors
 from thinktank.models.ids import parse_model_id
 from thinktank.models.keys import ProviderKeys
@@ -199,14 +197,7 @@ async def test_streamed_request_yields_deltas_then_usage_and_cost(
 ) -> None:
     server.queue(stream_answer("Hel", "lo ", "world"))
     stack = factory(server, clock).build(parse_model_id(model))
-    deltas: list[str] = []
-    async with model_request_stream(stack, MESSAGES) as stream:
-        async for event in stream:
-            if isinstance(event, PartStartEvent):
-                deltas.append(event.part.content)  # type: ignore[union-attr]
-            elif isinstance(event, PartDeltaEvent):
-                deltas.append(event.delta.content_delta)  # type: ignore[union-attr]
-        response = stream.get()
+    deltas, response = await stream_pieces(stack, MESSAGES)
     assert "".join(deltas) == "Hello world"
     assert len(deltas) >= 2, "text must arrive in pieces, not all at the end"
     assert response.state == "complete"

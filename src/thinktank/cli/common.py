@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import ParamSpec, TypeVar
 
@@ -14,6 +15,8 @@ from thinktank.errors import UserError
 from thinktank.library.loader import Library, load_library
 from thinktank.pricing.prices import Cost, Pricer
 from thinktank.settings import Settings
+from thinktank.store.db import Database
+from thinktank.store.scope import system_scope
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +41,25 @@ def reports_user_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 def load_settings() -> Settings:
     return Settings.from_env()
+
+
+def on_database(
+    settings: Settings, action: Callable[[Database], Awaitable[R]], *, migrate_sqlite: bool = True
+) -> R:
+    """Run an operator's command against the database, in the system scope (it may touch any
+    user's rows), bringing a SQLite file up to date first as the server would."""
+
+    async def run() -> R:
+        db = Database(settings.resolved_database_url())
+        try:
+            if migrate_sqlite and db.is_sqlite:
+                await db.upgrade()
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    with system_scope():
+        return asyncio.run(run())
 
 
 def load_library_for(settings: Settings) -> Library:

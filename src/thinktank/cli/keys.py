@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -13,10 +12,9 @@ from rich.table import Table
 
 from thinktank.accounts.keys import KeyStore, open_keystore
 from thinktank.accounts.rotation import rotate_master
-from thinktank.cli.common import console, load_settings, reports_user_errors
+from thinktank.cli.common import console, load_settings, on_database, reports_user_errors
 from thinktank.errors import ConfigurationError
 from thinktank.store.db import Database
-from thinktank.store.scope import system_scope
 
 app = typer.Typer(help="API keys stored encrypted in the database, and the master key that protects them.")
 T = TypeVar("T")
@@ -25,18 +23,11 @@ T = TypeVar("T")
 def _with_store(action: Callable[[KeyStore], Awaitable[T]]) -> T:
     settings = load_settings()
 
-    async def run() -> T:
-        db = Database(settings.resolved_database_url())
+    async def run(db: Database) -> T:
         async with httpx2.AsyncClient(timeout=30.0) as client:
-            try:
-                if db.is_sqlite:
-                    await db.upgrade()
-                return await action(open_keystore(settings, db, http_client=client))
-            finally:
-                await db.dispose()
+            return await action(open_keystore(settings, db, http_client=client))
 
-    with system_scope():  # an operator's command: platform keys, every user's keys on rotation
-        return asyncio.run(run())
+    return on_database(settings, run)
 
 
 def _read_key(provider: str) -> str:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 
 import typer
 
-from thinktank.cli.common import console, load_settings, reports_user_errors
+from thinktank.cli.common import console, load_settings, on_database, reports_user_errors
 from thinktank.errors import ConfigurationError
 from thinktank.store.db import Database
-from thinktank.store.scope import system_scope
 
 db_app = typer.Typer(help="Database schema migrations.")
 
@@ -51,33 +49,24 @@ def serve_command(
 @reports_user_errors
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Migrate the database (THINKTANK_DATABASE_URL, or the default SQLite file) to the latest schema."""
-    url = load_settings().resolved_database_url()
 
-    async def run() -> str | None:
-        db = Database(url)
-        try:
-            await db.upgrade(revision)
-            return await db.current_revision()
-        finally:
-            await db.dispose()
+    async def upgrade(db: Database) -> str | None:
+        await db.upgrade(revision)
+        return await db.current_revision()
 
-    console.print(f"database at revision {asyncio.run(run())}")
+    reached = on_database(load_settings(), upgrade, migrate_sqlite=False)
+    console.print(f"database at revision {reached}")
 
 
 @db_app.command("current")
 @reports_user_errors
 def db_current() -> None:
     """Show the database's schema revision and the newest one this version knows."""
-    url = load_settings().resolved_database_url()
 
-    async def run() -> tuple[str | None, str | None]:
-        db = Database(url)
-        try:
-            return await db.current_revision(), db.head_revision()
-        finally:
-            await db.dispose()
+    async def revisions(db: Database) -> tuple[str | None, str | None]:
+        return await db.current_revision(), db.head_revision()
 
-    current, head = asyncio.run(run())
+    current, head = on_database(load_settings(), revisions, migrate_sqlite=False)
     console.print(f"current: {current or 'empty'} · newest: {head}")
 
 
@@ -86,18 +75,8 @@ def purge_command() -> None:
     """Delete conversations past their owners' delete-after-days (the server also does this hourly)."""
     from thinktank.accounts.retention import purge_expired
 
-    url = load_settings().resolved_database_url()
+    async def purge(db: Database) -> int:
+        async with db.session() as session:
+            return await purge_expired(session)
 
-    async def run() -> int:
-        db = Database(url)
-        try:
-            if db.is_sqlite:
-                await db.upgrade()
-            async with db.session() as session:
-                return await purge_expired(session)
-        finally:
-            await db.dispose()
-
-    with system_scope():
-        purged = asyncio.run(run())
-    console.print(f"purged {purged} conversation(s)")
+    console.print(f"purged {on_database(load_settings(), purge)} conversation(s)")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from thinktank.accounts.tiers import load_tiers
 from thinktank.accounts.tokens import create_user, issue_token
-from thinktank.cli.common import console, load_settings, reports_user_errors
+from thinktank.cli.common import console, load_settings, on_database, reports_user_errors
 from thinktank.store.db import Database
-from thinktank.store.scope import system_scope
 
 app = typer.Typer(help="Users of a multi-user server.")
 
@@ -25,18 +22,11 @@ def create(
     settings = load_settings()
     load_tiers(settings.tiers_file)[tier]  # an unknown plan is refused before anything is written
 
-    async def run() -> str:
-        db = Database(settings.resolved_database_url())
-        try:
-            if db.is_sqlite:
-                await db.upgrade()
-            async with db.session() as session:
-                user = await create_user(session, email=email, tier=tier)
-                return (await issue_token(session, user_id=user.id, name="first token")).token
-        finally:
-            await db.dispose()
+    async def create_with_token(db: Database) -> str:
+        async with db.session() as session:
+            user = await create_user(session, email=email, tier=tier)
+            return (await issue_token(session, user_id=user.id, name="first token")).token
 
-    with system_scope():
-        token = asyncio.run(run())
+    token = on_database(settings, create_with_token)
     console.print(f"created {email} on the {tier} plan; API token (shown once):")
     console.print(token, markup=False, highlight=False)
