@@ -88,6 +88,7 @@ class ConversationService:
             await repo.ensure_local_user(session)
             await repo.sync_library(session, library=self.library, pricer=self.factory.pricer)
             paused = await repo.pause_running(session)
+            await repo.release_reservations(session)
             await retention.purge_expired(session, live=())
         if paused:
             log.warning(

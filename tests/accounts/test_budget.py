@@ -223,3 +223,24 @@ async def test_spend_on_one_model_past_its_threshold_is_logged_and_shown(
     finally:
         await service.close()
         await service.db.dispose()
+
+
+async def test_a_restart_releases_reservations_a_crash_left_behind(database_url: str) -> None:
+    from sqlalchemy import select
+
+    from thinktank.store.tables import UsageCounter
+
+    service = await make_service(database_url, "tight")
+    budget = await service.budget_for(USER)
+    await budget.reserve(tokens=5000, cost=Decimal(0))  # a turn that never settles: the process "died"
+    await service.close()
+    await service.start()
+    try:
+        async with service.db.session() as session:
+            held = list(await session.scalars(select(UsageCounter.tokens_reserved)))
+        assert held
+        assert set(held) == {0}
+        await budget.reserve(tokens=5000, cost=Decimal(0))
+    finally:
+        await service.close()
+        await service.db.dispose()

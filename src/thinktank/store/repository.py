@@ -33,6 +33,7 @@ from thinktank.store.tables import (
     CostRecord,
     MessageRow,
     PersonaTemplate,
+    UsageCounter,
     User,
     UserPersona,
     UserPreferences,
@@ -446,6 +447,12 @@ async def remember_turn(
             ttl_seconds=24 * 3600,
         )
     )
+    await session.commit()
+
+
+async def release_reservations(session: AsyncSession) -> None:
+    """At start-up no turn is in flight, so budget reservations left by a crash are released."""
+    await session.execute(update(UsageCounter).values(tokens_reserved=0, billed_reserved=Decimal(0)))
     await session.commit()
 
 
