@@ -29,9 +29,10 @@ from thinktank.engine.setup import ConversationSpec, build_scorer, resolve_perso
 from thinktank.errors import UserError
 from thinktank.events.log import EventBus
 from thinktank.library.loader import Library
-from thinktank.models.ids import ModelId, parse_model_id
+from thinktank.models.ids import SCRIPTED, ModelId, parse_model_id
 from thinktank.models.stack import ModelFactory
 from thinktank.orchestration.orchestrator import TurnOrchestrator
+from thinktank.outcomes.memo import MemoResult, write_memo
 from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.persistence import StorePersistence
@@ -51,6 +52,7 @@ class Live:
     factory: ModelFactory
     retention: str = "permanent"
     override: ModelId | None = None
+    memo: dict[str, Any] | None = None
     runner: asyncio.Task[None] | None = None
 
 
@@ -296,6 +298,46 @@ class ConversationService:
             await asyncio.wait({live.runner})
         with contextlib.suppress(repo.NotFound):
             await self.delete(user_id=user_id, conversation_id=conversation_id)
+
+    async def write_memo(
+        self, *, user_id: str, conversation_id: str, chair: ModelId | None = None
+    ) -> MemoResult:
+        """The decision memo, from the chosen chair, else the panel's own models, else the scripted
+        chair; stored with the conversation and booked like any other cost."""
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        engine = live.engine
+        wanted = [chair] if chair else []
+        wanted += [m.models[0] for m in engine.members if m.models[0] not in wanted]
+        wanted.append(SCRIPTED)
+        chairs = [(model_id, live.factory.build(model_id)) for model_id in dict.fromkeys(wanted)]
+        result = await write_memo(
+            topic=engine.config.topic,
+            messages=engine.messages,
+            summary=engine.context.summary.text or None,
+            chairs=chairs,
+        )
+        for attempt in result.attempts:
+            await engine.book(
+                account="memo", model_id=attempt.model_id, usage=attempt.usage, cost=attempt.cost
+            )
+        if live.retention != "none":
+            async with self.db.session() as session:
+                await repo.save_memo(
+                    session,
+                    user_id=user_id,
+                    conversation_id=conversation_id,
+                    model_id=result.model_id,
+                    content=result.to_json(),
+                )
+        live.memo = result.to_json()
+        return result
+
+    async def memo(self, *, user_id: str, conversation_id: str) -> dict[str, Any] | None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        if live.memo is not None:
+            return live.memo
+        async with self.db.session() as session:
+            return await repo.latest_memo(session, user_id=user_id, conversation_id=conversation_id)
 
     async def end_session_conversations(self, *, user_id: str) -> None:
         """Signing out ends the session: with retention "session", its conversations go."""

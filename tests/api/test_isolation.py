@@ -42,6 +42,8 @@ def test_nothing_of_one_user_reaches_the_other(accounts: tuple[TestClient, Accou
         ("PUT", f"/api/v1/conversations/{cid}/members/cfo", cfo),
         ("DELETE", f"/api/v1/conversations/{cid}/members/cfo", None),
         ("DELETE", f"/api/v1/tokens/{ada.token_id}", None),
+        ("POST", f"/api/v1/conversations/{cid}/memo", None),
+        ("GET", f"/api/v1/conversations/{cid}/memo", None),
     ]
 
     def elsewhere(text: str) -> str:

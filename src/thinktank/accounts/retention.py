@@ -24,6 +24,7 @@ from thinktank.store.tables import (
     ApiToken,
     Conversation,
     CostRecord,
+    MemoRow,
     MessageRow,
     UsageCounter,
     User,
@@ -152,7 +153,16 @@ async def delete_account(session: AsyncSession, *, user_id: str) -> None:
     rows, _ = await repo.list_conversations(session, user_id=user_id, limit=100_000, cursor=None, search=None)
     for row in rows:
         await repo.delete_conversation(session, user_id=user_id, conversation_id=row.id)
-    for table in (MessageRow, CostRecord, UsageCounter, UserApiKey, ApiToken, UserPersona, UserPreferences):
+    for table in (
+        MemoRow,
+        MessageRow,
+        CostRecord,
+        UsageCounter,
+        UserApiKey,
+        ApiToken,
+        UserPersona,
+        UserPreferences,
+    ):
         await session.execute(delete(table).where(table.user_id == user_id))
     await session.execute(delete(User).where(User.id == user_id))
     await session.commit()

@@ -7,8 +7,10 @@ import json
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markdown import Markdown
 from rich.table import Table
 
 from thinktank.cli.common import (
@@ -29,14 +31,15 @@ from thinktank.engine.events import (
     TokenDelta,
     TurnDecided,
 )
-from thinktank.engine.export import transcript_json, transcript_markdown
+from thinktank.engine.export import memo_markdown, transcript_json, transcript_markdown
 from thinktank.engine.members import seat
 from thinktank.engine.setup import ConversationSpec, ScorerName, start_conversation
 from thinktank.engine.totals import Line
 from thinktank.errors import ConversationBusy, ConversationOver, UserError
 from thinktank.library.loader import Library, parse_persona_file
-from thinktank.models.ids import LOCAL_DEFAULT, ModelId, parse_model_id
+from thinktank.models.ids import LOCAL_DEFAULT, SCRIPTED, ModelId, parse_model_id
 from thinktank.models.stack import ModelFactory
+from thinktank.outcomes.memo import write_memo
 from thinktank.pricing.prices import Pricer
 from thinktank.settings import Settings
 
@@ -68,6 +71,10 @@ def discuss_command(
     ),
     max_cost: str | None = typer.Option(None, "--max-cost", help="Hard cap in USD (billed), e.g. 0.50."),
     manual: bool = typer.Option(False, "--manual", help="Steer between turns. " + MANUAL_HELP),
+    memo: bool = typer.Option(False, "--memo", help="At the end, have a chair write the decision memo."),
+    chair: str | None = typer.Option(
+        None, "--chair", help="Model id of the memo's chair (default: the panel's)."
+    ),
     json_path: Path | None = typer.Option(None, "--json", help="Write the transcript as JSON here."),
     markdown_path: Path | None = typer.Option(
         None, "--markdown", help="Write the transcript as Markdown here."
@@ -102,14 +109,39 @@ def discuss_command(
     view.engine = engine
     view.header(settings)
     steering = Steering(engine, library=library, factory=factory, override=spec.model_override)
+    written: dict[str, Any] | None = None
     try:
         asyncio.run(steering.drive(manual=manual))
+        if memo:
+            written = asyncio.run(_memo(engine, factory, chair=parse_model_id(chair) if chair else None))
     except KeyboardInterrupt:
         engine.status, engine.stop_reason = "stopped", "interrupted with Ctrl-C"
         console.print("\n[yellow]stopped (Ctrl-C)[/yellow]")
     finally:
-        _write_outputs(engine, json_path=json_path, markdown_path=markdown_path)
+        _write_outputs(engine, json_path=json_path, markdown_path=markdown_path, memo=written)
     view.footer()
+
+
+async def _memo(
+    engine: ConversationEngine, factory: ModelFactory, *, chair: ModelId | None
+) -> dict[str, Any]:
+    wanted = ([chair] if chair else []) + [m.models[0] for m in engine.members] + [SCRIPTED]
+    console.print("[dim]the chair is writing the decision memo…[/dim]")
+    result = await write_memo(
+        topic=engine.config.topic,
+        messages=engine.messages,
+        summary=engine.context.summary.text or None,
+        chairs=[(m, factory.build(m)) for m in dict.fromkeys(wanted)],
+    )
+    for attempt in result.attempts:
+        await engine.book(account="memo", model_id=attempt.model_id, usage=attempt.usage, cost=attempt.cost)
+    written = result.to_json()
+    print_memo(written)
+    return written
+
+
+def print_memo(memo: dict[str, Any]) -> None:
+    console.print(Markdown("\n".join(memo_markdown(memo))))
 
 
 class Steering:
@@ -255,12 +287,20 @@ class TerminalView:
         console.print(table)
 
 
-def _write_outputs(engine: ConversationEngine, *, json_path: Path | None, markdown_path: Path | None) -> None:
+def _write_outputs(
+    engine: ConversationEngine,
+    *,
+    json_path: Path | None,
+    markdown_path: Path | None,
+    memo: dict[str, Any] | None,
+) -> None:
     if json_path is not None:
-        json_path.write_text(json.dumps(transcript_json(engine), indent=2) + "\n", encoding="utf-8")
+        json_path.write_text(
+            json.dumps(transcript_json(engine, memo=memo), indent=2) + "\n", encoding="utf-8"
+        )
         console.print(f"[dim]transcript written to {json_path}[/dim]")
     if markdown_path is not None:
-        markdown_path.write_text(transcript_markdown(engine), encoding="utf-8")
+        markdown_path.write_text(transcript_markdown(engine, memo=memo), encoding="utf-8")
         console.print(f"[dim]transcript written to {markdown_path}[/dim]")
 
 

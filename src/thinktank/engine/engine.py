@@ -400,6 +400,11 @@ class ConversationEngine:
     def _selection_context(self) -> SelectionContext:
         return SelectionContext(topic=self.config.topic, members=self.personas, messages=self.messages)
 
+    async def book(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
+        """A charge that belongs to the conversation but to no message (a memo, for instance)."""
+        await self._charge(account, model_id, usage, cost)
+        await self._emit(CostsUpdated(self.totals.to_json()))
+
     async def _book_selection(self, decision: TurnDecision) -> None:
         if decision.selection_usage.requests:
             await self._charge("orchestrator", None, decision.selection_usage, decision.selection_cost)

@@ -11,7 +11,7 @@ SCHEMA = "thinktank.transcript"
 SCHEMA_VERSION = 1
 
 
-def transcript_json(engine: ConversationEngine) -> dict[str, Any]:
+def transcript_json(engine: ConversationEngine, *, memo: dict[str, Any] | None = None) -> dict[str, Any]:
     config = engine.config
     return {
         "schema": SCHEMA,
@@ -41,10 +41,51 @@ def transcript_json(engine: ConversationEngine) -> dict[str, Any]:
         "summary": engine.context.summary.text or None,
         "messages": [m.to_json() for m in engine.messages],
         "totals": engine.totals.to_json(),
+        "memo": memo,
     }
 
 
-def transcript_markdown(engine: ConversationEngine) -> str:
+def memo_markdown(memo: dict[str, Any]) -> list[str]:
+    """The decision memo as Markdown lines; citations as [#index]."""
+    body = memo["memo"]
+
+    def cites(item: dict[str, Any]) -> str:
+        return " " + " ".join(f"[#{c}]" for c in item["cites"])
+
+    lines = [
+        "## Decision memo",
+        "",
+        f"*Written by {memo['model_id']}.*",
+        "",
+        f"**Question:** {body['question']}",
+        "",
+    ]
+    lines += ["**Recommendation:** " + body["recommendation"]["text"] + cites(body["recommendation"]), ""]
+    for title, key in (("Options considered", "options"), ("Agreements", "agreements"), ("Risks", "risks")):
+        if body[key]:
+            lines += [f"**{title}**", *[f"- {c['text']}{cites(c)}" for c in body[key]], ""]
+    if body["disagreements"]:
+        lines.append("**Open disagreements**")
+        for d in body["disagreements"]:
+            lines.append(f"- {d['topic']}")
+            lines += [f"  - {s['persona_id']}: {s['position']}{cites(s)}" for s in d["sides"]]
+        lines.append("")
+    if body["action_items"]:
+        lines += [
+            "**Action items**",
+            *[f"- {a['task']} — {a['owner']}{cites(a)}" for a in body["action_items"]],
+            "",
+        ]
+    if body["stances"]:
+        lines += [
+            "**Final stances**",
+            *[f"- {s['persona_id']}: {s['stance']}{cites(s)}" for s in body["stances"]],
+            "",
+        ]
+    return lines
+
+
+def transcript_markdown(engine: ConversationEngine, *, memo: dict[str, Any] | None = None) -> str:
     config = engine.config
     lines = [
         f"# {config.topic}",
@@ -57,6 +98,8 @@ def transcript_markdown(engine: ConversationEngine) -> str:
     ]
     for m in engine.members:
         lines.append(f"- **{m.persona.name}**, {m.persona.role} — {', '.join(map(str, m.models))}")
+    if memo is not None:
+        lines += ["", *memo_markdown(memo)]
     lines += ["", "## Discussion", ""]
     for message in engine.messages:
         suffix = " *(incomplete)*" if message.incomplete else ""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
@@ -107,10 +109,74 @@ def scripted_summary(chat: list[ChatTurn]) -> str:
     return " ".join(words[-150:]) if len(words) > 150 else summary
 
 
+_LINE = re.compile(r"^\[(?P<index>\d+)\] (?P<name>.+?) \((?P<id>[^,]+), [^)]*\): (?P<text>.*)$", re.M)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def scripted_memo(chat: list[ChatTurn]) -> str:
+    """An extractive decision memo (JSON) from a numbered transcript: every claim quotes and cites
+    the message it comes from. A pure function of the transcript."""
+    source = chat[-1].content if chat else ""
+    question = re.search(r"^Question: (.*)$", source, re.M)
+    lines = [(int(m["index"]), m["id"], m["text"]) for m in _LINE.finditer(source)]
+    spoken = [(i, who, text) for i, who, text in lines if who != "user"]
+
+    def picked(words: str, limit: int) -> list[tuple[int, str, str]]:
+        found = []
+        for index, who, text in spoken:
+            for sentence in _SENTENCE.split(text):
+                if re.search(words, sentence, re.I):
+                    found.append((index, who, sentence.strip()))
+                    break
+        return found[:limit]
+
+    def claims(words: str, limit: int) -> list[dict[str, Any]]:
+        return [{"text": s, "cites": [i]} for i, _, s in picked(words, limit)]
+
+    last_by_speaker: dict[str, tuple[int, str]] = {}
+    for index, who, text in spoken:
+        last_by_speaker[who] = (index, text)
+    disagreements = []
+    for index, who, sentence in picked(r"differently|disagree|however|but ", 2):
+        earlier = [(i, w, t) for i, w, t in spoken if i < index and w != who]
+        sides = [{"persona_id": who, "position": sentence, "cites": [index]}]
+        if earlier:
+            i, w, t = earlier[-1]
+            sides.append({"persona_id": w, "position": _SENTENCE.split(t)[0].strip(), "cites": [i]})
+        disagreements.append({"topic": sentence[:300], "sides": sides})
+    if spoken:
+        index, _, text = spoken[-1]
+        recommendation = {"text": _SENTENCE.split(text)[-1].strip(), "cites": [index]}
+    else:
+        recommendation = {
+            "text": "No recommendation yet: the panel has not spoken.",
+            "cites": [lines[0][0] if lines else 0],
+        }
+    memo = {
+        "question": question.group(1).strip() if question else "(no question recorded)",
+        "options": claims(r"propose|should|could|suggest|let's|experiment", 4),
+        "agreements": claims(r"agree|right to|building on", 3),
+        "disagreements": disagreements,
+        "risks": claims(r"risk|concern|worr|fail|sink", 3),
+        "recommendation": recommendation,
+        "action_items": [
+            {"task": s, "owner": who, "cites": [i]}
+            for i, who, s in picked(r"who owns|by when|experiment|measur", 3)
+        ],
+        "stances": [
+            {"persona_id": who, "stance": _SENTENCE.split(text)[0].strip()[:300], "cites": [index]}
+            for who, (index, text) in last_by_speaker.items()
+        ],
+    }
+    return json.dumps(memo)
+
+
 def scripted_reply(chat: list[ChatTurn]) -> str:
     """The reply of the persona described by the system prompt; a pure function of `chat`."""
     if chat and chat[0].role == "system" and chat[0].content.startswith("You summarise"):
         return scripted_summary(chat)
+    if chat and chat[0].role == "system" and chat[0].content.startswith("You chair the panel"):
+        return scripted_memo(chat)
     scene = _read_scene(chat)
     digest = hashlib.sha256(repr((scene, [t.content for t in chat])).encode()).digest()
     rng = random.Random(digest)

@@ -31,6 +31,7 @@ from thinktank.store.tables import (
     ConversationSession,
     ConversationTemplateRow,
     CostRecord,
+    MemoRow,
     MessageRow,
     PersonaTemplate,
     UsageCounter,
@@ -205,7 +206,7 @@ async def list_conversations(
 async def delete_conversation(session: AsyncSession, *, user_id: str, conversation_id: str) -> None:
     await get_conversation(session, user_id=user_id, conversation_id=conversation_id)
     # Children first: SQLite enforces cascades only on its own connection settings.
-    for table in (ConversationSession, CostRecord, MessageRow, ConversationMember):
+    for table in (MemoRow, ConversationSession, CostRecord, MessageRow, ConversationMember):
         await session.execute(delete(table).where(table.conversation_id == conversation_id))
     await session.execute(
         delete(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
@@ -448,6 +449,23 @@ async def remember_turn(
         )
     )
     await session.commit()
+
+
+async def save_memo(
+    session: AsyncSession, *, user_id: str, conversation_id: str, model_id: str, content: dict[str, Any]
+) -> None:
+    session.add(MemoRow(user_id=user_id, conversation_id=conversation_id, model_id=model_id, content=content))
+    await session.commit()
+
+
+async def latest_memo(session: AsyncSession, *, user_id: str, conversation_id: str) -> dict[str, Any] | None:
+    row = await session.scalar(
+        select(MemoRow)
+        .where(MemoRow.conversation_id == conversation_id, MemoRow.user_id == user_id)
+        .order_by(MemoRow.created_at.desc())
+        .limit(1)
+    )
+    return None if row is None else {**row.content, "created_at": row.created_at.isoformat()}
 
 
 async def release_reservations(session: AsyncSession) -> None:

@@ -6,12 +6,14 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.schemas import ConversationCreate, ConversationPage, ConversationPublic, MemberPublic
 from thinktank.domain import Persona
 from thinktank.engine.export import transcript_json, transcript_markdown
 from thinktank.engine.setup import ConversationSpec
+from thinktank.errors import UnknownIdError
 from thinktank.models.ids import parse_model_id
 from thinktank.service import Live
 from thinktank.store import repository as repo
@@ -128,9 +130,33 @@ async def export_conversation(
 ) -> Response:
     """The whole transcript: JSON in the versioned `thinktank.transcript` schema, or Markdown."""
     _, live = await _row_and_live(service, user, conversation_id)
+    memo = await service.memo(user_id=user, conversation_id=conversation_id)
     if format == "markdown":
-        return PlainTextResponse(transcript_markdown(live.engine), media_type="text/markdown")
-    return JSONResponse(transcript_json(live.engine))
+        return PlainTextResponse(transcript_markdown(live.engine, memo=memo), media_type="text/markdown")
+    return JSONResponse(transcript_json(live.engine, memo=memo))
+
+
+class MemoRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    chair: str | None = Field(None, description="Model id of the chair; default: the panel's own models")
+
+
+@router.post("/conversations/{conversation_id}/memo")
+async def write_memo(
+    conversation_id: str, service: Service, user: CurrentUser, body: MemoRequest | None = None
+) -> dict[str, Any]:
+    """Have a chair model write the decision memo; every claim cites the messages it comes from."""
+    chair = parse_model_id(body.chair) if body and body.chair else None
+    result = await service.write_memo(user_id=user, conversation_id=conversation_id, chair=chair)
+    return result.to_json()
+
+
+@router.get("/conversations/{conversation_id}/memo")
+async def read_memo(conversation_id: str, service: Service, user: CurrentUser) -> dict[str, Any]:
+    memo = await service.memo(user_id=user, conversation_id=conversation_id)
+    if memo is None:
+        raise UnknownIdError("memo", conversation_id)
+    return memo
 
 
 @router.get("/conversations/{conversation_id}/costs")

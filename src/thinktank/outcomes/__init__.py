@@ -1,0 +1,1 @@
+"""What a discussion produces: the decision memo (forks and reruns come later)."""

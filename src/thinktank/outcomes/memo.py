@@ -1,0 +1,208 @@
+"""The decision memo: a chair model's structured synthesis of a transcript, every claim cited.
+
+The memo is a pydantic schema; the chair answers with JSON, which is validated, and then every
+citation is checked against the conversation (each must name a real message, each owner and
+stance a real speaker). A chair that fails, answers badly or cites what does not exist is
+replaced by the next in the chain, ending with the scripted chair, which writes an extractive
+memo offline. Every attempt is paid for and booked; the transcript is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_ai.direct import model_request
+from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
+from pydantic_ai.models import Model
+
+from thinktank.domain import Message, Usage
+from thinktank.errors import ProviderFailure
+from thinktank.models.ids import ModelId
+from thinktank.models.streaming import thinktank_facts
+from thinktank.pricing.prices import FREE, UNKNOWN_COST, Cost
+
+CHAIR_INSTRUCTIONS = "You chair the panel and write its decision memo."
+MESSAGE_CHARS = 700
+WINDOW = 80
+
+
+class Claim(BaseModel):
+    text: str = Field(min_length=1, max_length=800)
+    cites: list[int] = Field(min_length=1, description="Indices of the messages this comes from")
+
+
+class Side(BaseModel):
+    persona_id: str
+    position: str = Field(min_length=1, max_length=600)
+    cites: list[int] = Field(min_length=1)
+
+
+class Disagreement(BaseModel):
+    topic: str = Field(min_length=1, max_length=300)
+    sides: list[Side] = Field(min_length=1)
+
+
+class ActionItem(BaseModel):
+    task: str = Field(min_length=1, max_length=400)
+    owner: str = Field(description="persona id")
+    cites: list[int] = Field(min_length=1)
+
+
+class Stance(BaseModel):
+    persona_id: str
+    stance: str = Field(min_length=1, max_length=300)
+    cites: list[int] = Field(min_length=1)
+
+
+class DecisionMemo(BaseModel):
+    question: str = Field(min_length=1, max_length=1000)
+    options: list[Claim]
+    agreements: list[Claim]
+    disagreements: list[Disagreement]
+    risks: list[Claim]
+    recommendation: Claim
+    action_items: list[ActionItem]
+    stances: list[Stance]
+
+
+def citation_problems(memo: DecisionMemo, messages: Sequence[Message]) -> list[str]:
+    """Everything in the memo that points at a message or a speaker that is not there."""
+    indices = {m.index for m in messages}
+    speakers = {m.speaker_id for m in messages if m.kind == "persona"}
+    problems: list[str] = []
+
+    def cited(where: str, cites: Sequence[int]) -> None:
+        missing = [c for c in cites if c not in indices]
+        if missing:
+            problems.append(f"{where} cites messages that do not exist: {missing}")
+
+    for name in ("options", "agreements", "risks"):
+        for i, claim in enumerate(getattr(memo, name)):
+            cited(f"{name}[{i}]", claim.cites)
+    cited("recommendation", memo.recommendation.cites)
+    for i, disagreement in enumerate(memo.disagreements):
+        for j, side in enumerate(disagreement.sides):
+            cited(f"disagreements[{i}].sides[{j}]", side.cites)
+            if side.persona_id not in speakers:
+                problems.append(f"disagreements[{i}].sides[{j}] names {side.persona_id!r}, who did not speak")
+    for i, item in enumerate(memo.action_items):
+        cited(f"action_items[{i}]", item.cites)
+        if item.owner not in speakers:
+            problems.append(f"action_items[{i}] is owned by {item.owner!r}, who did not speak")
+    for i, stance in enumerate(memo.stances):
+        cited(f"stances[{i}]", stance.cites)
+        if stance.persona_id not in speakers:
+            problems.append(f"stances[{i}] is for {stance.persona_id!r}, who did not speak")
+    return problems
+
+
+def chair_prompt(topic: str, messages: Sequence[Message], summary: str | None) -> str:
+    lines = [f"Question: {topic}", ""]
+    if summary:
+        lines += [f"Summary of earlier messages: {summary}", ""]
+    lines.append("Transcript (each message starts with its index):")
+    for m in messages[-WINDOW:]:
+        lines.append(
+            f"[{m.index}] {m.speaker_name} ({m.speaker_id}, {m.speaker_role}): {m.text[:MESSAGE_CHARS]}"
+        )
+    lines += [
+        "",
+        "Write the decision memo as JSON only, matching this JSON schema exactly. Cite the indices of the",
+        "messages each claim comes from; use persona ids (the word in parentheses) for owners and stances.",
+        json.dumps(DecisionMemo.model_json_schema()),
+    ]
+    return "\n".join(lines)
+
+
+@dataclass
+class MemoAttempt:
+    model_id: str
+    usage: Usage
+    cost: Cost
+    error: str | None = None
+
+
+@dataclass
+class MemoResult:
+    memo: DecisionMemo
+    model_id: str
+    attempts: list[MemoAttempt] = field(default_factory=list)
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for attempt in self.attempts:
+            total = total + attempt.usage
+        return total
+
+    @property
+    def cost(self) -> Cost:
+        total = FREE
+        for attempt in self.attempts:
+            total = total + attempt.cost
+        return total
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "memo": self.memo.model_dump(mode="json"),
+            "model_id": self.model_id,
+            "usage": {"input_tokens": self.usage.input_tokens, "output_tokens": self.usage.output_tokens},
+            "cost": self.cost.to_json(),
+            "attempts": [
+                {"model_id": a.model_id, "error": a.error, "cost": a.cost.to_json()} for a in self.attempts
+            ],
+        }
+
+
+class MemoFailed(ProviderFailure):
+    pass
+
+
+async def write_memo(
+    *,
+    topic: str,
+    messages: Sequence[Message],
+    summary: str | None,
+    chairs: Sequence[tuple[ModelId, Model]],
+) -> MemoResult:
+    """Try each chair in turn until one writes a valid, correctly cited memo."""
+    request = [
+        ModelRequest(
+            parts=[
+                SystemPromptPart(CHAIR_INSTRUCTIONS),
+                UserPromptPart(chair_prompt(topic, messages, summary)),
+            ]
+        )
+    ]
+    attempts: list[MemoAttempt] = []
+    for model_id, model in chairs:
+        try:
+            response = await model_request(
+                model, request, model_settings={"temperature": 0.2, "max_tokens": 2000}
+            )
+        except ProviderFailure as failure:
+            attempts.append(MemoAttempt(str(model_id), Usage(), FREE, f"{type(failure).__name__}: {failure}"))
+            continue
+        facts = thinktank_facts(response)
+        cost = Cost.from_json(facts["cost"]) if "cost" in facts else UNKNOWN_COST
+        usage = Usage(response.usage.input_tokens, response.usage.output_tokens, 1)
+        answer = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+        attempt = MemoAttempt(facts.get("model_id", str(model_id)), usage, cost)
+        attempts.append(attempt)
+        try:
+            match = re.search(r"\{.*\}", answer, re.S)
+            memo = DecisionMemo.model_validate_json(match.group(0) if match else answer)
+        except ValidationError as exc:
+            attempt.error = f"invalid memo: {exc.errors()[0]['msg']}"
+            continue
+        if problems := citation_problems(memo, messages):
+            attempt.error = "bad citations: " + "; ".join(problems[:3])
+            continue
+        return MemoResult(memo, attempt.model_id, attempts)
+    reasons = "; ".join(f"{a.model_id}: {a.error}" for a in attempts)
+    raise MemoFailed(f"no chair could write the memo ({reasons})", provider="chair")

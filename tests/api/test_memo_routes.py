@@ -1,0 +1,81 @@
+"""The decision memo over the API and from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from tests.api.conftest import start
+from thinktank.api.app import create_app
+from thinktank.cli.app import app as cli
+from thinktank.models.scripted import NO_LATENCY
+from thinktank.settings import Settings
+
+
+def test_write_read_and_export_the_memo(client: TestClient) -> None:
+    cid = start(client, max_messages=6)
+    assert client.get(f"/api/v1/conversations/{cid}/memo").status_code == 404
+    for _ in range(4):
+        client.post(f"/api/v1/conversations/{cid}/turns")
+    written = client.post(f"/api/v1/conversations/{cid}/memo", json={"chair": "scripted"})
+    assert written.status_code == 200, written.text
+    body = written.json()
+    assert body["model_id"] == "scripted"
+    indices = {m["index"] for m in client.get(f"/api/v1/conversations/{cid}/messages").json()["items"]}
+    assert set(body["memo"]["recommendation"]["cites"]) <= indices
+    assert client.get(f"/api/v1/conversations/{cid}/memo").json()["memo"] == body["memo"]
+    exported = client.get(f"/api/v1/conversations/{cid}/export").json()
+    assert exported["memo"]["memo"] == body["memo"]
+    markdown = client.get(f"/api/v1/conversations/{cid}/export", params={"format": "markdown"}).text
+    assert "## Decision memo" in markdown
+    assert "memo" in client.get(f"/api/v1/conversations/{cid}/costs").json()["by_persona"]
+    assert client.post(f"/api/v1/conversations/{cid}/memo", json={"chair": "gpt4"}).status_code == 422
+
+
+def test_discuss_with_memo_and_the_memo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("THINKTANK_SCRIPTED_LATENCY", "0")
+    monkeypatch.setenv("COLUMNS", "160")
+    out = tmp_path / "t.json"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli,
+        [
+            "discuss",
+            "--template",
+            "security-review",
+            "--model",
+            "scripted",
+            "-n",
+            "4",
+            "--memo",
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Decision memo" in result.output
+    assert "Recommendation:" in result.output
+    assert json.loads(out.read_text())["memo"]["model_id"] == "scripted"
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'memo.db'}"
+    settings = Settings(database_url=url, scripted_latency=NO_LATENCY, data_dir=tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        cid = start(client, max_messages=4)
+        for _ in range(3):
+            client.post(f"/api/v1/conversations/{cid}/turns")
+    monkeypatch.setenv("THINKTANK_DATABASE_URL", url)
+    monkeypatch.setenv("THINKTANK_DATA_DIR", str(tmp_path / "data"))
+    stored = runner.invoke(cli, ["memo", cid, "--chair", "scripted"])
+    assert stored.exit_code == 0, stored.output
+    assert "Decision memo" in stored.output
+    with TestClient(create_app(settings)) as client:
+        assert client.get(f"/api/v1/conversations/{cid}/memo").json()["model_id"] == "scripted"
+    missing = runner.invoke(cli, ["memo", "no-such-conversation"])
+    assert missing.exit_code == 2
+    assert "unknown conversation" in missing.output
