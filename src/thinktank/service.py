@@ -20,12 +20,12 @@ from thinktank.accounts import retention
 from thinktank.accounts.budget import UserBudget
 from thinktank.accounts.keys import KeyStore
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
-from thinktank.domain import Message, Persona
+from thinktank.domain import DiscussionMode, Message, Persona
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
 from thinktank.engine.events import Event, EventSink, StateChanged
 from thinktank.engine.members import Member, seat
-from thinktank.engine.setup import ConversationSpec, build_scorer, resolve_personas
+from thinktank.engine.setup import ConversationSpec, ScorerName, build_scorer, resolve_personas
 from thinktank.errors import UserError
 from thinktank.events.log import EventBus
 from thinktank.library.loader import Library
@@ -298,6 +298,74 @@ class ConversationService:
             await asyncio.wait({live.runner})
         with contextlib.suppress(repo.NotFound):
             await self.delete(user_id=user_id, conversation_id=conversation_id)
+
+    async def fork(
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        at_index: int,
+        persona_ids: Sequence[str] = (),
+        mode: DiscussionMode | None = None,
+        model: ModelId | None = None,
+        scorer: ScorerName | None = None,
+        seed: int | None = None,
+        title: str | None = None,
+    ) -> Conversation:
+        """A new conversation that shares this one's transcript up to `at_index` (stored once, read
+        from here) and then goes its own way: other personas, another mode, model, scorer or seed."""
+        parent_live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        if parent_live.retention == "none":
+            raise UserError("with retention 'none' nothing is stored, so there is nothing to fork from")
+        last = len(parent_live.engine.messages) - 1
+        if not 0 <= at_index <= last:
+            raise UserError(f"at_index must be a message of this conversation: 0 to {last}")
+        if persona_ids:
+            mine = self._library_with(await self._my_personas(user_id))
+            panel = [mine.persona(pid) for pid in dict.fromkeys(persona_ids)]
+        else:
+            panel = list(parent_live.engine.personas)
+        self._check_panel_size(await self.tier_of(user_id), len(panel))
+        async with self.db.session() as session:
+            parent = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            settings = dict(parent.settings or {})
+            if model is not None:
+                settings["model_override"] = str(model)
+            row = Conversation(
+                user_id=user_id,
+                title=(title or f"{parent.title} (fork at #{at_index})")[:200],
+                topic=parent.topic,
+                template_id=parent.template_id,
+                mode=mode or parent.mode,
+                scorer=scorer or parent.scorer,
+                settings=settings,
+                seed=parent.seed if seed is None else seed,
+                speed=parent.speed,
+                max_messages=parent.max_messages,
+                max_cost=parent.max_cost,
+                forked_from_id=parent.id,
+                forked_at=at_index,
+            )
+            session.add(row)
+            await session.commit()
+            await repo.save_members(session, user_id=user_id, conversation_id=row.id, personas=panel)
+        return row
+
+    async def fork_tree(self, *, user_id: str, conversation_id: str) -> dict[str, Any]:
+        """The whole family of a conversation, from its root: id, title, fork point, children."""
+        async with self.db.session() as session:
+            root_id = (await repo.lineage(session, user_id=user_id, conversation_id=conversation_id))[0][0]
+
+            async def node(row: Conversation) -> dict[str, Any]:
+                children = await repo.forks_of(session, user_id=user_id, conversation_id=row.id)
+                return {
+                    "id": row.id,
+                    "title": row.title,
+                    "forked_at": row.forked_at,
+                    "children": [await node(child) for child in children],
+                }
+
+            return await node(await repo.get_conversation(session, user_id=user_id, conversation_id=root_id))
 
     async def write_memo(
         self, *, user_id: str, conversation_id: str, chair: ModelId | None = None

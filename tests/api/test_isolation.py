@@ -44,6 +44,8 @@ def test_nothing_of_one_user_reaches_the_other(accounts: tuple[TestClient, Accou
         ("DELETE", f"/api/v1/tokens/{ada.token_id}", None),
         ("POST", f"/api/v1/conversations/{cid}/memo", None),
         ("GET", f"/api/v1/conversations/{cid}/memo", None),
+        ("POST", f"/api/v1/conversations/{cid}/fork", {"at_index": 0}),
+        ("GET", f"/api/v1/conversations/{cid}/forks", None),
     ]
 
     def elsewhere(text: str) -> str:

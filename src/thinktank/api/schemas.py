@@ -104,6 +104,8 @@ class ConversationPublic(BaseModel):
     max_cost: str | None
     created_at: datetime
     updated_at: datetime
+    forked_from: str | None = None
+    forked_at: int | None = None
     members: list[MemberPublic] | None = None
     totals: dict[str, Any] | None = None
 

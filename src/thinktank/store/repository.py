@@ -203,8 +203,44 @@ async def list_conversations(
     return rows, next_cursor
 
 
+async def lineage(
+    session: AsyncSession, *, user_id: str, conversation_id: str
+) -> list[tuple[str, int | None]]:
+    """Where a conversation's messages live: (conversation id, last index taken from it), root
+    first; the last entry is the conversation itself (all of its own messages)."""
+    segments: list[tuple[str, int | None]] = [(conversation_id, None)]
+    row = await get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+    while row.forked_from_id is not None:
+        segments.insert(0, (row.forked_from_id, row.forked_at))
+        row = await get_conversation(session, user_id=user_id, conversation_id=row.forked_from_id)
+    return segments
+
+
+def _in_lineage(segments: Sequence[tuple[str, int | None]]) -> Any:
+    return or_(
+        *[
+            MessageRow.conversation_id == cid
+            if cap is None
+            else and_(MessageRow.conversation_id == cid, MessageRow.idx <= cap)
+            for cid, cap in segments
+        ]
+    )
+
+
+async def forks_of(session: AsyncSession, *, user_id: str, conversation_id: str) -> list[Conversation]:
+    rows = await session.scalars(
+        select(Conversation)
+        .where(Conversation.forked_from_id == conversation_id, Conversation.user_id == user_id)
+        .order_by(Conversation.created_at)
+    )
+    return list(rows)
+
+
 async def delete_conversation(session: AsyncSession, *, user_id: str, conversation_id: str) -> None:
+    """Delete a conversation with its messages, costs and memos, and its forks (which read its messages)."""
     await get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+    for fork in await forks_of(session, user_id=user_id, conversation_id=conversation_id):
+        await delete_conversation(session, user_id=user_id, conversation_id=fork.id)
     # Children first: SQLite enforces cascades only on its own connection settings.
     for table in (MemoRow, ConversationSession, CostRecord, MessageRow, ConversationMember):
         await session.execute(delete(table).where(table.conversation_id == conversation_id))
@@ -333,19 +369,16 @@ def message_from_row(row: MessageRow) -> Message:
 
 
 async def load_messages(session: AsyncSession, *, user_id: str, conversation_id: str) -> list[Message]:
-    rows = await session.scalars(
-        select(MessageRow)
-        .where(MessageRow.conversation_id == conversation_id, MessageRow.user_id == user_id)
-        .order_by(MessageRow.idx)
-    )
-    costs = {
-        record.message_id: record
-        for record in await session.scalars(
-            select(CostRecord).where(
-                CostRecord.conversation_id == conversation_id, CostRecord.message_id.is_not(None)
-            )
+    """The whole transcript, a fork's shared prefix included (read from where it is stored)."""
+    segments = await lineage(session, user_id=user_id, conversation_id=conversation_id)
+    rows = list(
+        await session.scalars(
+            select(MessageRow)
+            .where(_in_lineage(segments), MessageRow.user_id == user_id)
+            .order_by(MessageRow.idx)
         )
-    }
+    )
+    costs = await message_costs(session, message_ids=[row.id for row in rows])
     messages = []
     for row in rows:
         message = message_from_row(row)
@@ -369,9 +402,8 @@ async def page_messages(
     before: int | None,
     limit: int,
 ) -> list[MessageRow]:
-    query = select(MessageRow).where(
-        MessageRow.conversation_id == conversation_id, MessageRow.user_id == user_id
-    )
+    segments = await lineage(session, user_id=user_id, conversation_id=conversation_id)
+    query = select(MessageRow).where(_in_lineage(segments), MessageRow.user_id == user_id)
     if before is not None:
         rows = await session.scalars(
             query.where(MessageRow.idx < before).order_by(MessageRow.idx.desc()).limit(limit)

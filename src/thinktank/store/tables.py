@@ -157,6 +157,9 @@ class Conversation(Base):
     stop_reason: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")
     summary_covers_upto: Mapped[int] = mapped_column(Integer, default=0)
+    forked_from_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
+    """A fork shares its parent's messages up to `forked_at` (read from the parent, never copied)."""
+    forked_at: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.schemas import ConversationCreate, ConversationPage, ConversationPublic, MemberPublic
-from thinktank.domain import Persona
+from thinktank.domain import DiscussionMode, Persona
 from thinktank.engine.export import transcript_json, transcript_markdown
 from thinktank.engine.setup import ConversationSpec
 from thinktank.errors import UnknownIdError
@@ -39,6 +39,8 @@ def conversation_public(row: Conversation, live: Live | None = None) -> Conversa
         max_cost=None if row.max_cost is None else str(row.max_cost),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        forked_from=row.forked_from_id,
+        forked_at=row.forked_at,
     )
     if live is not None:
         engine = live.engine
@@ -134,6 +136,42 @@ async def export_conversation(
     if format == "markdown":
         return PlainTextResponse(transcript_markdown(live.engine, memo=memo), media_type="text/markdown")
     return JSONResponse(transcript_json(live.engine, memo=memo))
+
+
+class ForkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at_index: int = Field(ge=0, description="The last shared message")
+    persona_ids: list[str] = Field(default_factory=list, max_length=12, description="Default: the same panel")
+    mode: DiscussionMode | None = None
+    model: str | None = Field(None, description="Run every persona on this model id")
+    scorer: Literal["heuristic", "llm"] | None = None
+    seed: int | None = Field(None, ge=0, lt=2**31)
+    title: str | None = Field(None, max_length=200)
+
+
+@router.post("/conversations/{conversation_id}/fork", response_model=ConversationPublic, status_code=201)
+async def fork_conversation(
+    conversation_id: str, body: ForkRequest, service: Service, user: CurrentUser
+) -> ConversationPublic:
+    """Branch off at a message: the new conversation shares everything up to it, stored once."""
+    row = await service.fork(
+        user_id=user,
+        conversation_id=conversation_id,
+        at_index=body.at_index,
+        persona_ids=body.persona_ids,
+        mode=body.mode,
+        model=parse_model_id(body.model) if body.model else None,
+        scorer=body.scorer,
+        seed=body.seed,
+        title=body.title,
+    )
+    return conversation_public(row, await service.live(user_id=user, conversation_id=row.id))
+
+
+@router.get("/conversations/{conversation_id}/forks")
+async def fork_tree(conversation_id: str, service: Service, user: CurrentUser) -> dict[str, Any]:
+    """The family tree this conversation belongs to, from its root."""
+    return await service.fork_tree(user_id=user, conversation_id=conversation_id)
 
 
 class MemoRequest(BaseModel):
