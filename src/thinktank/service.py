@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistenc
 from thinktank.engine.events import Event, EventSink, StateChanged
 from thinktank.engine.members import Member, seat
 from thinktank.engine.setup import ConversationSpec, ScorerName, build_scorer, resolve_personas
-from thinktank.errors import UserError
+from thinktank.errors import ConversationBusy, UnknownIdError, UserError
 from thinktank.events.log import EventBus
 from thinktank.library.loader import Library
 from thinktank.models.ids import SCRIPTED, ModelId, parse_model_id
@@ -366,6 +366,100 @@ class ConversationService:
                 }
 
             return await node(await repo.get_conversation(session, user_id=user_id, conversation_id=root_id))
+
+    async def rerun(
+        self,
+        *,
+        user_id: str,
+        conversation_id: str,
+        persona_models: Mapping[str, ModelId] | None = None,
+        scorer: ScorerName | None = None,
+        seed: int | None = None,
+    ) -> Conversation:
+        """The same setup again with exactly one thing changed (a persona's model, the scorer or the
+        seed), run to its end in the server; compare the two with `compare`."""
+        changes = [persona_models is not None, scorer is not None, seed is not None]
+        if sum(changes) != 1:
+            raise UserError("a rerun changes exactly one thing: persona_models, scorer or seed")
+        original = await self.live(user_id=user_id, conversation_id=conversation_id)
+        panel = list(original.engine.personas)
+        if persona_models and original.override is not None:
+            # Everyone keeps the model they ran on; only the named personas change.
+            panel = [p.model_copy(update={"model": str(original.override), "fallbacks": []}) for p in panel]
+        if persona_models:
+            ids = {p.id for p in panel}
+            for persona_id in persona_models:
+                if persona_id not in ids:
+                    raise UnknownIdError("member", persona_id, suggestions=sorted(ids))
+            panel = [
+                p.model_copy(update={"model": str(persona_models[p.id]), "fallbacks": []})
+                if p.id in persona_models
+                else p
+                for p in panel
+            ]
+        async with self.db.session() as session:
+            source = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            settings = dict(source.settings or {})
+            if persona_models:
+                settings["model_override"] = None
+            settings["turn_delay"] = 0.0
+            settings["rerun_of"] = source.id
+            change = (
+                f"models: {', '.join(f'{k}={v}' for k, v in persona_models.items())}"
+                if persona_models
+                else f"scorer: {scorer}"
+                if scorer
+                else f"seed: {seed}"
+            )
+            settings["rerun_change"] = change
+            if scorer == "llm":
+                settings.setdefault("scorer_model", None)
+            row = Conversation(
+                user_id=user_id,
+                title=f"{source.title} (rerun, {change})"[:200],
+                topic=source.topic,
+                template_id=source.template_id,
+                mode=source.mode,
+                scorer=scorer or source.scorer,
+                settings=settings,
+                seed=source.seed if seed is None else seed,
+                speed=source.speed,
+                max_messages=source.max_messages,
+                max_cost=source.max_cost,
+            )
+            session.add(row)
+            await session.commit()
+            await repo.save_members(session, user_id=user_id, conversation_id=row.id, personas=panel)
+        live = await self.live(user_id=user_id, conversation_id=row.id)
+        await live.engine.persistence.message_saved(live.engine.messages[0])
+        await self.set_run_mode(user_id=user_id, conversation_id=row.id, mode="auto")
+        return row
+
+    async def compare(self, *, user_id: str, first: str, second: str) -> dict[str, Any]:
+        """Two conversations side by side: setup, cost and decision memo (written if missing)."""
+        sides = {}
+        for key, conversation_id in (("first", first), ("second", second)):
+            live = await self.live(user_id=user_id, conversation_id=conversation_id)
+            if live.runner is not None and not live.runner.done():
+                raise ConversationBusy("a conversation being compared is still running; compare when it ends")
+            memo = await self.memo(user_id=user_id, conversation_id=conversation_id)
+            if memo is None:
+                memo = (await self.write_memo(user_id=user_id, conversation_id=conversation_id)).to_json()
+            async with self.db.session() as session:
+                row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            engine = live.engine
+            sides[key] = {
+                "id": conversation_id,
+                "title": row.title,
+                "change": (row.settings or {}).get("rerun_change"),
+                "scorer": row.scorer,
+                "seed": row.seed,
+                "models": {m.persona.id: [str(x) for x in m.models] for m in engine.members},
+                "messages": engine.persona_message_count(),
+                "totals": engine.totals.to_json()["total"],
+                "memo": memo,
+            }
+        return sides
 
     async def write_memo(
         self, *, user_id: str, conversation_id: str, chair: ModelId | None = None

@@ -46,6 +46,8 @@ def test_nothing_of_one_user_reaches_the_other(accounts: tuple[TestClient, Accou
         ("GET", f"/api/v1/conversations/{cid}/memo", None),
         ("POST", f"/api/v1/conversations/{cid}/fork", {"at_index": 0}),
         ("GET", f"/api/v1/conversations/{cid}/forks", None),
+        ("POST", f"/api/v1/conversations/{cid}/rerun", {"seed": 3}),
+        ("GET", f"/api/v1/conversations/{cid}/compare/{cid}", None),
     ]
 
     def elsewhere(text: str) -> str:

@@ -174,6 +174,42 @@ async def fork_tree(conversation_id: str, service: Service, user: CurrentUser) -
     return await service.fork_tree(user_id=user, conversation_id=conversation_id)
 
 
+class RerunRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"seed": 7}, {"scorer": "llm"}, {"persona_models": {"cfo": "openai:gpt-4.1"}}]
+        },
+    )
+    persona_models: dict[str, str] | None = Field(None, description="persona id -> model id")
+    scorer: Literal["heuristic", "llm"] | None = None
+    seed: int | None = Field(None, ge=0, lt=2**31)
+
+
+@router.post("/conversations/{conversation_id}/rerun", response_model=ConversationPublic, status_code=202)
+async def rerun_conversation(
+    conversation_id: str, body: RerunRequest, service: Service, user: CurrentUser
+) -> ConversationPublic:
+    """Run the same setup again with exactly one thing changed; it runs in the server to its end."""
+    models = {k: parse_model_id(v) for k, v in body.persona_models.items()} if body.persona_models else None
+    row = await service.rerun(
+        user_id=user,
+        conversation_id=conversation_id,
+        persona_models=models,
+        scorer=body.scorer,
+        seed=body.seed,
+    )
+    return conversation_public(row, await service.live(user_id=user, conversation_id=row.id))
+
+
+@router.get("/conversations/{first}/compare/{second}")
+async def compare_conversations(
+    first: str, second: str, service: Service, user: CurrentUser
+) -> dict[str, Any]:
+    """Two conversations side by side (a rerun and its original): setup, cost and decision memo."""
+    return await service.compare(user_id=user, first=first, second=second)
+
+
 class MemoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     chair: str | None = Field(None, description="Model id of the chair; default: the panel's own models")
