@@ -79,3 +79,27 @@ def test_discuss_with_memo_and_the_memo_command(tmp_path: Path, monkeypatch: pyt
     missing = runner.invoke(cli, ["memo", "no-such-conversation"])
     assert missing.exit_code == 2
     assert "unknown conversation" in missing.output
+
+
+def test_fork_and_rerun_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    settings = Settings(database_url=url, scripted_latency=NO_LATENCY, data_dir=tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        cid = start(client, max_messages=3)
+        for _ in range(3):
+            client.post(f"/api/v1/conversations/{cid}/turns")
+    monkeypatch.setenv("THINKTANK_DATABASE_URL", url)
+    monkeypatch.setenv("THINKTANK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("THINKTANK_SCRIPTED_LATENCY", "0")
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    forked = runner.invoke(cli, ["fork", cid, "--at", "1", "--mode", "debate", "-n", "2"])
+    assert forked.exit_code == 0, forked.output
+    assert f"shares messages 0–1 with {cid}" in forked.output
+    assert forked.output.count(": ") >= 2, "the fork's two turns are printed"
+    rerun = runner.invoke(cli, ["rerun", cid, "--seed", "77"])
+    assert rerun.exit_code == 0, rerun.output
+    assert "seed: 77" in rerun.output
+    assert "recommendation" in rerun.output
+    assert runner.invoke(cli, ["rerun", cid, "--persona-model", "cfo"]).exit_code == 2
+    assert runner.invoke(cli, ["fork", cid, "--at", "99"]).exit_code == 2

@@ -88,8 +88,8 @@ def discuss_command(
         topic=topic,
         persona_ids=[p for p in persona if not _is_file(p)],
         custom_personas=[parse_persona_file(Path(p)) for p in persona if _is_file(p)],
-        mode=_mode(mode),
-        scorer=_scorer(scorer),
+        mode=parse_mode(mode),
+        scorer=parse_scorer(scorer),
         scorer_model=parse_model_id(scorer_model) if scorer_model else None,
         summary_model=parse_model_id(summary_model) if summary_model else None,
         model_override=parse_model_id(model) if model else None,
@@ -308,7 +308,7 @@ def _is_file(value: str) -> bool:
     return value.endswith((".yaml", ".yml")) or "/" in value
 
 
-def _mode(value: str | None) -> DiscussionMode | None:
+def parse_mode(value: str | None) -> DiscussionMode | None:
     if value is None:
         return None
     for known in DISCUSSION_MODES:
@@ -317,7 +317,7 @@ def _mode(value: str | None) -> DiscussionMode | None:
     raise UserError(f"unknown mode {value!r}; choose one of: {', '.join(DISCUSSION_MODES)}")
 
 
-def _scorer(value: str) -> ScorerName:
+def parse_scorer(value: str) -> ScorerName:
     scorers: dict[str, ScorerName] = {"heuristic": "heuristic", "llm": "llm"}
     if value in scorers:
         return scorers[value]
