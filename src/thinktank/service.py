@@ -29,10 +29,10 @@ from thinktank.engine.setup import ConversationSpec, ScorerName, build_scorer, r
 from thinktank.errors import ConversationBusy, UnknownIdError, UserError
 from thinktank.events.log import EventBus
 from thinktank.library.loader import Library
-from thinktank.models.ids import SCRIPTED, ModelId, parse_model_id
+from thinktank.models.ids import ModelId, parse_model_id
 from thinktank.models.stack import ModelFactory
 from thinktank.orchestration.orchestrator import TurnOrchestrator
-from thinktank.outcomes.memo import MemoResult, write_memo
+from thinktank.outcomes.memo import MemoResult, memo_for_conversation
 from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.persistence import StorePersistence
@@ -467,21 +467,7 @@ class ConversationService:
         """The decision memo, from the chosen chair, else the panel's own models, else the scripted
         chair; stored with the conversation and booked like any other cost."""
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
-        engine = live.engine
-        wanted = [chair] if chair else []
-        wanted += [m.models[0] for m in engine.members if m.models[0] not in wanted]
-        wanted.append(SCRIPTED)
-        chairs = [(model_id, live.factory.build(model_id)) for model_id in dict.fromkeys(wanted)]
-        result = await write_memo(
-            topic=engine.config.topic,
-            messages=engine.messages,
-            summary=engine.context.summary.text or None,
-            chairs=chairs,
-        )
-        for attempt in result.attempts:
-            await engine.book(
-                account="memo", model_id=attempt.model_id, usage=attempt.usage, cost=attempt.cost
-            )
+        result = await memo_for_conversation(live.engine, live.factory, chair=chair)
         if live.retention != "none":
             async with self.db.session() as session:
                 await repo.save_memo(

@@ -37,9 +37,9 @@ from thinktank.engine.setup import ConversationSpec, ScorerName, start_conversat
 from thinktank.engine.totals import Line
 from thinktank.errors import ConversationBusy, ConversationOver, UserError
 from thinktank.library.loader import Library, parse_persona_file
-from thinktank.models.ids import LOCAL_DEFAULT, SCRIPTED, ModelId, parse_model_id
+from thinktank.models.ids import LOCAL_DEFAULT, ModelId, parse_model_id
 from thinktank.models.stack import ModelFactory
-from thinktank.outcomes.memo import write_memo
+from thinktank.outcomes.memo import memo_for_conversation
 from thinktank.pricing.prices import Pricer
 from thinktank.settings import Settings
 
@@ -125,17 +125,8 @@ def discuss_command(
 async def _memo(
     engine: ConversationEngine, factory: ModelFactory, *, chair: ModelId | None
 ) -> dict[str, Any]:
-    wanted = ([chair] if chair else []) + [m.models[0] for m in engine.members] + [SCRIPTED]
     console.print("[dim]the chair is writing the decision memo…[/dim]")
-    result = await write_memo(
-        topic=engine.config.topic,
-        messages=engine.messages,
-        summary=engine.context.summary.text or None,
-        chairs=[(m, factory.build(m)) for m in dict.fromkeys(wanted)],
-    )
-    for attempt in result.attempts:
-        await engine.book(account="memo", model_id=attempt.model_id, usage=attempt.usage, cost=attempt.cost)
-    written = result.to_json()
+    written = (await memo_for_conversation(engine, factory, chair=chair)).to_json()
     print_memo(written)
     return written
 

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic_ai.direct import model_request
-from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
+from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
 from pydantic_ai.models import Model
 
 from thinktank.domain import Message, Usage
 from thinktank.engine.prompts import speaker_label
+from thinktank.models.answer import read_answer
 from thinktank.models.chat import approximate_tokens
-from thinktank.models.streaming import thinktank_facts
 from thinktank.pricing.prices import UNKNOWN_COST, Cost
 
 SUMMARY_INSTRUCTIONS = (
@@ -87,9 +87,6 @@ class ContextWindow:
         response = await model_request(
             summarizer, [request], model_settings={"temperature": 0.2, "max_tokens": 300}
         )
-        text = "".join(p.content for p in response.parts if isinstance(p, TextPart)).strip()
-        self.summary = Summary(text or self.summary.text, folded[-1].index + 1)
-        facts = thinktank_facts(response)
-        cost = Cost.from_json(facts["cost"]) if "cost" in facts else UNKNOWN_COST
-        usage = Usage(response.usage.input_tokens, response.usage.output_tokens, 1)
-        return SummaryCharge(facts.get("model_id"), usage, cost)
+        answer = read_answer(response)
+        self.summary = Summary(answer.text.strip() or self.summary.text, folded[-1].index + 1)
+        return SummaryCharge(answer.model_id, answer.usage, answer.cost or UNKNOWN_COST)

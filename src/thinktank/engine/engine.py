@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from pydantic_ai.direct import model_request_stream
-from pydantic_ai.messages import ModelMessage, PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
+from pydantic_ai.messages import ModelMessage
 
 from thinktank.domain import DiscussionMode, Message, Persona, TurnDecision, Usage
 from thinktank.engine.budget import Budget
@@ -49,7 +49,7 @@ from thinktank.library.loader import closest
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.clock import Clock, SystemClock
 from thinktank.models.ids import parse_model_id
-from thinktank.models.streaming import thinktank_facts
+from thinktank.models.streaming import text_delta, thinktank_facts
 from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.orchestration.scoring import SelectionContext
 from thinktank.pricing.prices import Cost, Pricer
@@ -281,17 +281,17 @@ class ConversationEngine:
         window = self.context.window(self.messages)
         prompt = build_messages(member.persona, system=system, window=window)
         prompt_tokens = approximate_tokens(system) + sum(approximate_tokens(m.text) for m in window)
-        if self._over_cost_cap(member, prompt_tokens=prompt_tokens):
+        estimate = self.pricer.price(
+            member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens
+        ).billed or Decimal(0)
+        if self._over_cost_cap(estimate):
             await self._set_status(
                 "finished", f"cost cap of ${self.config.max_cost} would be passed by the next turn"
             )
             return None
-        estimate = self.pricer.price(
-            member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens
-        )
         try:
             reservation = await self.budget.reserve(
-                tokens=prompt_tokens + self.config.reply_tokens, cost=estimate.billed or Decimal(0)
+                tokens=prompt_tokens + self.config.reply_tokens, cost=estimate
             )
         except BudgetExceeded as exceeded:
             await self._set_status("stopped", str(exceeded))
@@ -329,7 +329,7 @@ class ConversationEngine:
         try:
             async with model_request_stream(member.model, prompt, model_settings=settings) as stream:  # type: ignore[arg-type]
                 async for event in stream:
-                    delta = _text_delta(event)
+                    delta = text_delta(event)
                     if not delta:
                         continue
                     if first_token is None:
@@ -423,17 +423,13 @@ class ConversationEngine:
                 status=self.status, reason=self.stop_reason, summary=self.context.summary
             )
 
-    def _over_cost_cap(self, member: Member, *, prompt_tokens: int) -> bool:
+    def _over_cost_cap(self, estimate: Decimal) -> bool:
+        """Would the next turn, at its estimated billed cost, pass the conversation's cap?"""
         cap = self.config.max_cost
-        if cap is None:
-            return False
         spent = self.totals.total.cost.billed
-        if spent is None:
+        if cap is None or spent is None:
             return False
-        estimate = self.pricer.price(
-            member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens
-        )
-        return spent + (estimate.billed or Decimal(0)) > cap
+        return spent + estimate > cap
 
     async def _finished_before_turn(self) -> bool:
         limit = self.config.max_messages
@@ -489,11 +485,3 @@ class ConversationEngine:
 
     async def _emit(self, event: Event) -> None:
         await self.sink(event)
-
-
-def _text_delta(event: object) -> str:
-    if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-        return event.part.content
-    if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-        return event.delta.content_delta
-    return ""

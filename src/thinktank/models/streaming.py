@@ -72,13 +72,20 @@ class TextStream(StreamedResponse):
         return self._timestamp
 
 
+def text_delta(event: object) -> str:
+    """The text a stream event adds ("" for events that add none)."""
+    if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+        return event.part.content
+    if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+        return event.delta.content_delta
+    return ""
+
+
 async def text_of(stream: StreamedResponse) -> AsyncIterator[Chunk]:
     """Re-emit a stream as chunks: its text deltas, then its final usage."""
     async for event in stream:
-        if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-            yield event.part.content
-        elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-            yield event.delta.content_delta
+        if delta := text_delta(event):
+            yield delta
     yield stream.usage
 
 

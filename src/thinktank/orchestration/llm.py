@@ -14,12 +14,12 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_ai.direct import model_request
-from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
+from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
 from pydantic_ai.models import Model
 
 from thinktank.domain import Persona, Usage
 from thinktank.errors import ProviderFailure
-from thinktank.models.streaming import thinktank_facts
+from thinktank.models.answer import read_answer
 from thinktank.orchestration.heuristic import HeuristicScorer
 from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContext, is_addressed, participation
 from thinktank.pricing.prices import Cost
@@ -88,10 +88,8 @@ class LlmScorer:
             return await self._fallback(
                 context, candidates, f"{type(failure).__name__}", usage=Usage(), cost=None
             )
-        usage = Usage(response.usage.input_tokens, response.usage.output_tokens, 1)
-        facts = thinktank_facts(response)
-        cost = Cost.from_json(facts["cost"]) if "cost" in facts else None
-        answer = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+        reply = read_answer(response)
+        usage, cost, answer = reply.usage, reply.cost, reply.text
         try:
             parsed = LlmScores.model_validate_json(_json_object(answer))
             by_id = {s.persona_id: s for s in parsed.scores}

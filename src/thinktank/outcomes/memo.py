@@ -17,13 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_ai.direct import model_request
-from pydantic_ai.messages import ModelRequest, SystemPromptPart, TextPart, UserPromptPart
+from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
 from pydantic_ai.models import Model
 
 from thinktank.domain import Message, Usage
+from thinktank.engine.engine import ConversationEngine
 from thinktank.errors import ProviderFailure
-from thinktank.models.ids import ModelId
-from thinktank.models.streaming import thinktank_facts
+from thinktank.models.answer import read_answer
+from thinktank.models.ids import SCRIPTED, ModelId
+from thinktank.models.stack import ModelFactory
 from thinktank.pricing.prices import FREE, UNKNOWN_COST, Cost
 
 CHAIR_INSTRUCTIONS = "You chair the panel and write its decision memo."
@@ -188,11 +190,9 @@ async def write_memo(
         except ProviderFailure as failure:
             attempts.append(MemoAttempt(str(model_id), Usage(), FREE, f"{type(failure).__name__}: {failure}"))
             continue
-        facts = thinktank_facts(response)
-        cost = Cost.from_json(facts["cost"]) if "cost" in facts else UNKNOWN_COST
-        usage = Usage(response.usage.input_tokens, response.usage.output_tokens, 1)
-        answer = "".join(p.content for p in response.parts if isinstance(p, TextPart))
-        attempt = MemoAttempt(facts.get("model_id", str(model_id)), usage, cost)
+        reply = read_answer(response)
+        answer = reply.text
+        attempt = MemoAttempt(reply.model_id or str(model_id), reply.usage, reply.cost or UNKNOWN_COST)
         attempts.append(attempt)
         try:
             match = re.search(r"\{.*\}", answer, re.S)
@@ -206,3 +206,20 @@ async def write_memo(
         return MemoResult(memo, attempt.model_id, attempts)
     reasons = "; ".join(f"{a.model_id}: {a.error}" for a in attempts)
     raise MemoFailed(f"no chair could write the memo ({reasons})", provider="chair")
+
+
+async def memo_for_conversation(
+    engine: ConversationEngine, factory: ModelFactory, *, chair: ModelId | None = None
+) -> MemoResult:
+    """The memo of a conversation: the chosen chair, else the panel's own models, else the scripted
+    chair; every attempt is booked on the conversation under `memo`."""
+    wanted = ([chair] if chair else []) + [m.models[0] for m in engine.members] + [SCRIPTED]
+    result = await write_memo(
+        topic=engine.config.topic,
+        messages=engine.messages,
+        summary=engine.context.summary.text or None,
+        chairs=[(model_id, factory.build(model_id)) for model_id in dict.fromkeys(wanted)],
+    )
+    for attempt in result.attempts:
+        await engine.book(account="memo", model_id=attempt.model_id, usage=attempt.usage, cost=attempt.cost)
+    return result
