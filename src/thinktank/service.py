@@ -158,8 +158,13 @@ class ConversationService:
             )
             await session.commit()
         live = await self.live(user_id=user_id, conversation_id=row.id)
-        await live.engine.persistence.message_saved(live.engine.messages[0])
+        await self._store_topic(live)
         return row
+
+    @staticmethod
+    async def _store_topic(live: Live) -> None:
+        """A new conversation's first message is its topic, from the user; a fork inherits its own."""
+        await live.engine.persistence.message_saved(live.engine.messages[0])
 
     async def _my_personas(self, user_id: str) -> list[Persona]:
         async with self.db.session() as session:
@@ -431,7 +436,7 @@ class ConversationService:
             await session.commit()
             await repo.save_members(session, user_id=user_id, conversation_id=row.id, personas=panel)
         live = await self.live(user_id=user_id, conversation_id=row.id)
-        await live.engine.persistence.message_saved(live.engine.messages[0])
+        await self._store_topic(live)
         await self.set_run_mode(user_id=user_id, conversation_id=row.id, mode="auto")
         return row
 
@@ -492,9 +497,7 @@ class ConversationService:
         async with self.db.session() as session:
             if (await retention.preferences(session, user_id=user_id)).data_retention != "session":
                 return
-            rows, _ = await repo.list_conversations(
-                session, user_id=user_id, limit=100_000, cursor=None, search=None
-            )
+            rows = await repo.all_conversations(session, user_id=user_id)
         for row in rows:
             await self.delete(user_id=user_id, conversation_id=row.id)
 

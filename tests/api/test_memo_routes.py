@@ -36,6 +36,21 @@ def test_write_read_and_export_the_memo(client: TestClient) -> None:
     assert client.post(f"/api/v1/conversations/{cid}/memo", json={"chair": "gpt4"}).status_code == 422
 
 
+def stored_conversation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, turns: int
+) -> tuple[str, Settings]:
+    """A conversation stored by a server, and the environment that points the CLI at its database."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'stored.db'}"
+    settings = Settings(database_url=url, scripted_latency=NO_LATENCY, data_dir=tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        cid = start(client, max_messages=turns + 1)
+        for _ in range(turns):
+            client.post(f"/api/v1/conversations/{cid}/turns")
+    monkeypatch.setenv("THINKTANK_DATABASE_URL", url)
+    monkeypatch.setenv("THINKTANK_DATA_DIR", str(tmp_path / "data"))
+    return cid, settings
+
+
 def test_discuss_with_memo_and_the_memo_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(var, raising=False)
@@ -63,14 +78,7 @@ def test_discuss_with_memo_and_the_memo_command(tmp_path: Path, monkeypatch: pyt
     assert "Recommendation:" in result.output
     assert json.loads(out.read_text())["memo"]["model_id"] == "scripted"
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'memo.db'}"
-    settings = Settings(database_url=url, scripted_latency=NO_LATENCY, data_dir=tmp_path / "data")
-    with TestClient(create_app(settings)) as client:
-        cid = start(client, max_messages=4)
-        for _ in range(3):
-            client.post(f"/api/v1/conversations/{cid}/turns")
-    monkeypatch.setenv("THINKTANK_DATABASE_URL", url)
-    monkeypatch.setenv("THINKTANK_DATA_DIR", str(tmp_path / "data"))
+    cid, settings = stored_conversation(tmp_path, monkeypatch, turns=3)
     stored = runner.invoke(cli, ["memo", cid, "--chair", "scripted"])
     assert stored.exit_code == 0, stored.output
     assert "Decision memo" in stored.output
@@ -82,14 +90,7 @@ def test_discuss_with_memo_and_the_memo_command(tmp_path: Path, monkeypatch: pyt
 
 
 def test_fork_and_rerun_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    settings = Settings(database_url=url, scripted_latency=NO_LATENCY, data_dir=tmp_path / "data")
-    with TestClient(create_app(settings)) as client:
-        cid = start(client, max_messages=3)
-        for _ in range(3):
-            client.post(f"/api/v1/conversations/{cid}/turns")
-    monkeypatch.setenv("THINKTANK_DATABASE_URL", url)
-    monkeypatch.setenv("THINKTANK_DATA_DIR", str(tmp_path / "data"))
+    cid, _ = stored_conversation(tmp_path, monkeypatch, turns=3)
     monkeypatch.setenv("THINKTANK_SCRIPTED_LATENCY", "0")
     monkeypatch.setenv("COLUMNS", "200")
     runner = CliRunner()

@@ -104,7 +104,7 @@ async def export_account(session: AsyncSession, *, user_id: str) -> dict[str, An
         raise repo.NotFound("user", user_id)
     prefs = await preferences(session, user_id=user_id)
     conversations = []
-    rows, _ = await repo.list_conversations(session, user_id=user_id, limit=100_000, cursor=None, search=None)
+    rows = await repo.all_conversations(session, user_id=user_id)
     for row in rows:
         messages = await repo.load_messages(session, user_id=user_id, conversation_id=row.id)
         totals = await repo.load_totals(session, user_id=user_id, conversation_id=row.id)
@@ -150,7 +150,7 @@ async def export_account(session: AsyncSession, *, user_id: str) -> dict[str, An
 
 async def delete_account(session: AsyncSession, *, user_id: str) -> None:
     """Remove every row the user owns, children first (SQLite cascades only when told to)."""
-    rows, _ = await repo.list_conversations(session, user_id=user_id, limit=100_000, cursor=None, search=None)
+    rows = await repo.all_conversations(session, user_id=user_id)
     for row in rows:
         await repo.delete_conversation(session, user_id=user_id, conversation_id=row.id)
     for table in (

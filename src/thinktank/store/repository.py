@@ -236,6 +236,16 @@ async def forks_of(session: AsyncSession, *, user_id: str, conversation_id: str)
     return list(rows)
 
 
+async def all_conversations(session: AsyncSession, *, user_id: str) -> list[Conversation]:
+    """Every conversation of a user, newest first (exports, account deletion, sign-out)."""
+    rows = await session.scalars(
+        select(Conversation)
+        .where(Conversation.user_id == user_id)
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+    )
+    return list(rows)
+
+
 async def delete_conversation(session: AsyncSession, *, user_id: str, conversation_id: str) -> None:
     """Delete a conversation with its messages, costs and memos, and its forks (which read its messages)."""
     await get_conversation(session, user_id=user_id, conversation_id=conversation_id)
