@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+VENDOR := src/thinktank/web/static/vendor/htmx.min.js
+
+.PHONY: run demo test lint format bench clean web-assets
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,10 +15,21 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-run: $(STAMP)
+# The web UI's browser libraries come from the npm registry (versions locked in frontend/), not git.
+$(VENDOR): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(dir $(VENDOR))
+	cp frontend/node_modules/htmx.org/dist/htmx.min.js $(VENDOR)
+
+web-assets: $(VENDOR)
+
+run: $(STAMP) $(VENDOR)
+	$(BIN)/thinktank serve
+
+demo: $(STAMP)
 	$(BIN)/thinktank discuss --template startup-product-planning --messages 6
 
-test: $(STAMP)
+test: $(STAMP) $(VENDOR)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -32,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache frontend/node_modules $(dir $(VENDOR))

@@ -35,7 +35,12 @@ class ServerProcess:
 
 @contextmanager
 def running_server(
-    *, database_url: str, latency: str = "0", port: int | None = None, data_dir: str | None = None
+    *,
+    database_url: str,
+    latency: str = "0",
+    port: int | None = None,
+    data_dir: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[ServerProcess]:
     port = port or free_port()
     scratch = None if data_dir else tempfile.mkdtemp(prefix="thinktank-data-")
@@ -45,6 +50,7 @@ def running_server(
         "THINKTANK_SCRIPTED_LATENCY": latency,
         "PYTHONUNBUFFERED": "1",
         "THINKTANK_DATA_DIR": data_dir or scratch or "",
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "thinktank", "serve", "--port", str(port)],

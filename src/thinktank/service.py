@@ -125,7 +125,7 @@ class ConversationService:
 
     async def create(self, *, user_id: str, spec: ConversationSpec, title: str | None = None) -> Conversation:
         mine = await self._my_personas(user_id)
-        topic, mode, panel, messages = resolve_personas(spec, self._library_with(mine))
+        topic, mode, panel, messages = resolve_personas(spec, self.library_with(mine))
         self._check_panel_size(await self.tier_of(user_id), len(panel))
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         settings = {
@@ -170,7 +170,7 @@ class ConversationService:
         async with self.db.session() as session:
             return await repo.list_user_personas(session, user_id=user_id)
 
-    def _library_with(self, mine: Sequence[Persona]) -> Library:
+    def library_with(self, mine: Sequence[Persona]) -> Library:
         if not mine:
             return self.library
         personas = {**self.library.personas, **{p.id: p for p in mine}}
@@ -178,7 +178,7 @@ class ConversationService:
 
     async def persona(self, *, user_id: str, persona_id: str) -> Persona:
         """A persona of the user's own or of the library (the user's wins on the same id)."""
-        return self._library_with(await self._my_personas(user_id)).persona(persona_id)
+        return self.library_with(await self._my_personas(user_id)).persona(persona_id)
 
     async def live(self, *, user_id: str, conversation_id: str) -> Live:
         live = self._live.get(conversation_id)
@@ -194,6 +194,39 @@ class ConversationService:
         if live.user_id != user_id:
             raise repo.NotFound("conversation", conversation_id)
         return live
+
+    async def messages_page(
+        self, *, user_id: str, conversation_id: str, after: int | None, before: int | None, limit: int
+    ) -> list[Message]:
+        """A page of finished messages with their costs: newer than `after`, or the last `limit`
+        older than `before`, or the first `limit`."""
+        if after is not None and before is not None:
+            raise UserError("use after or before, not both")
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        if live.retention == "none":
+            # Nothing is stored for this user: the live session is the only copy.
+            kept = [
+                m
+                for m in live.engine.messages
+                if (after is None or m.index > after) and (before is None or m.index < before)
+            ]
+            return kept[-limit:] if before is not None else kept[:limit]
+        async with self.db.session() as session:
+            rows = await repo.page_messages(
+                session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                after=after,
+                before=before,
+                limit=limit,
+            )
+            costs = await repo.message_costs(session, message_ids=[r.id for r in rows])
+        messages = []
+        for row in rows:
+            message = repo.message_from_row(row)
+            record = costs.get(row.id)
+            messages.append(message if record is None else repo.with_cost(message, record))
+        return messages
 
     async def tier_of(self, user_id: str) -> Tier:
         async with self.db.session() as session:
@@ -326,7 +359,7 @@ class ConversationService:
         if not 0 <= at_index <= last:
             raise UserError(f"at_index must be a message of this conversation: 0 to {last}")
         if persona_ids:
-            mine = self._library_with(await self._my_personas(user_id))
+            mine = self.library_with(await self._my_personas(user_id))
             panel = [mine.persona(pid) for pid in dict.fromkeys(persona_ids)]
         else:
             panel = list(parent_live.engine.personas)

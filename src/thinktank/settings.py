@@ -39,6 +39,8 @@ class Settings:
     mail_from: str = "ThinkTank <no-reply@localhost>"
     tiers_file: Path | None = None
     """None: the plans shipped in the package."""
+    substitute_model: str = "local:smollm2"
+    """Stands in for a persona whose own models have no key here."""
     env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """The environment these settings came from (for secrets read on demand, never logged)."""
 
@@ -70,6 +72,7 @@ class Settings:
             cookie_secure=env.get("THINKTANK_COOKIE_SECURE", "1").strip().lower() not in ("0", "false", "no"),
             smtp_url=env.get("THINKTANK_SMTP_URL", "").strip() or None,
             mail_from=env.get("THINKTANK_MAIL_FROM", "").strip() or "ThinkTank <no-reply@localhost>",
+            substitute_model=env.get("THINKTANK_SUBSTITUTE_MODEL", "").strip() or "local:smollm2",
             env={k: v for k, v in env.items() if k.startswith("THINKTANK_")},
         )
 

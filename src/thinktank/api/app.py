@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx2
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from thinktank.accounts.keys import open_keystore
 from thinktank.accounts.oauth import OAuthSignIn, providers_from_env
@@ -18,11 +19,13 @@ from thinktank.api.routes import account, auth, conversations, events, keys, mod
 from thinktank.api.routes import library as library_routes
 from thinktank.events.log import EventBus
 from thinktank.library.loader import load_library
-from thinktank.models.stack import ModelFactory
-from thinktank.pricing.prices import Pricer
+from thinktank.models.stack import factory_from_settings
 from thinktank.service import ConversationService
 from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database
+from thinktank.web import fragments, pages
+from thinktank.web.assets import STATIC_DIR
+from thinktank.web.render import build_templates, install_redirects
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 256 * 1024
@@ -39,12 +42,7 @@ def create_app(
     pass fakes)."""
     check_secrets(settings)
     library = load_library(user_dir=settings.library_dir)
-    factory = ModelFactory(
-        keys=settings.keys,
-        pricer=Pricer(markup=settings.markup),
-        scripted_latency=settings.scripted_latency,
-        http_client=http_client,
-    )
+    factory = factory_from_settings(settings, http_client=http_client)
     db = Database(settings.resolved_database_url())
     tiers = load_tiers(settings.tiers_file)
     validation_client = http_client or httpx2.AsyncClient(timeout=30.0)
@@ -92,6 +90,8 @@ def create_app(
             transport=oauth_transport,
         )
     errors.install(app)
+    install_redirects(app)
+    app.state.templates = build_templates()
 
     @app.middleware("http")
     async def limit_body_size(
@@ -115,6 +115,10 @@ def create_app(
         models.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+
+    app.include_router(pages.router)
+    app.include_router(fragments.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -38,9 +38,8 @@ from thinktank.engine.totals import Line
 from thinktank.errors import ConversationBusy, ConversationOver, UserError
 from thinktank.library.loader import Library, parse_persona_file
 from thinktank.models.ids import LOCAL_DEFAULT, ModelId, parse_model_id
-from thinktank.models.stack import ModelFactory
+from thinktank.models.stack import ModelFactory, factory_from_settings
 from thinktank.outcomes.memo import memo_for_conversation
-from thinktank.pricing.prices import Pricer
 from thinktank.settings import Settings
 
 MANUAL_HELP = (
@@ -99,11 +98,7 @@ def discuss_command(
         max_messages=messages,
         max_cost=_money(max_cost),
     )
-    factory = ModelFactory(
-        keys=settings.keys,
-        pricer=Pricer(markup=settings.markup),
-        scripted_latency=settings.scripted_latency,
-    )
+    factory = factory_from_settings(settings)
     view = TerminalView()
     engine = start_conversation(spec, library=library, factory=factory, sink=view.show)
     view.engine = engine

@@ -13,14 +13,13 @@ from thinktank.cli.common import (
     load_library_for,
     load_settings,
     on_database,
-    pricer_for,
     reports_user_errors,
 )
 from thinktank.cli.discuss import parse_mode, parse_scorer, print_memo
 from thinktank.errors import UserError
 from thinktank.events.log import EventBus
 from thinktank.models.ids import parse_model_id
-from thinktank.models.stack import ModelFactory
+from thinktank.models.stack import factory_from_settings
 from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database
@@ -52,9 +51,7 @@ def memo_command(
 
 
 def _service(settings: Settings, db: Database) -> ConversationService:
-    factory = ModelFactory(
-        keys=settings.keys, pricer=pricer_for(settings), scripted_latency=settings.scripted_latency
-    )
+    factory = factory_from_settings(settings)
     return ConversationService(
         db=db,
         library=load_library_for(settings),

@@ -29,7 +29,7 @@ def serve_command(
     ),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
 ) -> None:
-    """Run the API server: conversations keep running here even when no client is watching."""
+    """Run the web app and API: conversations keep running here even when no browser is watching."""
     settings = load_settings()
     if not is_loopback(host) and settings.auth != "multi":
         raise ConfigurationError(
@@ -39,9 +39,11 @@ def serve_command(
     import uvicorn
 
     from thinktank.api.app import create_app
+    from thinktank.web.assets import check_vendor_files
 
+    check_vendor_files()
     app = create_app(settings)
-    console.print(f"ThinkTank API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs)")
+    console.print(f"ThinkTank on http://{host}:{port}/  (API: /api/v1, docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

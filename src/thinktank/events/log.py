@@ -61,6 +61,11 @@ class ConversationLog:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
+    @property
+    def last_id(self) -> str:
+        """The id of the newest event so far: a page rendered now subscribes from here."""
+        return f"{self.epoch}-{self._next - 1}"
+
     def _replay(self, last_event_id: str | None) -> list[LoggedEvent] | None:
         """Events after `last_event_id`, or None when they are no longer all here."""
         if last_event_id is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -448,20 +448,34 @@ async def load_totals(session: AsyncSession, *, user_id: str, conversation_id: s
     return totals
 
 
-async def daily_costs(session: AsyncSession, *, user_id: str, days: int) -> list[dict[str, Any]]:
+@dataclass
+class Spending:
+    """Everything a user spent, three ways: in all, per UTC day, per conversation."""
+
+    total: CostTotals = field(default_factory=CostTotals)
+    by_day: dict[str, CostTotals] = field(default_factory=dict)
+    by_conversation: dict[str, CostTotals] = field(default_factory=dict)
+
+
+async def spending(session: AsyncSession, *, user_id: str) -> Spending:
     rows = await session.scalars(
         select(CostRecord).where(CostRecord.user_id == user_id).order_by(CostRecord.created_at)
     )
-    by_day: dict[str, CostTotals] = {}
+    result = Spending()
     for row in rows:
-        day = row.created_at.date().isoformat()
-        by_day.setdefault(day, CostTotals()).add(
-            account=row.account,
-            model_id=row.model_id,
-            usage=Usage(row.input_tokens, row.output_tokens, row.requests),
-            cost=Cost(row.raw_cost, row.billed_cost),
-        )
-    recent = sorted(by_day.items())[-days:]
+        usage = Usage(row.input_tokens, row.output_tokens, row.requests)
+        cost = Cost(row.raw_cost, row.billed_cost)
+        for totals in (
+            result.total,
+            result.by_day.setdefault(row.created_at.date().isoformat(), CostTotals()),
+            result.by_conversation.setdefault(row.conversation_id, CostTotals()),
+        ):
+            totals.add(account=row.account, model_id=row.model_id, usage=usage, cost=cost)
+    return result
+
+
+async def daily_costs(session: AsyncSession, *, user_id: str, days: int) -> list[dict[str, Any]]:
+    recent = sorted((await spending(session, user_id=user_id)).by_day.items())[-days:]
     return [
         {"day": day, **totals.total.to_json(), "by_provider": totals.to_json()["by_provider"]}
         for day, totals in recent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from thinktank.api.deps import CurrentUser, Service
@@ -21,6 +21,9 @@ async def conversation_events(
     service: Service,
     user: CurrentUser,
     last_event_id: str | None = Header(None, alias="Last-Event-ID"),
+    since: str | None = Query(
+        None, max_length=100, description="An event id to start after, for the first connection of a page"
+    ),
 ) -> StreamingResponse:
     """Turn decided, token deltas, message completed, costs, members, state, errors, as they happen.
 
@@ -33,7 +36,8 @@ async def conversation_events(
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        async for chunk in log.subscribe(last_event_id, heartbeat=heartbeat):
+        # A reconnect's Last-Event-ID is newer than the page's `since`, so it wins.
+        async for chunk in log.subscribe(last_event_id or since, heartbeat=heartbeat):
             yield chunk
 
     return StreamingResponse(

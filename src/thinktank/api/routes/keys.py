@@ -37,7 +37,7 @@ def _public(info: KeyInfo) -> KeyPublic:
     )
 
 
-def _store(service: Service) -> KeyStore:
+def keystore_of(service: Service) -> KeyStore:
     if service.keystore is None:
         raise ConfigurationError("this server does not store API keys")
     return service.keystore
@@ -45,17 +45,17 @@ def _store(service: Service) -> KeyStore:
 
 @router.get("/keys", response_model=list[KeyPublic])
 async def list_keys(service: Service, user: CurrentUser) -> list[KeyPublic]:
-    return [_public(k) for k in await _store(service).list_user_keys(user_id=user)]
+    return [_public(k) for k in await keystore_of(service).list_user_keys(user_id=user)]
 
 
 @router.put("/keys/{provider}", response_model=KeyPublic)
 async def add_key(provider: str, body: KeyIn, service: Service, user: CurrentUser) -> KeyPublic:
     """Checked with a cheap real call first; it replaces any key of mine for that provider."""
-    info = await _store(service).add_user_key(user_id=user, provider=provider, api_key=body.api_key)
+    info = await keystore_of(service).add_user_key(user_id=user, provider=provider, api_key=body.api_key)
     return _public(info)
 
 
 @router.delete("/keys/{provider}", status_code=204)
 async def remove_key(provider: str, service: Service, user: CurrentUser) -> Response:
-    await _store(service).remove_user_key(user_id=user, provider=provider)
+    await keystore_of(service).remove_user_key(user_id=user, provider=provider)
     return Response(status_code=204)

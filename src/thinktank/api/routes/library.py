@@ -91,7 +91,7 @@ async def duplicate_persona(
     return PersonaPublic(source="mine", persona=copy)
 
 
-def _template_public(service: Service, template_id: str) -> TemplatePublic:
+def template_public(service: Service, template_id: str) -> TemplatePublic:
     template = service.library.template(template_id)
     cost = estimate_conversation_cost(
         service.library.template_personas(template),
@@ -109,7 +109,7 @@ def _template_public(service: Service, template_id: str) -> TemplatePublic:
 async def list_templates(
     service: Service, category: str | None = None, industry: str | None = None
 ) -> list[TemplatePublic]:
-    templates = [_template_public(service, t) for t in service.library.templates]
+    templates = [template_public(service, t) for t in service.library.templates]
     if category:
         templates = [t for t in templates if t.category.lower() == category.lower()]
     if industry:
@@ -123,4 +123,4 @@ async def get_template(template_id: str, service: Service) -> TemplatePublic:
         raise UnknownIdError(
             "template", template_id, suggestions=closest(template_id, service.library.templates)
         )
-    return _template_public(service, template_id)
+    return template_public(service, template_id)

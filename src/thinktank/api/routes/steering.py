@@ -18,7 +18,6 @@ from thinktank.api.schemas import (
 )
 from thinktank.domain import Message, Persona
 from thinktank.errors import UserError
-from thinktank.store import repository as repo
 
 router = APIRouter(tags=["steering"])
 
@@ -70,34 +69,10 @@ async def list_messages(
     before: int | None = Query(None, ge=0, description="Messages before this index (older)"),
     limit: int = Query(50, ge=1, le=500),
 ) -> MessagePage:
-    if after is not None and before is not None:
-        raise UserError("use after or before, not both")
-    live = await service.live(user_id=user, conversation_id=conversation_id)
-    if live.retention == "none":
-        # Nothing is stored for this user: the live session is the only copy.
-        kept = [
-            m
-            for m in live.engine.messages
-            if (after is None or m.index > after) and (before is None or m.index < before)
-        ]
-        page = kept[-limit:] if before is not None else kept[:limit]
-        items = [message_public(m) for m in page]
-        return MessagePage(
-            items=items, before=items[0].index if items else before, after=items[-1].index if items else after
-        )
-    async with service.db.session() as session:
-        await repo.get_conversation(session, user_id=user, conversation_id=conversation_id)
-        rows = await repo.page_messages(
-            session, user_id=user, conversation_id=conversation_id, after=after, before=before, limit=limit
-        )
-        costs = await repo.message_costs(session, message_ids=[r.id for r in rows])
-    items = []
-    for row in rows:
-        message = repo.message_from_row(row)
-        record = costs.get(row.id)
-        if record is not None:
-            message = repo.with_cost(message, record)
-        items.append(message_public(message))
+    messages = await service.messages_page(
+        user_id=user, conversation_id=conversation_id, after=after, before=before, limit=limit
+    )
+    items = [message_public(m) for m in messages]
     return MessagePage(
         items=items,
         before=items[0].index if items else before,

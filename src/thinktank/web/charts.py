@@ -1,0 +1,50 @@
+"""Bar charts as inline SVG, rendered on the server: no charting script, readable in both themes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from markupsafe import Markup, escape
+
+ROW_HEIGHT = 26
+LABEL_WIDTH = 170
+BAR_WIDTH = 360
+VALUE_WIDTH = 90
+
+
+def money(value: Decimal) -> str:
+    if value == 0:
+        return "$0"
+    if value < Decimal("0.01"):
+        return f"${value:.6f}".rstrip("0")
+    return f"${value:,.2f}"
+
+
+def bar_chart(rows: Sequence[tuple[str, Decimal]], *, title: str) -> Markup:
+    """Horizontal bars, one per (label, amount), scaled to the largest; the title names the figure
+    for screen readers and every bar carries its exact amount as text."""
+    if not rows:
+        return Markup('<p class="empty">Nothing spent yet.</p>')
+    largest = max(amount for _, amount in rows) or Decimal(1)
+    width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    height = ROW_HEIGHT * len(rows)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}" preserveAspectRatio="xMinYMin meet">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i, (label, amount) in enumerate(rows):
+        y = i * ROW_HEIGHT
+        bar = max(int(BAR_WIDTH * float(amount / largest)), 1 if amount > 0 else 0)
+        short = label if len(label) <= 24 else label[:23] + "…"
+        parts.append(
+            f'<g><text class="label" x="{LABEL_WIDTH - 8}" y="{y + 17}" text-anchor="end">'
+            f"{escape(short)}</text>"
+            f'<rect class="bar" x="{LABEL_WIDTH}" y="{y + 5}" width="{bar}" '
+            f'height="{ROW_HEIGHT - 10}" rx="3">'
+            f"<title>{escape(label)}: {escape(money(amount))}</title></rect>"
+            f'<text class="value" x="{LABEL_WIDTH + bar + 6}" y="{y + 17}">{escape(money(amount))}</text></g>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

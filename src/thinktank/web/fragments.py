@@ -1,0 +1,307 @@
+"""htmx endpoints: pieces of pages, and form posts that answer with HTML (errors next to fields)
+or with `HX-Redirect`. Changes go through the same service calls as the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from thinktank.accounts import retention
+from thinktank.accounts.keys import KEYED_PROVIDERS
+from thinktank.api.deps import CurrentUser, Service
+from thinktank.api.routes.conversations import create_conversation
+from thinktank.api.routes.keys import keystore_of, list_keys
+from thinktank.api.schemas import ConversationCreate
+from thinktank.domain import Persona
+from thinktank.engine.prompts import system_prompt
+from thinktank.engine.setup import ConversationSpec, resolve_personas
+from thinktank.errors import ProviderFailure, UserError
+from thinktank.models.ids import parse_model_id
+from thinktank.pricing.estimate import estimate_conversation_cost
+from thinktank.store import repository as repo
+from thinktank.web.forms import (
+    FieldErrors,
+    conversation_fields,
+    parse_conversation,
+    parse_persona,
+    persona_fields,
+)
+from thinktank.web.pages import ATTITUDES, LEVELS
+from thinktank.web.render import render
+from thinktank.web.views import (
+    ROOM_PAGE,
+    available_models,
+    avatars_for,
+    conversation_rows,
+    message_views,
+    room_context,
+)
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+MAX_JUMP = 5000
+
+
+def redirect(to: str) -> Response:
+    return Response(status_code=204, headers={"HX-Redirect": to})
+
+
+# --- the conversation room ---------------------------------------------------------------------
+
+
+@router.get("/c/{conversation_id}/older", response_class=HTMLResponse)
+async def older_messages(
+    request: Request,
+    conversation_id: str,
+    service: Service,
+    user: CurrentUser,
+    before: int = Query(ge=0),
+    down_to: int | None = Query(None, ge=0, description="Load back to this message (a citation's jump)"),
+) -> Response:
+    limit = ROOM_PAGE if down_to is None else min(max(before - down_to, ROOM_PAGE), MAX_JUMP)
+    messages = await message_views(service, user, conversation_id, before=before, limit=limit)
+    return render(
+        request,
+        "_older.html",
+        conversation_id=conversation_id,
+        messages=messages,
+        has_older=bool(messages) and messages[0]["index"] > 0,
+        avatars=await avatars_for(service, user),
+    )
+
+
+@router.get("/c/{conversation_id}/newer", response_class=HTMLResponse)
+async def newer_messages(
+    request: Request, conversation_id: str, service: Service, user: CurrentUser, after: int = Query(ge=-1)
+) -> Response:
+    messages = await message_views(service, user, conversation_id, after=after, limit=ROOM_PAGE * 4)
+    return render(request, "_messages.html", messages=messages, avatars=await avatars_for(service, user))
+
+
+@router.get("/c/{conversation_id}/sidebar", response_class=HTMLResponse)
+async def sidebar(request: Request, conversation_id: str, service: Service, user: CurrentUser) -> Response:
+    return render(request, "_sidebar.html", **await room_context(service, user, conversation_id))
+
+
+@router.get("/c/{conversation_id}/memo", response_class=HTMLResponse)
+async def memo(request: Request, conversation_id: str, service: Service, user: CurrentUser) -> Response:
+    context = await room_context(service, user, conversation_id)
+    return render(request, "_memo.html", **context)
+
+
+# --- starting conversations --------------------------------------------------------------------
+
+
+async def _start(service: Service, user: str, body: ConversationCreate, *, run_mode: str) -> Response:
+    created = await create_conversation(body, service, user)
+    if run_mode == "auto":
+        await service.set_run_mode(user_id=user, conversation_id=created.id, mode="auto")
+    return redirect(f"/c/{created.id}")
+
+
+@router.post("/start/{template_id}")
+async def start_template(template_id: str, service: Service, user: CurrentUser) -> Response:
+    """The gallery's one click: the template as designed, running by itself."""
+    return await _start(
+        service, user, ConversationCreate.model_validate({"template_id": template_id}), run_mode="auto"
+    )
+
+
+@router.post("/conversations", response_class=HTMLResponse)
+async def start_conversation(request: Request, service: Service, user: CurrentUser) -> Response:
+    form = await request.form()
+    body, errors = parse_conversation(form)
+    if body is None:
+        return render(request, "_form_errors.html", status_code=422, errors=errors)
+    try:
+        return await _start(service, user, body, run_mode=str(form.get("run_mode") or "auto"))
+    except UserError as error:
+        return render(request, "_form_errors.html", status_code=422, errors={"": str(error)})
+
+
+@router.get("/estimate", response_class=HTMLResponse)
+async def estimate(request: Request, service: Service, user: CurrentUser) -> Response:
+    """What the panel being put together would cost, and who has no key (and what stands in)."""
+    fields = conversation_fields(request.query_params)
+    problem: str | None = None
+    rows: list[dict[str, Any]] = []
+    cost = None
+    messages = 0
+    try:
+        override = parse_model_id(fields["model"]) if fields.get("model") else None
+        library = service.library_with(await _mine(service, user))
+        spec = ConversationSpec(
+            template_id=fields.get("template_id"),
+            topic=fields.get("topic") or ("(your topic)" if not fields.get("template_id") else None),
+            persona_ids=fields["persona_ids"],
+            max_messages=int(fields["max_messages"])
+            if str(fields.get("max_messages", "")).isdigit()
+            else None,
+        )
+        topic, _mode, personas, messages = resolve_personas(spec, library)
+        factory = await service.factory_for(user)
+        cost = estimate_conversation_cost(
+            personas, messages, pricer=factory.pricer, topic=topic, model_override=override
+        )
+        for persona in personas:
+            chain = (
+                factory.resolve(override)
+                if override
+                else factory.resolve(persona.model_id, persona.fallback_ids)
+            )
+            rows.append(
+                {
+                    "persona": persona,
+                    "uses": [str(m) for m in chain.models],
+                    "substituted": chain.substituted,
+                    "why": factory.keys.why_not_configured(persona.model_id) if chain.substituted else None,
+                }
+            )
+    except UserError as error:
+        problem = str(error)
+    return render(request, "_estimate.html", cost=cost, messages=messages, rows=rows, problem=problem)
+
+
+async def _mine(service: Service, user: str) -> list[Persona]:
+    async with service.db.session() as session:
+        return await repo.list_user_personas(session, user_id=user)
+
+
+# --- the persona builder -----------------------------------------------------------------------
+
+
+@router.post("/personas", response_class=HTMLResponse)
+async def save_persona(request: Request, service: Service, user: CurrentUser) -> Response:
+    form = await request.form()
+    editing = str(form.get("editing") or "") or None
+    body, errors = parse_persona(form)
+    if body is not None:
+        persona = Persona.model_validate(body.model_dump())
+        if editing and persona.id != editing:
+            errors = {"id": "a persona's id cannot change; duplicate it to make a new one"}
+        else:
+            try:
+                async with service.db.session() as session:
+                    await repo.save_user_persona(
+                        session, user_id=user, persona=persona, create=editing is None
+                    )
+                return redirect(f"/personas#mine-{persona.id}")
+            except UserError as error:
+                errors = {"id" if "id" in str(error) else "": str(error)}
+    return render(
+        request,
+        "_persona_fields.html",
+        status_code=422,
+        persona=persona_fields(form),
+        editing=editing,
+        errors=errors,
+        models=await available_models(service),
+        attitudes=ATTITUDES,
+        levels=LEVELS,
+    )
+
+
+@router.post("/personas/preview", response_class=HTMLResponse)
+async def preview_persona(request: Request, user: CurrentUser) -> Response:
+    """The system prompt this persona would get in a discussion, as the form stands now."""
+    fields = persona_fields(await request.form())
+    draft = Persona.model_construct(**fields)  # a draft may still be invalid: preview it anyway
+    prompt = system_prompt(
+        draft, mode="ideation", topic="(the topic of the discussion)", others=[], summary=None
+    )
+    return render(request, "_preview.html", prompt=prompt)
+
+
+@router.delete("/personas/{persona_id}", response_class=HTMLResponse)
+async def delete_persona(persona_id: str, service: Service, user: CurrentUser) -> Response:
+    async with service.db.session() as session:
+        await repo.delete_user_persona(session, user_id=user, slug=persona_id)
+    return HTMLResponse("")
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+@router.get("/history", response_class=HTMLResponse)
+async def history_rows(
+    request: Request,
+    service: Service,
+    user: CurrentUser,
+    search: str | None = Query(None, max_length=200),
+    cursor: str | None = Query(None, max_length=200),
+) -> Response:
+    rows, next_cursor = await conversation_rows(service, user, search=search, cursor=cursor)
+    return render(request, "_history_rows.html", rows=rows, next_cursor=next_cursor, search=search or "")
+
+
+@router.delete("/conversations/{conversation_id}", response_class=HTMLResponse)
+async def delete_conversation(conversation_id: str, service: Service, user: CurrentUser) -> Response:
+    await service.delete(user_id=user, conversation_id=conversation_id)
+    return HTMLResponse("")
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+async def _keys(
+    request: Request, service: Service, user: str, *, errors: FieldErrors, status: int
+) -> Response:
+    return render(
+        request,
+        "_keys.html",
+        status_code=status,
+        keys=await list_keys(service, user),
+        providers=KEYED_PROVIDERS,
+        errors=errors,
+    )
+
+
+@router.post("/keys", response_class=HTMLResponse)
+async def add_key(request: Request, service: Service, user: CurrentUser) -> Response:
+    form = await request.form()
+    provider, api_key = str(form.get("provider") or ""), str(form.get("api_key") or "").strip()
+    try:
+        if len(api_key) < 8:
+            raise UserError("paste the whole key: it is longer than 8 characters")
+        await keystore_of(service).add_user_key(user_id=user, provider=provider, api_key=api_key)
+    except (UserError, ProviderFailure) as error:
+        return await _keys(request, service, user, errors={"api_key": str(error)}, status=422)
+    return await _keys(request, service, user, errors={}, status=200)
+
+
+@router.delete("/keys/{provider}", response_class=HTMLResponse)
+async def remove_key(request: Request, provider: str, service: Service, user: CurrentUser) -> Response:
+    await keystore_of(service).remove_user_key(user_id=user, provider=provider)
+    return await _keys(request, service, user, errors={}, status=200)
+
+
+@router.post("/preferences", response_class=HTMLResponse)
+async def save_preferences(request: Request, service: Service, user: CurrentUser) -> Response:
+    form = await request.form()
+    retention_choice = str(form.get("data_retention") or "")
+    days = str(form.get("delete_after_days") or "").strip()
+    errors: FieldErrors = {}
+    if retention_choice not in ("none", "session", "permanent"):
+        errors["data_retention"] = "choose none, session or permanent"
+    if days and (not days.isdigit() or not 1 <= int(days) <= 3650):
+        errors["delete_after_days"] = "a whole number of days from 1 to 3650, or empty to keep"
+    if not errors:
+        async with service.db.session() as session:
+            await retention.set_preferences(
+                session,
+                user_id=user,
+                data_retention=retention_choice,
+                delete_after_days=int(days) if days else None,
+                allow_analytics=form.get("allow_analytics") == "on",
+            )
+    async with service.db.session() as session:
+        saved = await retention.preferences(session, user_id=user)
+    return render(
+        request,
+        "_preferences.html",
+        status_code=422 if errors else 200,
+        preferences=saved,
+        errors=errors,
+        saved=not errors,
+    )

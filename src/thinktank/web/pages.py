@@ -1,0 +1,231 @@
+"""Full pages. Each reads through the same service and repository calls as the JSON API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, get_args
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from thinktank.accounts.keys import KEYED_PROVIDERS
+from thinktank.api.routes.account import get_preferences
+from thinktank.api.routes.keys import list_keys
+from thinktank.api.routes.library import template_public
+from thinktank.domain import Persona
+from thinktank.domain.library import Attitude, ExperienceLevel
+from thinktank.errors import ConversationBusy
+from thinktank.store import repository as repo
+from thinktank.web.charts import bar_chart
+from thinktank.web.render import PageUser, UiService, render
+from thinktank.web.views import (
+    available_models,
+    conversation_rows,
+    group_by,
+    known_personas,
+    room_context,
+)
+
+router = APIRouter(include_in_schema=False)
+
+ATTITUDES: tuple[Attitude, ...] = get_args(Attitude)
+LEVELS: tuple[ExperienceLevel, ...] = get_args(ExperienceLevel)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def gallery(
+    request: Request,
+    service: UiService,
+    user: PageUser,
+    industry: str | None = Query(None, max_length=80),
+) -> Response:
+    templates = [template_public(service, t) for t in service.library.templates]
+    industries = sorted({t.industry for t in templates})
+    if industry:
+        templates = [t for t in templates if t.industry.lower() == industry.lower()]
+    return render(
+        request,
+        "gallery.html",
+        active="gallery",
+        groups=group_by(templates, key=lambda t: t.category),
+        industries=industries,
+        industry=industry,
+        personas=service.library.personas,
+    )
+
+
+@router.get("/new", response_class=HTMLResponse)
+async def new_conversation(
+    request: Request,
+    service: UiService,
+    user: PageUser,
+    template: str | None = Query(None, max_length=80),
+    persona: Annotated[list[str] | None, Query(description="Persona ids to preselect")] = None,
+) -> Response:
+    async with service.db.session() as session:
+        mine = await repo.list_user_personas(session, user_id=user)
+    chosen = service.library.templates.get(template) if template else None
+    selected = set(chosen.personas if chosen else persona or [])
+    everyone: list[tuple[str, Persona]] = [("library", p) for p in service.library.personas.values()]
+    everyone += [("mine", p) for p in mine]
+    return render(
+        request,
+        "new.html",
+        active="new",
+        template=chosen,
+        templates=service.library.templates,
+        everyone=everyone,
+        categories=sorted({p.category for _, p in everyone}),
+        selected=selected,
+        models=await available_models(service),
+    )
+
+
+@router.get("/c/{conversation_id}", response_class=HTMLResponse)
+async def room(request: Request, conversation_id: str, service: UiService, user: PageUser) -> Response:
+    return render(
+        request, "room.html", active="history", **await room_context(service, user, conversation_id)
+    )
+
+
+@router.get("/personas", response_class=HTMLResponse)
+async def personas(request: Request, service: UiService, user: PageUser) -> Response:
+    async with service.db.session() as session:
+        mine = await repo.list_user_personas(session, user_id=user)
+    return render(
+        request,
+        "personas.html",
+        active="personas",
+        library=list(service.library.personas.values()),
+        mine=mine,
+        categories=sorted({p.category for p in [*service.library.personas.values(), *mine]}),
+    )
+
+
+async def _builder(
+    request: Request, service: UiService, *, persona: dict[str, Any] | None, editing: str | None
+) -> Response:
+    return render(
+        request,
+        "persona_form.html",
+        active="personas",
+        persona=persona or {},
+        editing=editing,
+        errors={},
+        models=await available_models(service),
+        attitudes=ATTITUDES,
+        levels=LEVELS,
+    )
+
+
+@router.get("/personas/new", response_class=HTMLResponse)
+async def persona_new(
+    request: Request, service: UiService, user: PageUser, start_from: str | None = Query(None, alias="from")
+) -> Response:
+    """A blank builder, or one filled in from an existing persona (duplicate)."""
+    persona = None
+    if start_from:
+        original = await service.persona(user_id=user, persona_id=start_from)
+        persona = {**original.model_dump(), "id": f"{original.id}-copy", "name": f"{original.name} (copy)"}
+    return await _builder(request, service, persona=persona, editing=None)
+
+
+@router.get("/personas/{persona_id}/edit", response_class=HTMLResponse)
+async def persona_edit(request: Request, persona_id: str, service: UiService, user: PageUser) -> Response:
+    async with service.db.session() as session:
+        row = await repo.get_user_persona(session, user_id=user, slug=persona_id)
+        persona = Persona.model_validate(row.data)
+    return await _builder(request, service, persona=persona.model_dump(), editing=persona_id)
+
+
+@router.get("/history", response_class=HTMLResponse)
+async def history(
+    request: Request, service: UiService, user: PageUser, search: str | None = Query(None, max_length=200)
+) -> Response:
+    rows, next_cursor = await conversation_rows(service, user, search=search, cursor=None)
+    return render(
+        request, "history.html", active="history", rows=rows, next_cursor=next_cursor, search=search or ""
+    )
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def settings_page(request: Request, service: UiService, user: PageUser) -> Response:
+    budget = await service.budget_for(user)
+    return render(
+        request,
+        "settings.html",
+        active="settings",
+        keys=await list_keys(service, user),
+        providers=KEYED_PROVIDERS,
+        preferences=await get_preferences(service, user),
+        usage=await budget.usage(),
+    )
+
+
+@router.get("/costs", response_class=HTMLResponse)
+async def costs(request: Request, service: UiService, user: PageUser) -> Response:
+    async with service.db.session() as session:
+        spent = await repo.spending(session, user_id=user)
+        conversations = {c.id: c for c in await repo.all_conversations(session, user_id=user)}
+        mine = await repo.list_user_personas(session, user_id=user)
+    names = {p.id: p.name for p in [*service.library.personas.values(), *mine]}
+    names |= {"orchestrator": "Orchestrator", "summaries": "Summaries"}
+
+    def billed(line: dict[str, Any]) -> Decimal:
+        return Decimal(line["billed_usd"] or 0)
+
+    totals = spent.total.to_json()
+    by_day = [(day, billed(t.total.to_json())) for day, t in sorted(spent.by_day.items())[-30:]]
+    by_provider = sorted(((k, billed(v)) for k, v in totals["by_provider"].items()), key=lambda x: -x[1])
+    by_persona = sorted(
+        ((names.get(k, k), billed(v)) for k, v in totals["by_persona"].items()), key=lambda x: -x[1]
+    )
+    table = [
+        {"conversation": conversations.get(cid), "id": cid, **t.total.to_json()}
+        for cid, t in sorted(spent.by_conversation.items(), key=lambda kv: -billed(kv[1].total.to_json()))
+    ]
+    return render(
+        request,
+        "costs.html",
+        active="costs",
+        total=totals["total"],
+        day_chart=bar_chart(by_day, title="Billed spend per day (UTC), last 30 days"),
+        provider_chart=bar_chart(by_provider, title="Billed spend per provider"),
+        persona_chart=bar_chart(by_persona, title="Billed spend per persona"),
+        table=table,
+    )
+
+
+@router.get("/compare/{first}/{second}", response_class=HTMLResponse)
+async def compare(request: Request, first: str, second: str, service: UiService, user: PageUser) -> Response:
+    """A rerun beside its original: while either still runs, the page polls until both are done."""
+    try:
+        sides = await service.compare(user_id=user, first=first, second=second)
+    except ConversationBusy:
+        sides = None
+    async with service.db.session() as session:
+        rows = [
+            await repo.get_conversation(session, user_id=user, conversation_id=c) for c in (first, second)
+        ]
+    return render(
+        request,
+        "compare.html",
+        active="history",
+        sides=sides,
+        rows=rows,
+        names={pid: p.name for pid, p in (await known_personas(service, user)).items()},
+    )
+
+
+@router.get("/signin", response_class=HTMLResponse, response_model=None)
+async def signin(request: Request, next_path: str = Query("/", alias="next", max_length=500)) -> Response:
+    if request.app.state.auth != "multi":
+        return RedirectResponse("/", status_code=303)
+    oauth = request.app.state.oauth
+    return render(
+        request,
+        "signin.html",
+        active="",
+        providers=list(oauth.names) if oauth is not None else [],
+        next_path=next_path if next_path.startswith("/") and not next_path.startswith("//") else "/",
+    )

@@ -1,0 +1,93 @@
+"""Rendering templates, and who is looking: a page sends a signed-out visitor to sign in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from thinktank.api.deps import get_current_user, get_service
+from thinktank.domain import DISCUSSION_MODES
+from thinktank.errors import NotSignedIn
+from thinktank.service import ConversationService
+from thinktank.web.assets import TEMPLATES_DIR
+
+
+class SignInRedirect(Exception):
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+async def page_user(request: Request) -> str:
+    try:
+        return await get_current_user(request)
+    except NotSignedIn:
+        raise SignInRedirect(request.url.path) from None
+
+
+PageUser = Annotated[str, Depends(page_user)]
+UiService = Annotated[ConversationService, Depends(get_service)]
+
+
+def usd(value: Any, places: int = 4) -> str:
+    """Money as users read it: `$0.0123`; an unknown price (a model without one) is `n/a`."""
+    if value is None or value == "":
+        return "n/a"
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return "n/a"
+    if amount != 0 and abs(amount) < Decimal(10) ** -places:
+        return f"${amount:.{places + 2}f}"
+    return f"${amount:,.{places}f}"
+
+
+def clock(value: datetime | str | None) -> str:
+    if value is None:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.strftime("%H:%M:%S")
+
+
+def day(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def persona_value(persona: dict[str, Any], dotted: str) -> str:
+    """A builder field's current value from a (possibly half-filled) persona: lists as "a, b"."""
+    value: Any = persona
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if value is None:
+        return "#6366f1" if dotted == "avatar.color" else ""
+    return str(value)
+
+
+def build_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.filters["usd"] = usd
+    templates.env.filters["clock"] = clock
+    templates.env.filters["day"] = day
+    templates.env.globals["modes"] = DISCUSSION_MODES
+    templates.env.globals["persona_value"] = persona_value
+    return templates
+
+
+def render(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    context.setdefault("active", "")
+    context["auth"] = request.app.state.auth
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def install_redirects(app: FastAPI) -> None:
+    @app.exception_handler(SignInRedirect)
+    async def to_signin(request: Request, exc: SignInRedirect) -> Response:
+        return RedirectResponse(f"/signin?next={quote(exc.path)}", status_code=303)

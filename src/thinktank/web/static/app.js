@@ -1,0 +1,119 @@
+// Shared by every page: CSRF on every change, errors shown as a toast, small form helpers.
+"use strict";
+
+(function () {
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)tt_csrf=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  let toastTimer = null;
+  function toast(message, kind) {
+    const box = document.getElementById("toast");
+    if (!box) return;
+    box.textContent = message;
+    box.className = kind || "error";
+    box.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { box.hidden = true; }, 6000);
+  }
+
+  async function errorText(response) {
+    try {
+      const body = await response.json();
+      if (body && body.error && body.error.message) return body.error.message;
+    } catch (_) { /* not JSON */ }
+    return "the server answered " + response.status;
+  }
+
+  // The JSON API, as the page's user: a failure becomes an Error carrying the server's message.
+  async function api(method, url, body) {
+    const headers = { "Accept": "application/json", "X-CSRF-Token": csrfToken() };
+    const init = { method: method, headers: headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, init);
+    if (!response.ok) throw new Error(await errorText(response));
+    if (response.status === 204) return null;
+    return response.json();
+  }
+
+  window.ThinkTank = { api: api, toast: toast, csrfToken: csrfToken };
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["X-CSRF-Token"] = csrfToken();
+  });
+  document.addEventListener("htmx:responseError", async function (event) {
+    const xhr = event.detail.xhr;
+    let message = "the server answered " + xhr.status;
+    try { message = JSON.parse(xhr.responseText).error.message || message; } catch (_) { /* HTML */ }
+    toast(message);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("The server cannot be reached. Check your connection and try again.");
+  });
+
+  function applyFilters(container) {
+    const root = document.querySelector(container);
+    if (!root) return;
+    const search = document.querySelector('[data-filter="' + container + '"]');
+    const category = document.querySelector('[data-filter-category="' + container + '"]');
+    const words = search ? search.value.toLowerCase().trim().split(/\s+/).filter(Boolean) : [];
+    const wanted = category ? category.value : "";
+    root.querySelectorAll("[data-search]").forEach(function (item) {
+      const text = item.getAttribute("data-search");
+      const matches = words.every(function (w) { return text.indexOf(w) !== -1; }) &&
+        (!wanted || item.getAttribute("data-category") === wanted);
+      item.hidden = !matches;
+    });
+  }
+
+  document.addEventListener("input", function (event) {
+    const target = event.target;
+    if (target.matches("[data-filter]")) applyFilters(target.getAttribute("data-filter"));
+    if (target.matches("[data-output]")) {
+      const out = document.getElementById(target.getAttribute("data-output"));
+      if (out) out.textContent = target.value;
+    }
+  });
+  document.addEventListener("change", function (event) {
+    const target = event.target;
+    if (target.matches("[data-filter-category]")) applyFilters(target.getAttribute("data-filter-category"));
+    if (target.matches("[data-navigate]")) {
+      window.location.href = target.getAttribute("data-navigate") + encodeURIComponent(target.value);
+    }
+  });
+  document.addEventListener("click", function (event) {
+    const opener = event.target.closest("[data-open-dialog]");
+    if (opener) document.getElementById(opener.getAttribute("data-open-dialog")).showModal();
+    const closer = event.target.closest("[data-close-dialog]");
+    if (closer) closer.closest("dialog").close();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) {
+      // Form posts answer 422 with the form and its messages: show them, they are not failures.
+      htmx.config.responseHandling = [
+        { code: "204", swap: false },
+        { code: "[23]..", swap: true },
+        { code: "422", swap: true, error: false },
+        { code: "[45]..", swap: false, error: true },
+      ];
+    }
+    const signin = document.getElementById("magic-link");
+    if (signin) {
+      signin.addEventListener("submit", async function (event) {
+        event.preventDefault();
+        const status = document.getElementById("magic-status");
+        try {
+          await api("POST", "/api/v1/auth/magic-link", { email: signin.email.value });
+          status.textContent = "Check your inbox: the link signs you in for 15 minutes.";
+        } catch (error) {
+          status.textContent = error.message;
+        }
+      });
+    }
+  });
+})();

@@ -1,0 +1,358 @@
+// The conversation room: live events in, controls out. Finished messages are always rendered by the
+// server (one template); this script only shows a message while it streams, then swaps in the real one.
+"use strict";
+
+(function () {
+  const room = document.querySelector("[data-conversation]");
+  if (!room) return;
+  const api = window.ThinkTank.api;
+  const toast = window.ThinkTank.toast;
+  const id = room.getAttribute("data-conversation");
+  const base = "/api/v1/conversations/" + id;
+  const list = document.getElementById("messages");
+  const connection = document.getElementById("connection");
+  let lastEventId = room.getAttribute("data-since");
+  let streaming = null;
+
+  function lastIndex() {
+    const items = list.querySelectorAll("article.msg[data-index]");
+    return items.length ? Number(items[items.length - 1].getAttribute("data-index")) : -1;
+  }
+  function nearBottom() {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+  }
+  function toBottom() { list.scrollTop = list.scrollHeight; }
+  toBottom();
+
+  function members() {
+    const data = document.getElementById("members-data");
+    return data ? JSON.parse(data.textContent) : {};
+  }
+
+  // --- finished messages: fetched as HTML after the last one shown; duplicates are skipped ---
+  let fetching = null;
+  let again = false;
+  function fetchNewer() {
+    if (fetching) { again = true; return fetching; }
+    fetching = (async function () {
+      do {
+        again = false;
+        const response = await fetch("/ui/c/" + id + "/newer?after=" + lastIndex(), { credentials: "same-origin" });
+        if (!response.ok) { toast("Could not load new messages (" + response.status + ")"); break; }
+        const stick = nearBottom();
+        const holder = document.createElement("template");
+        holder.innerHTML = await response.text();
+        holder.content.querySelectorAll("article.msg").forEach(function (article) {
+          if (document.getElementById(article.id)) return;
+          if (streaming && streaming.el.getAttribute("data-speaker") === article.getAttribute("data-speaker")) {
+            streaming.el.remove();
+            streaming = null;
+          }
+          list.insertBefore(article, streaming ? streaming.el : null);
+          if (window.htmx) htmx.process(article);
+        });
+        if (stick) toBottom();
+      } while (again);
+    })().finally(function () { fetching = null; });
+    return fetching;
+  }
+
+  // --- a message while it streams ---
+  function startStreaming(personaId, name, role) {
+    if (streaming && streaming.personaId === personaId) return streaming;
+    if (streaming) streaming.el.remove();
+    const person = members()[personaId] || {};
+    const avatar = person.avatar || { emoji: "💬", color: "#64748b" };
+    const el = document.createElement("article");
+    el.className = "msg streaming";
+    el.setAttribute("data-speaker", personaId);
+    el.setAttribute("aria-busy", "true");
+    const face = document.createElement("span");
+    face.className = "avatar";
+    face.style.setProperty("--avatar", avatar.color);
+    face.setAttribute("aria-hidden", "true");
+    face.textContent = avatar.emoji;
+    const body = document.createElement("div");
+    body.className = "body";
+    const head = document.createElement("header");
+    const who = document.createElement("strong");
+    who.className = "who";
+    who.textContent = name || person.name || personaId;
+    const what = document.createElement("span");
+    what.className = "role";
+    what.textContent = " " + (role || person.role || "") + " · speaking…";
+    head.append(who, what);
+    const text = document.createElement("div");
+    text.className = "text";
+    body.append(head, text);
+    el.append(face, body);
+    const stick = nearBottom();
+    list.append(el);
+    if (stick) toBottom();
+    streaming = { personaId: personaId, el: el, text: text };
+    return streaming;
+  }
+
+  function setNextUp(event) {
+    const box = document.getElementById("next-up");
+    if (!box) return;
+    const d = event.decision;
+    box.replaceChildren();
+    const p = document.createElement("p");
+    p.className = "small";
+    const label = document.createElement("strong");
+    label.textContent = "Speaking now: ";
+    p.append(label, event.speaker_name + " — " + d.reason + " (confidence " + Number(d.confidence).toFixed(2) + ")");
+    box.append(p);
+  }
+
+  function setStatus(status, reason) {
+    const badge = document.getElementById("status");
+    badge.className = "badge status-" + status;
+    badge.textContent = status + (reason ? ": " + reason : "");
+  }
+
+  function money(value) {
+    if (value === null || value === undefined) return "n/a";
+    const n = Number(value);
+    if (n !== 0 && Math.abs(n) < 0.0001) return "$" + n.toFixed(6);
+    return "$" + n.toFixed(4);
+  }
+
+  function setCosts(totals) {
+    const t = totals.total;
+    const bar = document.getElementById("costbar");
+    bar.querySelector('[data-cost="raw_usd"]').textContent = money(t.raw_usd);
+    bar.querySelector('[data-cost="billed_usd"]').textContent = money(t.billed_usd);
+    bar.querySelector('[data-cost="tokens"]').textContent = String(t.input_tokens + t.output_tokens);
+    const credits = room.getAttribute("data-credits-left");
+    if (credits !== "") {
+      const spentHere = Number(t.billed_usd || 0) - Number(room.getAttribute("data-billed-at-load"));
+      const left = Math.max(Number(credits) - spentHere, 0);
+      bar.querySelector('[data-cost="budget"]').textContent = "$" + left.toFixed(2);
+    }
+  }
+
+  function refresh(selector) {
+    const el = document.querySelector(selector);
+    if (el && window.htmx) htmx.trigger(el, "refresh");
+  }
+
+  // --- live events; EventSource reconnects by itself with Last-Event-ID after a drop ---
+  let source = null;
+  function connect() {
+    source = new EventSource(base + "/events?since=" + encodeURIComponent(lastEventId));
+    const on = function (type, handler) {
+      source.addEventListener(type, function (event) {
+        if (event.lastEventId) lastEventId = event.lastEventId;
+        if (event.data === undefined) return;
+        handler(JSON.parse(event.data));
+      });
+    };
+    source.onopen = function () {
+      connection.hidden = true;
+      fetchNewer();  // whatever finished while we were away
+    };
+    on("turn.decided", function (e) {
+      setNextUp(e);
+      startStreaming(e.decision.persona_id, e.speaker_name, e.speaker_role);
+    });
+    on("token.delta", function (e) {
+      const s = startStreaming(e.persona_id);
+      const stick = nearBottom();
+      s.text.textContent += e.text;
+      if (stick) toBottom();
+    });
+    on("message.completed", function () { fetchNewer(); refresh("#sidebar"); });
+    on("costs.updated", function (e) { setCosts(e.totals); });
+    on("members.changed", function () { refresh("#sidebar"); });
+    on("state.changed", function (e) {
+      setStatus(e.status, e.reason);
+      if (streaming && e.status !== "running") { streaming.el.remove(); streaming = null; }
+    });
+    on("sync.required", function () { fetchNewer(); refresh("#sidebar"); });
+    on("error", function (e) { toast(e.message || "a persona could not answer"); });
+    source.addEventListener("error", function (event) {
+      if (event.data !== undefined) return;  // the server's own "error" events are handled above
+      connection.hidden = false;
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(connect, 2000);  // the browser gave up (an HTTP error): try again ourselves
+      }
+    });
+  }
+  connect();
+  window.addEventListener("pagehide", function () { if (source) source.close(); });
+
+  // --- controls ---
+  async function act(work) {
+    try { return await work(); } catch (error) { toast(error.message); return null; }
+  }
+
+  room.querySelectorAll("[data-run-mode]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      const mode = button.getAttribute("data-run-mode");
+      act(async function () {
+        await api("PUT", base + "/mode", { mode: mode });
+        room.querySelectorAll("[data-run-mode]").forEach(function (b) {
+          b.setAttribute("aria-pressed", String(b === button));
+        });
+      });
+    });
+  });
+  const speed = document.getElementById("speed-control");
+  speed.addEventListener("input", function () { document.getElementById("speed-value").textContent = speed.value; });
+  speed.addEventListener("change", function () {
+    act(function () { return api("PUT", base + "/speed", { speed: Number(speed.value) }); });
+  });
+  document.getElementById("next-turn").addEventListener("click", function () {
+    const chosen = document.getElementById("next-speaker");
+    const body = chosen.value ? { speaker: chosen.value } : {};
+    act(async function () {
+      await api("POST", base + "/turns", body);
+      chosen.value = "";
+    });
+  });
+  ["pause", "resume", "stop"].forEach(function (action) {
+    document.getElementById(action).addEventListener("click", function () {
+      act(function () { return api("POST", base + "/" + action); });
+    });
+  });
+
+  const interject = document.getElementById("interject");
+  const box = document.getElementById("interjection");
+  interject.addEventListener("submit", function (event) {
+    event.preventDefault();
+    const text = box.value.trim();
+    if (!text) return;
+    act(async function () {
+      await api("POST", base + "/messages", { text: text });
+      box.value = "";
+      fetchNewer();
+    });
+  });
+  box.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      interject.requestSubmit();
+    }
+  });
+
+  // The sidebar is re-rendered by htmx, so its forms are handled by delegation.
+  const sidebar = document.getElementById("sidebar");
+  sidebar.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (form.id === "add-member") {
+      event.preventDefault();
+      act(async function () {
+        await api("POST", base + "/members", { persona_id: form.persona_id.value });
+        refresh("#sidebar");
+      });
+    } else if (form.hasAttribute("data-edit-member")) {
+      event.preventDefault();
+      const personaId = form.getAttribute("data-edit-member");
+      const persona = Object.assign({}, members()[personaId], { model: form.model.value, attitude: form.attitude.value });
+      act(async function () {
+        await api("PUT", base + "/members/" + encodeURIComponent(personaId), persona);
+        refresh("#sidebar");
+        toast(persona.name + " updated: later turns use the change.", "ok");
+      });
+    } else if (form.id === "rerun-form") {
+      event.preventDefault();
+      const change = form.change.value;
+      const body = change === "seed" ? { seed: Number(form.seed.value) }
+        : change === "scorer" ? { scorer: form.scorer.value }
+        : { persona_models: { [form.persona.value]: form.model.value } };
+      act(async function () {
+        const rerun = await api("POST", base + "/rerun", body);
+        window.location.href = "/compare/" + id + "/" + rerun.id;
+      });
+    }
+  });
+  sidebar.addEventListener("change", function (event) {
+    if (event.target.name !== "change") return;
+    const wanted = event.target.value;
+    sidebar.querySelectorAll("[data-rerun]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-rerun") !== wanted;
+    });
+  });
+  sidebar.addEventListener("click", function (event) {
+    const remove = event.target.closest("[data-remove-member]");
+    if (!remove) return;
+    const personaId = remove.getAttribute("data-remove-member");
+    act(async function () {
+      await api("DELETE", base + "/members/" + encodeURIComponent(personaId));
+      refresh("#sidebar");
+    });
+  });
+  document.querySelector(".sidebar-toggle").addEventListener("click", function (event) {
+    const open = room.classList.toggle("sidebar-open");
+    event.currentTarget.setAttribute("aria-expanded", String(open));
+  });
+
+  // --- memo, citations, forks ---
+  const memoDialog = document.getElementById("memo-dialog");
+  memoDialog.addEventListener("submit", function (event) {
+    if (event.target.id !== "memo-form") return;
+    event.preventDefault();
+    const button = event.target.querySelector("button[type=submit]");
+    const chair = event.target.chair.value;
+    button.disabled = true;
+    button.textContent = "Writing…";
+    act(async function () {
+      await api("POST", base + "/memo", chair ? { chair: chair } : {});
+      refresh("#memo");
+    }).finally(function () { button.disabled = false; });
+  });
+  memoDialog.addEventListener("click", async function (event) {
+    const cite = event.target.closest("[data-cite]");
+    if (!cite) return;
+    event.preventDefault();
+    memoDialog.close();
+    await showMessage(Number(cite.getAttribute("data-cite")));
+  });
+
+  async function showMessage(index) {
+    let target = document.getElementById("m-" + index);
+    if (!target) {
+      // Load everything from that message up to what is shown, then jump.
+      const older = list.querySelector(".older[hx-get]");
+      const first = list.querySelector("article.msg[data-index]");
+      if (older && first) {
+        const before = Number(first.getAttribute("data-index"));
+        const response = await fetch("/ui/c/" + id + "/older?before=" + before + "&down_to=" + index);
+        if (response.ok) {
+          const holder = document.createElement("template");
+          holder.innerHTML = await response.text();
+          older.replaceWith(holder.content);
+          if (window.htmx) htmx.process(list);
+        }
+      }
+      target = document.getElementById("m-" + index);
+    }
+    if (!target) { toast("Message #" + index + " is not in this conversation."); return; }
+    target.scrollIntoView({ block: "center" });
+    target.classList.add("highlight");
+    setTimeout(function () { target.classList.remove("highlight"); }, 2000);
+  }
+
+  const forkDialog = document.getElementById("fork-dialog");
+  const forkForm = document.getElementById("fork-form");
+  list.addEventListener("click", function (event) {
+    const fork = event.target.closest("[data-fork-at]");
+    if (!fork) return;
+    const at = fork.getAttribute("data-fork-at");
+    forkForm.at_index.value = at;
+    forkDialog.querySelector("[data-fork-label]").textContent = at;
+    forkDialog.showModal();
+  });
+  forkForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    const ids = Array.from(forkForm.querySelectorAll("input[name=persona_ids]:checked")).map(function (i) { return i.value; });
+    const body = { at_index: Number(forkForm.at_index.value), persona_ids: ids, mode: forkForm.mode.value };
+    if (forkForm.model.value) body.model = forkForm.model.value;
+    act(async function () {
+      const fork = await api("POST", base + "/fork", body);
+      window.location.href = "/c/" + fork.id;
+    });
+  });
+})();

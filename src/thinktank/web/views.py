@@ -1,0 +1,121 @@
+"""What pages show, gathered from the service: the room, history rows, pickers' options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from thinktank.api.routes.conversations import conversation_public
+from thinktank.api.routes.models import list_models
+from thinktank.api.schemas import ConversationPublic
+from thinktank.domain import Message, Persona
+from thinktank.service import ConversationService
+from thinktank.store import repository as repo
+
+T = TypeVar("T")
+ROOM_PAGE = 50
+"""Messages rendered with the room; older ones load as the reader scrolls up."""
+USER_AVATAR = {"emoji": "🧑", "color": "#64748b"}
+
+
+def group_by(items: Iterable[T], *, key: Callable[[T], str]) -> list[tuple[str, list[T]]]:
+    groups: dict[str, list[T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return sorted(groups.items())
+
+
+async def available_models(service: ConversationService) -> list[str]:
+    """Only models that can be called here now: the builder and pickers offer nothing else."""
+    return [m.model_id for m in await list_models(service) if m.available]
+
+
+async def my_personas(service: ConversationService, user_id: str) -> list[Persona]:
+    async with service.db.session() as session:
+        return await repo.list_user_personas(session, user_id=user_id)
+
+
+async def known_personas(
+    service: ConversationService, user_id: str, extra: Iterable[Persona] = ()
+) -> dict[str, Persona]:
+    """Everyone who may appear in my transcripts: the library, mine, and a conversation's own."""
+    known = {p.id: p for p in service.library.personas.values()}
+    known |= {p.id: p for p in await my_personas(service, user_id)}
+    known |= {p.id: p for p in extra}
+    return known
+
+
+async def avatars_for(
+    service: ConversationService, user_id: str, extra: Iterable[Persona] = ()
+) -> dict[str, dict[str, str]]:
+    known = await known_personas(service, user_id, extra)
+    return {"user": USER_AVATAR} | {pid: p.avatar.model_dump() for pid, p in known.items()}
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    return message.to_json()
+
+
+async def message_views(
+    service: ConversationService,
+    user_id: str,
+    conversation_id: str,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    limit: int = ROOM_PAGE,
+) -> list[dict[str, Any]]:
+    page = await service.messages_page(
+        user_id=user_id, conversation_id=conversation_id, after=after, before=before, limit=limit
+    )
+    return [message_view(m) for m in page]
+
+
+async def room_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
+    live = await service.live(user_id=user_id, conversation_id=conversation_id)
+    # Subscribe from before the snapshot: what lands in between arrives twice and the page keeps one.
+    since = service.bus.log(conversation_id).last_id
+    async with service.db.session() as session:
+        row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+    conversation = conversation_public(row, live)
+    messages = await message_views(service, user_id, conversation_id, before=2**31 - 1)
+    mine = await my_personas(service, user_id)
+    member_ids = {m.persona.id for m in live.engine.members}
+    candidates = [p for p in [*service.library.personas.values(), *mine] if p.id not in member_ids]
+    last_decision = next((m.decision for m in reversed(live.engine.messages) if m.decision is not None), None)
+    budget = await service.budget_for(user_id)
+    known = await known_personas(service, user_id, live.engine.personas)
+    return {
+        "conversation": conversation,
+        "messages": messages,
+        "has_older": bool(messages) and messages[0]["index"] > 0,
+        "since": since,
+        "avatars": {"user": USER_AVATAR} | {pid: p.avatar.model_dump() for pid, p in known.items()},
+        "names": {pid: p.name for pid, p in known.items()},
+        "members": {m.persona.id: m.persona for m in live.engine.members},
+        "members_json": {m.persona.id: m.persona.model_dump(mode="json") for m in live.engine.members},
+        "last_decision": None if last_decision is None else last_decision.to_json(),
+        "candidates": candidates,
+        "models": await available_models(service),
+        "usage": await budget.usage(),
+        "memo": await service.memo(user_id=user_id, conversation_id=conversation_id),
+        "tree": await service.fork_tree(user_id=user_id, conversation_id=conversation_id),
+        "rerun_of": (row.settings or {}).get("rerun_of"),
+    }
+
+
+async def conversation_rows(
+    service: ConversationService, user_id: str, *, search: str | None, cursor: str | None
+) -> tuple[list[tuple[ConversationPublic, dict[str, Any]]], str | None]:
+    """A page of my conversations, newest first, each with what it cost."""
+    async with service.db.session() as session:
+        rows, next_cursor = await repo.list_conversations(
+            session, user_id=user_id, limit=25, cursor=cursor, search=search or None
+        )
+        spent = await repo.spending(session, user_id=user_id)
+    result = []
+    for row in rows:
+        totals = spent.by_conversation.get(row.id)
+        cost = totals.total.to_json() if totals else {"billed_usd": "0", "raw_usd": "0"}
+        result.append((conversation_public(row), cost))
+    return result, next_cursor

@@ -1,0 +1,101 @@
+"""A real server process and a real headless Chromium for the browser tests, with every page's
+console errors collected and screenshots saved under test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server_process import ServerProcess, running_server
+from tests.services import _missing
+from thinktank.models.keys import ENV_VARS, OPENAI_COMPATIBLE_BASE_URL_VAR
+
+CHROMIUM = Path(os.environ.get("THINKTANK_TEST_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 740}
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _missing("Chromium", FileNotFoundError(f"{CHROMIUM} (apt-get install chromium)"))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def server_env() -> dict[str, str]:
+    """No provider keys reach the server: every persona runs on the scripted stand-in."""
+    blank = {var: "" for names in ENV_VARS.values() for var in names} | {OPENAI_COMPATIBLE_BASE_URL_VAR: ""}
+    return {**blank, "THINKTANK_SUBSTITUTE_MODEL": "scripted", "THINKTANK_COOKIE_SECURE": "0"}
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[ServerProcess]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'web.db'}"
+    with running_server(database_url=url, latency="0.3", extra_env=server_env()) as server:
+        yield server
+
+
+@dataclass
+class Console:
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Browsing:
+    page: Any
+    base: str
+    console: Console
+
+    def go(self, path: str) -> Any:
+        response = self.page.goto(self.base + path)
+        assert response is not None and response.ok, f"{path}: {response and response.status}"
+        return response
+
+    def screenshots(self, name: str) -> None:
+        """The page as it is now, at desktop width and at 375 px."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for label, size in (("desktop", DESKTOP), ("375px", PHONE)):
+            self.page.set_viewport_size(size)
+            self.page.wait_for_timeout(150)
+            self.page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=False)
+        self.page.set_viewport_size(DESKTOP)
+
+
+@pytest.fixture
+def browse(browser: Any, web: ServerProcess) -> Iterator[Browsing]:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    console = Console()
+    page.on("console", lambda msg: console.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda error: console.errors.append(str(error)))
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.set_default_timeout(15_000)
+    try:
+        yield Browsing(page, web.url, console)
+        assert console.errors == [], f"errors in the browser console: {console.errors}"
+    finally:
+        context.close()
