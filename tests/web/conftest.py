@@ -53,9 +53,13 @@ def server_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[ServerProcess]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'web.db'}"
-    with running_server(database_url=url, latency="0.3", extra_env=server_env()) as server:
+def web_database(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'web.db'}"
+
+
+@pytest.fixture
+def web(web_database: str) -> Iterator[ServerProcess]:
+    with running_server(database_url=web_database, latency="0.3", extra_env=server_env()) as server:
         yield server
 
 

@@ -41,6 +41,9 @@ from thinktank.web.views import (
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 MAX_JUMP = 5000
+# A form sent back with messages next to its fields is a normal answer for htmx to show, not a
+# failed request: 200 keeps the browser console clean (it logs every 4xx as an error).
+FORM_ERRORS = 200
 
 
 def redirect(to: str) -> Response:
@@ -113,11 +116,11 @@ async def start_conversation(request: Request, service: Service, user: CurrentUs
     form = await request.form()
     body, errors = parse_conversation(form)
     if body is None:
-        return render(request, "_form_errors.html", status_code=422, errors=errors)
+        return render(request, "_form_errors.html", status_code=FORM_ERRORS, errors=errors)
     try:
         return await _start(service, user, body, run_mode=str(form.get("run_mode") or "auto"))
     except UserError as error:
-        return render(request, "_form_errors.html", status_code=422, errors={"": str(error)})
+        return render(request, "_form_errors.html", status_code=FORM_ERRORS, errors={"": str(error)})
 
 
 @router.get("/estimate", response_class=HTMLResponse)
@@ -192,7 +195,7 @@ async def save_persona(request: Request, service: Service, user: CurrentUser) ->
     return render(
         request,
         "_persona_fields.html",
-        status_code=422,
+        status_code=FORM_ERRORS,
         persona=persona_fields(form),
         editing=editing,
         errors=errors,
@@ -266,7 +269,7 @@ async def add_key(request: Request, service: Service, user: CurrentUser) -> Resp
             raise UserError("paste the whole key: it is longer than 8 characters")
         await keystore_of(service).add_user_key(user_id=user, provider=provider, api_key=api_key)
     except (UserError, ProviderFailure) as error:
-        return await _keys(request, service, user, errors={"api_key": str(error)}, status=422)
+        return await _keys(request, service, user, errors={"api_key": str(error)}, status=FORM_ERRORS)
     return await _keys(request, service, user, errors={}, status=200)
 
 
@@ -300,7 +303,6 @@ async def save_preferences(request: Request, service: Service, user: CurrentUser
     return render(
         request,
         "_preferences.html",
-        status_code=422 if errors else 200,
         preferences=saved,
         errors=errors,
         saved=not errors,

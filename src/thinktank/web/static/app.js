@@ -93,15 +93,6 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
-    if (window.htmx) {
-      // Form posts answer 422 with the form and its messages: show them, they are not failures.
-      htmx.config.responseHandling = [
-        { code: "204", swap: false },
-        { code: "[23]..", swap: true },
-        { code: "422", swap: true, error: false },
-        { code: "[45]..", swap: false, error: true },
-      ];
-    }
     const signin = document.getElementById("magic-link");
     if (signin) {
       signin.addEventListener("submit", async function (event) {
