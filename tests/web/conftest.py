@@ -76,7 +76,8 @@ class Browsing:
 
     def go(self, path: str) -> Any:
         response = self.page.goto(self.base + path)
-        assert response is not None and response.ok, f"{path}: {response and response.status}"
+        assert response is not None, path
+        assert response.ok, f"{path}: {response.status}"
         return response
 
     def screenshots(self, name: str) -> None:
