@@ -42,7 +42,10 @@ def conversation(client: TestClient, turns: int = 2, **body: object) -> str:
     return cid
 
 
-@pytest.mark.parametrize("path", ["/", "/new", "/personas", "/personas/new", "/history", "/settings", "/costs"])
+PAGES = ["/", "/new", "/personas", "/personas/new", "/history", "/settings", "/costs"]
+
+
+@pytest.mark.parametrize("path", PAGES)
 def test_every_page_renders_with_navigation(ui: TestClient, path: str) -> None:
     page = ui.get(path)
     assert page.status_code == 200
@@ -152,7 +155,8 @@ def builder_form(**changes: str) -> dict[str, str]:
 
 
 def test_builder_puts_each_error_next_to_its_field_and_keeps_what_was_typed(ui: TestClient) -> None:
-    answer = ui.post("/ui/personas", data=builder_form(**{"demographics.age": "9", "system_prompt": "Too short."}))
+    broken = builder_form(**{"demographics.age": "9", "system_prompt": "Too short."})
+    answer = ui.post("/ui/personas", data=broken)
     assert "HX-Redirect" not in answer.headers
     assert 'id="e-demographics.age"' in answer.text
     assert 'id="e-system_prompt"' in answer.text
@@ -181,7 +185,8 @@ def test_builder_offers_only_models_that_can_be_called(ui: TestClient) -> None:
 
 
 def test_preview_shows_the_system_prompt_even_for_a_draft(ui: TestClient) -> None:
-    preview = ui.post("/ui/personas/preview", data={"name": "Half", "role": "Done", "system_prompt": "Be brief."})
+    draft = {"name": "Half", "role": "Done", "system_prompt": "Be brief."}
+    preview = ui.post("/ui/personas/preview", data=draft)
     assert "Be brief." in preview.text
     assert "Speak only as Half (Done)" in preview.text
 
