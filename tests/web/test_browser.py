@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import Browsing
+from tests.server_process import ServerProcess, running_server
+from tests.web.conftest import Browsing, server_env
 from tests.web.seed import long_conversation
 from thinktank.library.loader import load_library
 
@@ -227,3 +228,36 @@ def test_memo_forks_reruns_and_every_page(browse: Browsing) -> None:
     for name, path in (("settings", "/settings"), ("new-empty", "/new")):
         browse.go(path)
         browse.screenshots(name)
+
+
+def test_reconnects_after_the_server_drops_without_gaps_or_duplicates(
+    browse: Browsing, web: ServerProcess, web_database: str
+) -> None:
+    page = browse.page
+    body = {"topic": "Four-day week?", "persona_ids": ["cfo", "operations-manager"], "max_messages": 12}
+    cid = api(browse, "POST", "/conversations", body | {"turn_delay": 0.2})["id"]
+    browse.go(f"/c/{cid}")
+    api(browse, "PUT", f"/conversations/{cid}/mode", {"mode": "auto"})
+    persona_messages(page).nth(1).wait_for()
+    web.kill()  # the connection drops mid-discussion
+    page.locator("#connection").wait_for()  # the page says it is reconnecting
+    port = int(web.url.rsplit(":", 1)[1])
+    with running_server(database_url=web_database, latency="0.3", port=port, extra_env=server_env()):
+        page.locator("#connection").wait_for(state="hidden", timeout=30_000)
+        api(browse, "POST", f"/conversations/{cid}/resume")  # a crash leaves it paused, never "running"
+        api(browse, "PUT", f"/conversations/{cid}/mode", {"mode": "auto"})
+        page.wait_for_function(
+            "document.getElementById('status').textContent.startsWith('finished')", timeout=60_000
+        )
+        stored = api(browse, "GET", f"/conversations/{cid}/messages?limit=100")["items"]
+        expected = [f"m-{m['index']}" for m in stored]
+        assert len(expected) >= 12
+        page.wait_for_function(
+            f"document.querySelectorAll('#messages article.msg[data-index]').length === {len(expected)}"
+        )
+        assert [element_id for element_id, _ in transcript(page)] == expected
+        assert page.locator(".msg.streaming").count() == 0
+    # The browser logs the cut stream and its refused reconnects while the server is down; nothing else.
+    network = [e for e in browse.console.errors if "net::ERR_" in e]
+    assert any("ERR_CONNECTION_REFUSED" in e for e in network)
+    browse.console.errors[:] = [e for e in browse.console.errors if e not in network]
