@@ -13,7 +13,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from thinktank.accounts import retention
@@ -54,6 +54,8 @@ class Live:
     override: ModelId | None = None
     memo: dict[str, Any] | None = None
     runner: asyncio.Task[None] | None = None
+    memo_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One memo written at a time: the end of a run and a comparison never both write one."""
 
 
 class ConversationService:
@@ -478,11 +480,10 @@ class ConversationService:
         sides = {}
         for key, conversation_id in (("first", first), ("second", second)):
             live = await self.live(user_id=user_id, conversation_id=conversation_id)
-            if live.runner is not None and not live.runner.done():
+            ended = live.engine.status in ("finished", "stopped")
+            if live.runner is not None and not live.runner.done() and not ended:
                 raise ConversationBusy("a conversation being compared is still running; compare when it ends")
-            memo = await self.memo(user_id=user_id, conversation_id=conversation_id)
-            if memo is None:
-                memo = (await self.write_memo(user_id=user_id, conversation_id=conversation_id)).to_json()
+            memo = await self.memo_or_write(user_id=user_id, conversation_id=conversation_id)
             async with self.db.session() as session:
                 row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
             engine = live.engine
@@ -606,6 +607,25 @@ class ConversationService:
         except Exception:
             log.exception("auto mode of conversation %s failed", conversation_id)
             await live.engine.pause()
+            return
+        if live.engine.status == "finished":
+            await self._memo_at_the_end(conversation_id, live)
+
+    async def memo_or_write(self, *, user_id: str, conversation_id: str) -> dict[str, Any]:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        async with live.memo_lock:
+            memo = await self.memo(user_id=user_id, conversation_id=conversation_id)
+            if memo is None:
+                memo = (await self.write_memo(user_id=user_id, conversation_id=conversation_id)).to_json()
+            return memo
+
+    async def _memo_at_the_end(self, conversation_id: str, live: Live) -> None:
+        """A discussion that ran to its end gets its decision memo; one that fails to be written
+        is logged and can be asked for again, and the transcript is untouched either way."""
+        try:
+            await self.memo_or_write(user_id=live.user_id, conversation_id=conversation_id)
+        except Exception:
+            log.exception("the memo of conversation %s could not be written", conversation_id)
 
     async def _stop_runner(self, live: Live) -> None:
         """Leave auto mode; a turn already in flight finishes first."""

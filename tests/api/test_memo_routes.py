@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,15 @@ def test_fork_and_rerun_from_the_command_line(tmp_path: Path, monkeypatch: pytes
     assert "recommendation" in rerun.output
     assert runner.invoke(cli, ["rerun", cid, "--persona-model", "cfo"]).exit_code == 2
     assert runner.invoke(cli, ["fork", cid, "--at", "99"]).exit_code == 2
+
+
+def test_a_discussion_that_runs_to_its_end_gets_its_memo(client: TestClient) -> None:
+    cid = start(client, max_messages=3, turn_delay=0)
+    client.put(f"/api/v1/conversations/{cid}/mode", json={"mode": "auto"})
+    deadline = time.monotonic() + 30
+    while (memo := client.get(f"/api/v1/conversations/{cid}/memo")).status_code == 404:
+        assert time.monotonic() < deadline, "no memo after the end"
+        time.sleep(0.05)
+    assert client.get(f"/api/v1/conversations/{cid}").json()["status"] == "finished"
+    indices = {m["index"] for m in client.get(f"/api/v1/conversations/{cid}/messages").json()["items"]}
+    assert set(memo.json()["memo"]["recommendation"]["cites"]) <= indices
