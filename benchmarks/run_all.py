@@ -11,12 +11,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 import context_growth
 import engine_overhead
 import local_throughput
+import room_open
 import selection_cost
 import sse_latency
 
 
 async def main() -> None:
-    for module in (engine_overhead, selection_cost, context_growth, local_throughput, sse_latency):
+    for module in (
+        engine_overhead,
+        selection_cost,
+        context_growth,
+        local_throughput,
+        sse_latency,
+        room_open,
+    ):
         await module.main()
 
 
