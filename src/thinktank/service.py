@@ -126,7 +126,7 @@ class ConversationService:
     # --- creation and lookup -----------------------------------------------------------------
 
     async def create(self, *, user_id: str, spec: ConversationSpec, title: str | None = None) -> Conversation:
-        mine = await self._my_personas(user_id)
+        mine = await self.my_personas(user_id)
         topic, mode, panel, messages = resolve_personas(spec, self.library_with(mine))
         self._check_panel_size(await self.tier_of(user_id), len(panel))
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
@@ -168,7 +168,7 @@ class ConversationService:
         """A new conversation's first message is its topic, from the user; a fork inherits its own."""
         await live.engine.persistence.message_saved(live.engine.messages[0])
 
-    async def _my_personas(self, user_id: str) -> list[Persona]:
+    async def my_personas(self, user_id: str) -> list[Persona]:
         async with self.db.session() as session:
             return await repo.list_user_personas(session, user_id=user_id)
 
@@ -180,7 +180,7 @@ class ConversationService:
 
     async def persona(self, *, user_id: str, persona_id: str) -> Persona:
         """A persona of the user's own or of the library (the user's wins on the same id)."""
-        return self.library_with(await self._my_personas(user_id)).persona(persona_id)
+        return self.library_with(await self.my_personas(user_id)).persona(persona_id)
 
     async def live(self, *, user_id: str, conversation_id: str) -> Live:
         live = self._live.get(conversation_id)
@@ -361,7 +361,7 @@ class ConversationService:
         if not 0 <= at_index <= last:
             raise UserError(f"at_index must be a message of this conversation: 0 to {last}")
         if persona_ids:
-            mine = self.library_with(await self._my_personas(user_id))
+            mine = self.library_with(await self.my_personas(user_id))
             panel = [mine.persona(pid) for pid in dict.fromkeys(persona_ids)]
         else:
             panel = list(parent_live.engine.personas)

@@ -133,7 +133,7 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
     messages = 0
     try:
         override = parse_model_id(fields["model"]) if fields.get("model") else None
-        library = service.library_with(await _mine(service, user))
+        library = service.library_with(await service.my_personas(user))
         spec = ConversationSpec(
             template_id=fields.get("template_id"),
             topic=fields.get("topic") or ("(your topic)" if not fields.get("template_id") else None),
@@ -164,11 +164,6 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
     except UserError as error:
         problem = str(error)
     return render(request, "_estimate.html", cost=cost, messages=messages, rows=rows, problem=problem)
-
-
-async def _mine(service: Service, user: str) -> list[Persona]:
-    async with service.db.session() as session:
-        return await repo.list_user_personas(session, user_id=user)
 
 
 # --- the persona builder -----------------------------------------------------------------------

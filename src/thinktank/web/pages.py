@@ -62,8 +62,7 @@ async def new_conversation(
     template: str | None = Query(None, max_length=80),
     persona: Annotated[list[str] | None, Query(description="Persona ids to preselect")] = None,
 ) -> Response:
-    async with service.db.session() as session:
-        mine = await repo.list_user_personas(session, user_id=user)
+    mine = await service.my_personas(user)
     chosen = service.library.templates.get(template) if template else None
     selected = set(chosen.personas if chosen else persona or [])
     everyone: list[tuple[str, Persona]] = [("library", p) for p in service.library.personas.values()]
@@ -90,8 +89,7 @@ async def room(request: Request, conversation_id: str, service: UiService, user:
 
 @router.get("/personas", response_class=HTMLResponse)
 async def personas(request: Request, service: UiService, user: PageUser) -> Response:
-    async with service.db.session() as session:
-        mine = await repo.list_user_personas(session, user_id=user)
+    mine = await service.my_personas(user)
     return render(
         request,
         "personas.html",
@@ -167,8 +165,7 @@ async def costs(request: Request, service: UiService, user: PageUser) -> Respons
     async with service.db.session() as session:
         spent = await repo.spending(session, user_id=user)
         conversations = {c.id: c for c in await repo.all_conversations(session, user_id=user)}
-        mine = await repo.list_user_personas(session, user_id=user)
-    names = {p.id: p.name for p in [*service.library.personas.values(), *mine]}
+    names = {pid: p.name for pid, p in (await known_personas(service, user)).items()}
     names |= {"orchestrator": "Orchestrator", "summaries": "Summaries"}
 
     def billed(line: dict[str, Any]) -> Decimal:

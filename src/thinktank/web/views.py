@@ -30,17 +30,12 @@ async def available_models(service: ConversationService) -> list[str]:
     return [m.model_id for m in await list_models(service) if m.available]
 
 
-async def my_personas(service: ConversationService, user_id: str) -> list[Persona]:
-    async with service.db.session() as session:
-        return await repo.list_user_personas(session, user_id=user_id)
-
-
 async def known_personas(
     service: ConversationService, user_id: str, extra: Iterable[Persona] = ()
 ) -> dict[str, Persona]:
     """Everyone who may appear in my transcripts: the library, mine, and a conversation's own."""
     known = {p.id: p for p in service.library.personas.values()}
-    known |= {p.id: p for p in await my_personas(service, user_id)}
+    known |= {p.id: p for p in await service.my_personas(user_id)}
     known |= {p.id: p for p in extra}
     return known
 
@@ -79,7 +74,7 @@ async def room_context(service: ConversationService, user_id: str, conversation_
         row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
     conversation = conversation_public(row, live)
     messages = await message_views(service, user_id, conversation_id, before=2**31 - 1)
-    mine = await my_personas(service, user_id)
+    mine = await service.my_personas(user_id)
     member_ids = {m.persona.id for m in live.engine.members}
     candidates = [p for p in [*service.library.personas.values(), *mine] if p.id not in member_ids]
     last_decision = next((m.decision for m in reversed(live.engine.messages) if m.decision is not None), None)

@@ -24,8 +24,7 @@ async def list_personas(
         None, max_length=200, description="Words in name, role, description or expertise"
     ),
 ) -> list[PersonaPublic]:
-    async with service.db.session() as session:
-        mine = await repo.list_user_personas(session, user_id=user)
+    mine = await service.my_personas(user)
     entries = [PersonaPublic(source="library", persona=p) for p in service.library.personas.values()]
     entries += [PersonaPublic(source="mine", persona=p) for p in mine]
     if category:
@@ -42,8 +41,7 @@ def _searchable(persona: Persona) -> str:
 
 @router.get("/personas/{persona_id}", response_model=PersonaPublic)
 async def get_persona(persona_id: str, service: Service, user: CurrentUser) -> PersonaPublic:
-    async with service.db.session() as session:
-        mine = {p.id: p for p in await repo.list_user_personas(session, user_id=user)}
+    mine = {p.id: p for p in await service.my_personas(user)}
     if persona_id in mine:
         return PersonaPublic(source="mine", persona=mine[persona_id])
     return PersonaPublic(source="library", persona=service.library.persona(persona_id))
