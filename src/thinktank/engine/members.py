@@ -8,7 +8,7 @@ from pydantic_ai.models import Model
 
 from thinktank.domain import Persona
 from thinktank.models.ids import ModelId
-from thinktank.models.stack import ModelFactory
+from thinktank.models.stack import ModelFactory, ResolvedChain
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,14 @@ class Member:
     """True when the persona's own models had no key and a substitute stands in."""
 
 
-def seat(persona: Persona, factory: ModelFactory, *, override: ModelId | None = None) -> Member:
-    """Seat a persona: its model and fallbacks (or the override), minus what has no key here."""
+def chain_for(persona: Persona, factory: ModelFactory, *, override: ModelId | None = None) -> ResolvedChain:
+    """A persona's model and fallbacks (or the override), minus what has no key here."""
     if override is not None:
-        chain = factory.resolve(override)
-    else:
-        chain = factory.resolve(persona.model_id, persona.fallback_ids)
+        return factory.resolve(override)
+    return factory.resolve(persona.model_id, persona.fallback_ids)
+
+
+def seat(persona: Persona, factory: ModelFactory, *, override: ModelId | None = None) -> Member:
+    """Seat a persona on the chain it will actually talk through."""
+    chain = chain_for(persona, factory, override=override)
     return Member(persona, chain.models, factory.build_exact(chain.models), substituted=chain.substituted)

@@ -15,6 +15,7 @@ from thinktank.api.routes.conversations import create_conversation
 from thinktank.api.routes.keys import keystore_of, list_keys
 from thinktank.api.schemas import ConversationCreate
 from thinktank.domain import Persona
+from thinktank.engine.members import chain_for
 from thinktank.engine.prompts import system_prompt
 from thinktank.engine.setup import ConversationSpec, resolve_personas
 from thinktank.errors import ProviderFailure, UserError
@@ -148,11 +149,7 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
             personas, messages, pricer=factory.pricer, topic=topic, model_override=override
         )
         for persona in personas:
-            chain = (
-                factory.resolve(override)
-                if override
-                else factory.resolve(persona.model_id, persona.fallback_ids)
-            )
+            chain = chain_for(persona, factory, override=override)
             rows.append(
                 {
                     "persona": persona,
