@@ -95,6 +95,8 @@ def test_room_renders_the_newest_page_and_loads_older_and_newer(ui: TestClient) 
     room = ui.get(f"/c/{cid}").text
     assert room.count('class="msg kind-') == 4  # the topic and three turns
     assert 'data-since="' in room
+    attitudes = room.split('id="edit-attitude-cfo"')[1].split("</select>")[0]
+    assert attitudes.count("<option") == 6, "the member editor offers every attitude"
     older = ui.get(f"/ui/c/{cid}/older", params={"before": 2}).text
     assert 'id="m-0"' in older
     assert 'id="m-1"' in older

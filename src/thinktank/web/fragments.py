@@ -29,7 +29,6 @@ from thinktank.web.forms import (
     parse_persona,
     persona_fields,
 )
-from thinktank.web.pages import ATTITUDES, LEVELS
 from thinktank.web.render import render
 from thinktank.web.views import (
     ROOM_PAGE,
@@ -192,8 +191,6 @@ async def save_persona(request: Request, service: Service, user: CurrentUser) ->
         editing=editing,
         errors=errors,
         models=await available_models(service),
-        attitudes=ATTITUDES,
-        levels=LEVELS,
     )
 
 

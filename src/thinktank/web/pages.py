@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,7 +13,6 @@ from thinktank.api.routes.account import get_preferences
 from thinktank.api.routes.keys import list_keys
 from thinktank.api.routes.library import template_public
 from thinktank.domain import Persona
-from thinktank.domain.library import Attitude, ExperienceLevel
 from thinktank.errors import ConversationBusy
 from thinktank.store import repository as repo
 from thinktank.web.charts import bar_chart
@@ -27,9 +26,6 @@ from thinktank.web.views import (
 )
 
 router = APIRouter(include_in_schema=False)
-
-ATTITUDES: tuple[Attitude, ...] = get_args(Attitude)
-LEVELS: tuple[ExperienceLevel, ...] = get_args(ExperienceLevel)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -111,8 +107,6 @@ async def _builder(
         editing=editing,
         errors={},
         models=await available_models(service),
-        attitudes=ATTITUDES,
-        levels=LEVELS,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from thinktank.api.deps import get_current_user, get_service
 from thinktank.domain import DISCUSSION_MODES
+from thinktank.domain.library import Attitude, ExperienceLevel
 from thinktank.errors import NotSignedIn
 from thinktank.service import ConversationService
 from thinktank.web.assets import TEMPLATES_DIR
@@ -75,7 +76,10 @@ def build_templates() -> Jinja2Templates:
     templates.env.filters["usd"] = usd
     templates.env.filters["clock"] = clock
     templates.env.filters["day"] = day
+    # The choices a persona's fields allow, wherever a form offers them (builder, room sidebar).
     templates.env.globals["modes"] = DISCUSSION_MODES
+    templates.env.globals["attitudes"] = get_args(Attitude)
+    templates.env.globals["levels"] = get_args(ExperienceLevel)
     templates.env.globals["persona_value"] = persona_value
     return templates
 
