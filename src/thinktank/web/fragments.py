@@ -35,8 +35,9 @@ from thinktank.web.views import (
     available_models,
     avatars_for,
     conversation_rows,
+    memo_context,
     message_views,
-    room_context,
+    panel_context,
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -84,13 +85,12 @@ async def newer_messages(
 
 @router.get("/c/{conversation_id}/sidebar", response_class=HTMLResponse)
 async def sidebar(request: Request, conversation_id: str, service: Service, user: CurrentUser) -> Response:
-    return render(request, "_sidebar.html", **await room_context(service, user, conversation_id))
+    return render(request, "_sidebar.html", **await panel_context(service, user, conversation_id))
 
 
 @router.get("/c/{conversation_id}/memo", response_class=HTMLResponse)
 async def memo(request: Request, conversation_id: str, service: Service, user: CurrentUser) -> Response:
-    context = await room_context(service, user, conversation_id)
-    return render(request, "_memo.html", **context)
+    return render(request, "_memo.html", **await memo_context(service, user, conversation_id))
 
 
 # --- starting conversations --------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from thinktank.api.routes.conversations import conversation_public
 from thinktank.api.routes.models import list_models
 from thinktank.api.schemas import ConversationPublic
-from thinktank.domain import Message, Persona
+from thinktank.domain import Persona
 from thinktank.service import ConversationService
 from thinktank.store import repository as repo
 
@@ -47,10 +47,6 @@ async def avatars_for(
     return {"user": USER_AVATAR} | {pid: p.avatar.model_dump() for pid, p in known.items()}
 
 
-def message_view(message: Message) -> dict[str, Any]:
-    return message.to_json()
-
-
 async def message_views(
     service: ConversationService,
     user_id: str,
@@ -63,39 +59,56 @@ async def message_views(
     page = await service.messages_page(
         user_id=user_id, conversation_id=conversation_id, after=after, before=before, limit=limit
     )
-    return [message_view(m) for m in page]
+    return [m.to_json() for m in page]
+
+
+async def panel_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
+    """The room's sidebar: members, the latest pick, who can join, branches, the rerun form. It is
+    re-rendered after every message, so it reads nothing else."""
+    live = await service.live(user_id=user_id, conversation_id=conversation_id)
+    async with service.db.session() as session:
+        row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+    members = {m.persona.id: m.persona for m in live.engine.members}
+    everyone = [*service.library.personas.values(), *await service.my_personas(user_id)]
+    last_decision = next((m.decision for m in reversed(live.engine.messages) if m.decision is not None), None)
+    return {
+        "conversation": conversation_public(row, live),
+        "members": members,
+        "members_json": {pid: p.model_dump(mode="json") for pid, p in members.items()},
+        "last_decision": None if last_decision is None else last_decision.to_json(),
+        "candidates": [p for p in everyone if p.id not in members],
+        "models": await available_models(service),
+        "tree": await service.fork_tree(user_id=user_id, conversation_id=conversation_id),
+        "rerun_of": (row.settings or {}).get("rerun_of"),
+    }
+
+
+async def memo_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
+    live = await service.live(user_id=user_id, conversation_id=conversation_id)
+    known = await known_personas(service, user_id, live.engine.personas)
+    return {
+        "memo": await service.memo(user_id=user_id, conversation_id=conversation_id),
+        "names": {pid: p.name for pid, p in known.items()},
+        "models": await available_models(service),
+    }
 
 
 async def room_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
     live = await service.live(user_id=user_id, conversation_id=conversation_id)
     # Subscribe from before the snapshot: what lands in between arrives twice and the page keeps one.
     since = service.bus.log(conversation_id).last_id
-    async with service.db.session() as session:
-        row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
-    conversation = conversation_public(row, live)
+    context = await panel_context(service, user_id, conversation_id)
     messages = await message_views(service, user_id, conversation_id, before=2**31 - 1)
-    mine = await service.my_personas(user_id)
-    member_ids = {m.persona.id for m in live.engine.members}
-    candidates = [p for p in [*service.library.personas.values(), *mine] if p.id not in member_ids]
-    last_decision = next((m.decision for m in reversed(live.engine.messages) if m.decision is not None), None)
-    budget = await service.budget_for(user_id)
     known = await known_personas(service, user_id, live.engine.personas)
-    return {
-        "conversation": conversation,
+    budget = await service.budget_for(user_id)
+    return context | {
+        "memo": await service.memo(user_id=user_id, conversation_id=conversation_id),
+        "names": {pid: p.name for pid, p in known.items()},
         "messages": messages,
         "has_older": bool(messages) and messages[0]["index"] > 0,
         "since": since,
         "avatars": {"user": USER_AVATAR} | {pid: p.avatar.model_dump() for pid, p in known.items()},
-        "names": {pid: p.name for pid, p in known.items()},
-        "members": {m.persona.id: m.persona for m in live.engine.members},
-        "members_json": {m.persona.id: m.persona.model_dump(mode="json") for m in live.engine.members},
-        "last_decision": None if last_decision is None else last_decision.to_json(),
-        "candidates": candidates,
-        "models": await available_models(service),
         "usage": await budget.usage(),
-        "memo": await service.memo(user_id=user_id, conversation_id=conversation_id),
-        "tree": await service.fork_tree(user_id=user_id, conversation_id=conversation_id),
-        "rerun_of": (row.settings or {}).get("rerun_of"),
     }
 
 
