@@ -7,18 +7,12 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
+from thinktank.web.render import usd
+
 ROW_HEIGHT = 26
 LABEL_WIDTH = 170
 BAR_WIDTH = 360
 VALUE_WIDTH = 90
-
-
-def money(value: Decimal) -> str:
-    if value == 0:
-        return "$0"
-    if value < Decimal("0.01"):
-        return f"${value:.6f}".rstrip("0")
-    return f"${value:,.2f}"
 
 
 def bar_chart(rows: Sequence[tuple[str, Decimal]], *, title: str) -> Markup:
@@ -37,14 +31,15 @@ def bar_chart(rows: Sequence[tuple[str, Decimal]], *, title: str) -> Markup:
     for i, (label, amount) in enumerate(rows):
         y = i * ROW_HEIGHT
         bar = max(int(BAR_WIDTH * float(amount / largest)), 1 if amount > 0 else 0)
+        amount_text = escape(usd(amount, 2))
         short = label if len(label) <= 24 else label[:23] + "…"
         parts.append(
             f'<g><text class="label" x="{LABEL_WIDTH - 8}" y="{y + 17}" text-anchor="end">'
             f"{escape(short)}</text>"
             f'<rect class="bar" x="{LABEL_WIDTH}" y="{y + 5}" width="{bar}" '
             f'height="{ROW_HEIGHT - 10}" rx="3">'
-            f"<title>{escape(label)}: {escape(money(amount))}</title></rect>"
-            f'<text class="value" x="{LABEL_WIDTH + bar + 6}" y="{y + 17}">{escape(money(amount))}</text></g>'
+            f"<title>{escape(label)}: {amount_text}</title></rect>"
+            f'<text class="value" x="{LABEL_WIDTH + bar + 6}" y="{y + 17}">{amount_text}</text></g>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
