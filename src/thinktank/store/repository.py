@@ -457,10 +457,14 @@ class Spending:
     by_conversation: dict[str, CostTotals] = field(default_factory=dict)
 
 
-async def spending(session: AsyncSession, *, user_id: str) -> Spending:
-    rows = await session.scalars(
-        select(CostRecord).where(CostRecord.user_id == user_id).order_by(CostRecord.created_at)
-    )
+async def spending(
+    session: AsyncSession, *, user_id: str, conversation_ids: Sequence[str] | None = None
+) -> Spending:
+    """What I spent; only on these conversations when `conversation_ids` is given."""
+    query = select(CostRecord).where(CostRecord.user_id == user_id)
+    if conversation_ids is not None:
+        query = query.where(CostRecord.conversation_id.in_(list(conversation_ids)))
+    rows = await session.scalars(query.order_by(CostRecord.created_at))
     result = Spending()
     for row in rows:
         usage = Usage(row.input_tokens, row.output_tokens, row.requests)

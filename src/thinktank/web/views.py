@@ -120,7 +120,7 @@ async def conversation_rows(
         rows, next_cursor = await repo.list_conversations(
             session, user_id=user_id, limit=25, cursor=cursor, search=search or None
         )
-        spent = await repo.spending(session, user_id=user_id)
+        spent = await repo.spending(session, user_id=user_id, conversation_ids=[r.id for r in rows])
     result = []
     for row in rows:
         totals = spent.by_conversation.get(row.id)
