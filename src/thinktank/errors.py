@@ -100,6 +100,11 @@ class NetworkModelsForbidden(ConfigurationError):
     """A real network model call was attempted while the process-wide switch forbids it (tests)."""
 
 
+class ServiceUnavailable(ThinkTankError):
+    """A service the deployment depends on (Redis, a worker) cannot be reached: try again shortly.
+    Not the caller's mistake and not a provider's: the API answers 503."""
+
+
 class ProviderFailure(ThinkTankError):
     """A model call failed for a reason on the provider's side (or the network between)."""
 

@@ -16,6 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError
+
 from thinktank.accounts import retention
 from thinktank.accounts.budget import UserBudget
 from thinktank.accounts.keys import KeyStore
@@ -26,21 +29,29 @@ from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistenc
 from thinktank.engine.events import Event, EventSink, StateChanged
 from thinktank.engine.members import Member, seat
 from thinktank.engine.setup import ConversationSpec, ScorerName, build_scorer, resolve_personas
-from thinktank.errors import ConversationBusy, UnknownIdError, UserError
-from thinktank.events.log import EventBus
+from thinktank.errors import ConversationBusy, ServiceUnavailable, UnknownIdError, UserError
+from thinktank.events.log import Bus
+from thinktank.jobs import wire
+from thinktank.jobs.commands import NotHolder, Request
+from thinktank.jobs.scale import Scale
 from thinktank.library.loader import Library
 from thinktank.models.ids import ModelId, parse_model_id
 from thinktank.models.stack import ModelFactory
 from thinktank.orchestration.orchestrator import TurnOrchestrator
-from thinktank.outcomes.memo import MemoResult, memo_for_conversation
+from thinktank.outcomes.memo import memo_for_conversation
 from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.persistence import StorePersistence
-from thinktank.store.scope import system_scope
+from thinktank.store.scope import scoped, system_scope
 from thinktank.store.tables import Conversation
 
 log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 3600.0
+FORWARD_PATIENCE_SECONDS = 15.0
+"""How long a request waits for a conversation's holder to answer or its lease to expire."""
+FORWARD_TIMEOUT_SECONDS = 300
+"""A forwarded turn may take as long as a slow model."""
+DRIVE_ACQUIRE_SECONDS = 10.0
 
 RunMode = Literal["auto", "manual"]
 
@@ -65,11 +76,16 @@ class ConversationService:
         db: Database,
         library: Library,
         factory: ModelFactory,
-        bus: EventBus,
+        bus: Bus,
         keystore: KeyStore | None = None,
         tiers: Tiers | None = None,
+        scale: Scale | None = None,
     ) -> None:
         self.db = db
+        self.scale = scale
+        """None: this process alone serves every conversation (the embedded default)."""
+        self._holds: dict[str, int] = {}
+        self._renewer: asyncio.Task[None] | None = None
         self.library = library
         self.factory = factory
         self.bus = bus
@@ -79,7 +95,7 @@ class ConversationService:
         self._loading = asyncio.Lock()
         self._in_flight: dict[tuple[str, str], asyncio.Future[Message | None]] = {}
         self._purger: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -88,17 +104,24 @@ class ConversationService:
             await self._start()
 
     async def _start(self) -> None:
+        paused = 0
         async with self.db.session() as session:
             await repo.ensure_local_user(session)
             await repo.sync_library(session, library=self.library, pricer=self.factory.pricer)
-            paused = await repo.pause_running(session)
-            await repo.release_reservations(session)
+            if self.scale is None:
+                # Alone, nothing can be running at start-up. With other processes, their turns are
+                # real: workers take over what a dead process drove (see `sweep`).
+                paused = await repo.pause_running(session)
+                await repo.release_reservations(session)
             await retention.purge_expired(session, live=())
         if paused:
             log.warning(
                 "%d conversation(s) were running when the server stopped; they are now paused", paused
             )
         self._purger = asyncio.create_task(self._purge_periodically(), name="retention purge")
+        if self.scale is not None:
+            await self.scale.commands.serve(self._answer_forwarded)
+            self._renewer = asyncio.create_task(self._renew_leases(), name="lease renewal")
 
     async def _purge_periodically(self) -> None:
         while True:
@@ -115,13 +138,159 @@ class ConversationService:
                 return await retention.purge_expired(session, live=set(self._live))
 
     async def close(self) -> None:
-        if self._purger is not None:
-            self._purger.cancel()
+        for task in (self._purger, self._renewer):
+            if task is not None:
+                task.cancel()
         runners = [live.runner for live in self._live.values() if live.runner and not live.runner.done()]
         for runner in runners:
             runner.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
+        if self.scale is not None:
+            # Let go at once, so another worker takes over now rather than when the leases expire.
+            for conversation_id in list(self._holds):
+                with contextlib.suppress(RedisError):
+                    await self.scale.leases.release(conversation_id)
+            self._holds.clear()
         self._live.clear()
+
+    # --- sharing conversations between processes ---------------------------------------------
+
+    async def _held(self, op: str, user_id: str, conversation_id: str, **arguments: Any) -> Any:
+        """Run `op` where the conversation is held: here when alone; with other processes, here if
+        this process holds (or can take) its lease, else on the holder, by request."""
+        here = getattr(self, f"_{op}_here")
+        scale = self.scale
+        if scale is None or conversation_id in self._holds:
+            return await here(user_id=user_id, conversation_id=conversation_id, **arguments)
+        deadline = asyncio.get_running_loop().time() + FORWARD_PATIENCE_SECONDS
+        while True:
+            if conversation_id in self._holds or await scale.leases.acquire(conversation_id):
+                self._holds[conversation_id] = self._holds.get(conversation_id, 0) + 1
+                try:
+                    return await here(user_id=user_id, conversation_id=conversation_id, **arguments)
+                finally:
+                    await self._unhold(conversation_id)
+            holder = await scale.leases.holder(conversation_id)
+            if holder is not None:
+                request = Request(op, user_id, conversation_id, wire.encode(arguments))
+                try:
+                    return wire.decode(
+                        await scale.commands.call(holder, request, wait_seconds=FORWARD_TIMEOUT_SECONDS)
+                    )
+                except NotHolder:
+                    pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise ServiceUnavailable(
+                    "the process running this conversation does not answer; try again in a few seconds"
+                )
+            await asyncio.sleep(0.1)
+
+    async def _answer_forwarded(self, request: Request) -> Any:
+        if request.conversation_id not in self._holds:
+            raise NotHolder(request.conversation_id)
+        self._holds[request.conversation_id] += 1
+        try:
+            with scoped(request.user_id):
+                here = getattr(self, f"_{request.op}_here")
+                result = await here(
+                    user_id=request.user_id,
+                    conversation_id=request.conversation_id,
+                    **wire.decode(request.arguments),
+                )
+            return wire.encode(result)
+        finally:
+            await self._unhold(request.conversation_id)
+
+    async def _unhold(self, conversation_id: str) -> None:
+        """One use less; at none, and with no auto run here, the conversation is let go."""
+        count = self._holds.get(conversation_id, 0) - 1
+        live = self._live.get(conversation_id)
+        if count > 0 or (live is not None and live.runner is not None and not live.runner.done()):
+            self._holds[conversation_id] = max(count, 0)
+            return
+        self._holds.pop(conversation_id, None)
+        self._live.pop(conversation_id, None)
+        if self.scale is not None:
+            with contextlib.suppress(RedisError):
+                await self.scale.leases.release(conversation_id)
+
+    def _let_go_now(self, conversation_id: str) -> None:
+        """The lease is lost: forget the conversation here without writing anything of it."""
+        self._holds.pop(conversation_id, None)
+        live = self._live.pop(conversation_id, None)
+        if live is not None and live.runner is not None and live.runner is not asyncio.current_task():
+            live.runner.cancel()
+
+    async def _renew_leases(self) -> None:
+        scale = self.scale
+        assert scale is not None
+        renewed_at: dict[str, float] = {}
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(scale.leases.ttl / 3)
+            for conversation_id in list(self._holds):
+                try:
+                    kept = await scale.leases.renew(conversation_id)
+                except RedisError:
+                    # Unsure: keep going until the lease would have expired anyway.
+                    since = renewed_at.setdefault(conversation_id, loop.time())
+                    kept = loop.time() - since < scale.leases.ttl
+                else:
+                    renewed_at[conversation_id] = loop.time()
+                if not kept and conversation_id in self._holds:
+                    log.warning(
+                        "lost the lease of conversation %s; another process may take it", conversation_id
+                    )
+                    renewed_at.pop(conversation_id, None)
+                    self._let_go_now(conversation_id)
+
+    async def drive(self, *, user_id: str, conversation_id: str) -> str:
+        """A job worker runs a conversation's auto mode while it holds its lease (arq's job)."""
+        scale = self.scale
+        assert scale is not None
+        deadline = asyncio.get_running_loop().time() + DRIVE_ACQUIRE_SECONDS
+        # The web process that queued this job may still hold the lease for a moment.
+        while conversation_id not in self._holds and not await scale.leases.acquire(conversation_id):
+            if asyncio.get_running_loop().time() > deadline:
+                return "held elsewhere"
+            await asyncio.sleep(0.05)
+        self._holds[conversation_id] = self._holds.get(conversation_id, 0) + 1
+        try:
+            async with self.db.session() as session:
+                row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+                run_mode, status = row.run_mode, row.status
+            if run_mode != "auto" or status not in ("idle", "running"):
+                return f"not in auto mode ({run_mode}, {status})"
+            live = await self.live(user_id=user_id, conversation_id=conversation_id)
+            if live.runner is not None and not live.runner.done():
+                return "already running here"
+            if status == "running":
+                # Its last holder died mid-run: what it streamed of an unfinished turn is void.
+                await self.bus.publish(
+                    conversation_id, {"type": "sync.required", "reason": "taken over by another worker"}
+                )
+            live.runner = asyncio.create_task(
+                self._run(conversation_id, live), name=f"auto:{conversation_id}"
+            )
+            await asyncio.wait({live.runner})
+            return live.engine.status
+        finally:
+            await self._unhold(conversation_id)
+
+    async def sweep(self) -> int:
+        """Queue a drive for every conversation in auto mode that no process holds (its worker
+        died, or Redis lost the queue); the drive job itself makes sure only one runs it."""
+        scale = self.scale
+        assert scale is not None
+        with system_scope():
+            async with self.db.session() as session:
+                waiting = await repo.auto_conversations(session)
+        queued = 0
+        for conversation_id, user_id in waiting:
+            if conversation_id not in self._holds and await scale.leases.holder(conversation_id) is None:
+                await scale.enqueue_drive(conversation_id, user_id)
+                queued += 1
+        return queued
 
     # --- creation and lookup -----------------------------------------------------------------
 
@@ -183,11 +352,16 @@ class ConversationService:
         return self.library_with(await self.my_personas(user_id)).persona(persona_id)
 
     async def live(self, *, user_id: str, conversation_id: str) -> Live:
+        """The conversation as this process sees it. With other processes, one that it does not hold
+        is read fresh from the database each time (a snapshot: what another process is doing may
+        change it a moment later; its events come through the bus)."""
         live = self._live.get(conversation_id)
         if live is not None:
             if live.user_id != user_id:
                 raise repo.NotFound("conversation", conversation_id)
             return live
+        if self.scale is not None and conversation_id not in self._holds:
+            return await self._restore(user_id=user_id, conversation_id=conversation_id, snapshot=True)
         async with self._loading:
             live = self._live.get(conversation_id)
             if live is None:
@@ -263,7 +437,7 @@ class ConversationService:
         await keystore.touch_all(user_id=user_id)  # last used: when a conversation last started with them
         return self.factory.with_keys(keys, on_rejected_key=rejected)
 
-    async def _restore(self, *, user_id: str, conversation_id: str) -> Live:
+    async def _restore(self, *, user_id: str, conversation_id: str, snapshot: bool = False) -> Live:
         async with self.db.session() as session:
             row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
             kept = (await retention.preferences(session, user_id=user_id)).data_retention
@@ -311,13 +485,15 @@ class ConversationService:
             totals=totals,
             budget=await self.budget_for(user_id),
         )
-        engine.status = "idle" if row.status == "running" else row.status  # type: ignore[assignment]
+        # A snapshot shows what the holder is doing; a conversation loaded to be run is not running yet.
+        running = row.status == "running" and not snapshot
+        engine.status = "idle" if running else row.status  # type: ignore[assignment]
         engine.stop_reason = row.stop_reason
         return Live(engine=engine, user_id=user_id, factory=factory, retention=kept, override=override)
 
     def _sink(self, conversation_id: str, user_id: str, kept: str) -> EventSink:
         async def publish(event: Event) -> None:
-            self.bus.publish(conversation_id, event.to_json())
+            await self.bus.publish(conversation_id, event.to_json())
             if (
                 kept != "permanent"
                 and isinstance(event, StateChanged)
@@ -481,7 +657,8 @@ class ConversationService:
         for key, conversation_id in (("first", first), ("second", second)):
             live = await self.live(user_id=user_id, conversation_id=conversation_id)
             ended = live.engine.status in ("finished", "stopped")
-            if live.runner is not None and not live.runner.done() and not ended:
+            running_here = live.runner is not None and not live.runner.done()
+            if (running_here or live.engine.status == "running") and not ended:
                 raise ConversationBusy("a conversation being compared is still running; compare when it ends")
             memo = await self.memo_or_write(user_id=user_id, conversation_id=conversation_id)
             async with self.db.session() as session:
@@ -502,7 +679,12 @@ class ConversationService:
 
     async def write_memo(
         self, *, user_id: str, conversation_id: str, chair: ModelId | None = None
-    ) -> MemoResult:
+    ) -> dict[str, Any]:
+        return await self._held("write_memo", user_id, conversation_id, chair=chair)  # type: ignore[no-any-return]
+
+    async def _write_memo_here(
+        self, *, user_id: str, conversation_id: str, chair: ModelId | None = None
+    ) -> dict[str, Any]:
         """The decision memo, from the chosen chair, else the panel's own models, else the scripted
         chair; stored with the conversation and booked like any other cost."""
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
@@ -517,7 +699,7 @@ class ConversationService:
                     content=result.to_json(),
                 )
         live.memo = result.to_json()
-        return result
+        return live.memo
 
     async def memo(self, *, user_id: str, conversation_id: str) -> dict[str, Any] | None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
@@ -541,7 +723,7 @@ class ConversationService:
                 if live.runner is not None:
                     live.runner.cancel()
                 self._live.pop(conversation_id, None)
-                self.bus.forget(conversation_id)
+                await self.bus.forget(conversation_id)
         async with self.db.session() as session:
             await retention.delete_account(session, user_id=user_id)
         if self.keystore is not None:
@@ -550,6 +732,13 @@ class ConversationService:
     # --- steering ----------------------------------------------------------------------------
 
     async def take_turn(
+        self, *, user_id: str, conversation_id: str, speaker: str | None, idempotency_key: str | None
+    ) -> Message | None:
+        return await self._held(  # type: ignore[no-any-return]
+            "take_turn", user_id, conversation_id, speaker=speaker, idempotency_key=idempotency_key
+        )
+
+    async def _take_turn_here(
         self, *, user_id: str, conversation_id: str, speaker: str | None, idempotency_key: str | None
     ) -> Message | None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
@@ -582,21 +771,32 @@ class ConversationService:
             del self._in_flight[flight]
 
     async def set_run_mode(self, *, user_id: str, conversation_id: str, mode: RunMode) -> None:
+        return await self._held("set_run_mode", user_id, conversation_id, mode=mode)  # type: ignore[no-any-return]
+
+    async def _set_run_mode_here(self, *, user_id: str, conversation_id: str, mode: RunMode) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         async with self.db.session() as session:
             row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
             row.run_mode = mode
             await session.commit()
         if mode == "auto":
-            self._start_runner(conversation_id, live)
+            await self._start_runner(conversation_id, live)
         else:
             await self._stop_runner(live)
 
-    def _start_runner(self, conversation_id: str, live: Live) -> None:
+    async def _start_runner(self, conversation_id: str, live: Live) -> None:
         if live.runner is not None and not live.runner.done():
             return
         if live.engine.status in ("stopped", "finished"):
             raise UserError(f"this conversation has ended ({live.engine.stop_reason})")
+        if self.scale is not None:
+            if self.scale.drives_here:
+                task = asyncio.create_task(self.drive(user_id=live.user_id, conversation_id=conversation_id))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            else:
+                await self.scale.enqueue_drive(conversation_id, live.user_id)  # a worker runs it
+            return
         live.runner = asyncio.create_task(self._run(conversation_id, live), name=f"auto:{conversation_id}")
 
     async def _run(self, conversation_id: str, live: Live) -> None:
@@ -604,6 +804,12 @@ class ConversationService:
             await live.engine.run_auto()
         except asyncio.CancelledError:
             raise
+        except IntegrityError:
+            # The database fence: another process stored a message at this place, so it holds the
+            # conversation now. Write nothing more; it carries on.
+            log.warning("conversation %s was taken over by another process; this one stops", conversation_id)
+            self._let_go_now(conversation_id)
+            return
         except Exception:
             log.exception("auto mode of conversation %s failed", conversation_id)
             await live.engine.pause()
@@ -612,11 +818,14 @@ class ConversationService:
             await self._memo_at_the_end(conversation_id, live)
 
     async def memo_or_write(self, *, user_id: str, conversation_id: str) -> dict[str, Any]:
+        return await self._held("memo_or_write", user_id, conversation_id)  # type: ignore[no-any-return]
+
+    async def _memo_or_write_here(self, *, user_id: str, conversation_id: str) -> dict[str, Any]:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         async with live.memo_lock:
             memo = await self.memo(user_id=user_id, conversation_id=conversation_id)
             if memo is None:
-                memo = (await self.write_memo(user_id=user_id, conversation_id=conversation_id)).to_json()
+                memo = await self.write_memo(user_id=user_id, conversation_id=conversation_id)
             return memo
 
     async def _memo_at_the_end(self, conversation_id: str, live: Live) -> None:
@@ -634,6 +843,9 @@ class ConversationService:
             await asyncio.wait({live.runner})
 
     async def set_speed(self, *, user_id: str, conversation_id: str, speed: int) -> None:
+        return await self._held("set_speed", user_id, conversation_id, speed=speed)  # type: ignore[no-any-return]
+
+    async def _set_speed_here(self, *, user_id: str, conversation_id: str, speed: int) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         live.engine.set_speed(speed)
         async with self.db.session() as session:
@@ -645,38 +857,59 @@ class ConversationService:
             await session.commit()
 
     async def pause(self, *, user_id: str, conversation_id: str) -> None:
+        return await self._held("pause", user_id, conversation_id)  # type: ignore[no-any-return]
+
+    async def _pause_here(self, *, user_id: str, conversation_id: str) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         await live.engine.pause()
 
     async def resume(self, *, user_id: str, conversation_id: str) -> None:
+        return await self._held("resume", user_id, conversation_id)  # type: ignore[no-any-return]
+
+    async def _resume_here(self, *, user_id: str, conversation_id: str) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         await live.engine.resume()
         async with self.db.session() as session:
             row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
             run_mode = row.run_mode
         if run_mode == "auto":
-            self._start_runner(conversation_id, live)
+            await self._start_runner(conversation_id, live)
 
     async def stop(self, *, user_id: str, conversation_id: str) -> None:
+        return await self._held("stop", user_id, conversation_id)  # type: ignore[no-any-return]
+
+    async def _stop_here(self, *, user_id: str, conversation_id: str) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         await live.engine.stop()
 
     async def interject(self, *, user_id: str, conversation_id: str, text: str) -> Message | None:
+        return await self._held("interject", user_id, conversation_id, text=text)  # type: ignore[no-any-return]
+
+    async def _interject_here(self, *, user_id: str, conversation_id: str, text: str) -> Message | None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         return await live.engine.interject(text)
 
     async def add_member(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
+        return await self._held("add_member", user_id, conversation_id, persona=persona)  # type: ignore[no-any-return]
+
+    async def _add_member_here(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         self._check_panel_size(await self.tier_of(user_id), len(live.engine.members) + 1)
         await live.engine.add_member(seat(persona, live.factory, override=live.override))
         await self._save_members(user_id, conversation_id, live)
 
     async def replace_member(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
+        return await self._held("replace_member", user_id, conversation_id, persona=persona)  # type: ignore[no-any-return]
+
+    async def _replace_member_here(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         await live.engine.replace_member(seat(persona, live.factory, override=live.override))
         await self._save_members(user_id, conversation_id, live)
 
     async def remove_member(self, *, user_id: str, conversation_id: str, persona_id: str) -> None:
+        return await self._held("remove_member", user_id, conversation_id, persona_id=persona_id)  # type: ignore[no-any-return]
+
+    async def _remove_member_here(self, *, user_id: str, conversation_id: str, persona_id: str) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         await live.engine.remove_member(persona_id)
         await self._save_members(user_id, conversation_id, live)
@@ -688,6 +921,9 @@ class ConversationService:
             )
 
     async def delete(self, *, user_id: str, conversation_id: str) -> None:
+        return await self._held("delete", user_id, conversation_id)  # type: ignore[no-any-return]
+
+    async def _delete_here(self, *, user_id: str, conversation_id: str) -> None:
         live = self._live.get(conversation_id)
         async with self.db.session() as session:
             await repo.delete_conversation(session, user_id=user_id, conversation_id=conversation_id)
@@ -695,4 +931,4 @@ class ConversationService:
             if live.runner is not None:
                 live.runner.cancel()
             self._live.pop(conversation_id, None)
-            self.bus.forget(conversation_id)
+            await self.bus.forget(conversation_id)

@@ -17,6 +17,8 @@ from thinktank.models.scripted import Latency
 from thinktank.pricing.prices import DEFAULT_MARKUP
 
 SEED_SCRIPTED_LATENCY = Latency(0.5, 2.0)
+Environment = Literal["development", "staging", "production"]
+ENVIRONMENTS: tuple[Environment, ...] = ("development", "staging", "production")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class Settings:
     """None: the plans shipped in the package."""
     substitute_model: str = "local:smollm2"
     """Stands in for a persona whose own models have no key here."""
+    redis_url: str | None = None
+    """None: one process, in-process events; set: Redis events, leases, queue and counters."""
+    environment: Environment = "development"
+    sentry_dsn: str | None = None
+    log_format: Literal["json", "text"] = "text"
     env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """The environment these settings came from (for secrets read on demand, never logged)."""
 
@@ -58,6 +65,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         library = env.get("THINKTANK_LIBRARY_DIR", "").strip()
+        environment = _environment(env.get("THINKTANK_ENV", ""))
         return cls(
             keys=ProviderKeys.from_env(env),
             library_dir=Path(library).expanduser() if library else None,
@@ -73,6 +81,10 @@ class Settings:
             smtp_url=env.get("THINKTANK_SMTP_URL", "").strip() or None,
             mail_from=env.get("THINKTANK_MAIL_FROM", "").strip() or "ThinkTank <no-reply@localhost>",
             substitute_model=env.get("THINKTANK_SUBSTITUTE_MODEL", "").strip() or "local:smollm2",
+            redis_url=_redis_url(env.get("THINKTANK_REDIS_URL", "").strip() or None),
+            environment=environment,
+            sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
+            log_format=_log_format(env.get("THINKTANK_LOG_FORMAT", ""), environment),
             env={k: v for k, v in env.items() if k.startswith("THINKTANK_")},
         )
 
@@ -108,6 +120,33 @@ def check_secrets(settings: Settings) -> None:
         raise ConfigurationError(
             "THINKTANK_SECRET_KEY is a default or too short: use at least 32 random characters"
         )
+
+
+def _environment(value: str) -> Environment:
+    value = value.strip().lower() or "development"
+    for name in ENVIRONMENTS:
+        if value == name:
+            return name
+    raise ConfigurationError(f"THINKTANK_ENV must be one of {', '.join(ENVIRONMENTS)}, not {value!r}")
+
+
+def _log_format(value: str, environment: Environment) -> Literal["json", "text"]:
+    value = value.strip().lower()
+    if not value:
+        # Machines read the logs of staging and production; a person reads them on their own machine.
+        return "text" if environment == "development" else "json"
+    if value == "json":
+        return "json"
+    if value == "text":
+        return "text"
+    raise ConfigurationError(f"THINKTANK_LOG_FORMAT must be 'json' or 'text', not {value!r}")
+
+
+def _redis_url(url: str | None) -> str | None:
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        # Not echoed: a Redis URL may carry a password.
+        raise ConfigurationError("THINKTANK_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    return url
 
 
 def _database_url(url: str | None) -> str | None:

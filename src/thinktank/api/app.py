@@ -17,10 +17,9 @@ from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
 from thinktank.api.routes import account, auth, conversations, events, keys, models, steering, tokens
 from thinktank.api.routes import library as library_routes
-from thinktank.events.log import EventBus
+from thinktank.assembly import running_service
 from thinktank.library.loader import load_library
 from thinktank.models.stack import factory_from_settings
-from thinktank.service import ConversationService
 from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database
 from thinktank.web import fragments, pages
@@ -50,19 +49,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if db.is_sqlite:
-            await db.upgrade()
-        elif await db.current_revision() != db.head_revision():
-            raise RuntimeError("the database schema is not current: run `thinktank db upgrade` first")
-        service = ConversationService(
-            db=db, library=library, factory=factory, bus=EventBus(), keystore=keystore, tiers=tiers
-        )
-        await service.start()
-        app.state.service = service
         try:
-            yield
+            async with running_service(
+                settings, role="web", db=db, library=library, factory=factory, keystore=keystore, tiers=tiers
+            ) as service:
+                app.state.service = service
+                yield
         finally:
-            await service.close()
             await db.dispose()
             if http_client is None:
                 await validation_client.aclose()

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from thinktank import errors
@@ -49,6 +50,19 @@ def install(app: FastAPI) -> None:
     async def provider_failure(request: Request, exc: errors.ProviderFailure) -> JSONResponse:
         details = {"provider": exc.provider, "status_code": exc.status_code}
         return JSONResponse(error_body("provider_failed", str(exc), details), status_code=502)
+
+    @app.exception_handler(errors.ServiceUnavailable)
+    async def unavailable(request: Request, exc: errors.ServiceUnavailable) -> JSONResponse:
+        body = error_body("service_unavailable", str(exc))
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(RedisError)
+    async def redis_unreachable(request: Request, exc: RedisError) -> JSONResponse:
+        log.warning("Redis could not be reached on %s %s: %s", request.method, request.url.path, exc)
+        message = "the live-update service (Redis) cannot be reached; nothing was lost, try again shortly"
+        return JSONResponse(
+            error_body("service_unavailable", message), status_code=503, headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -45,7 +45,7 @@ def memo_command(
                 )
         finally:
             await service.close()
-        return result.to_json()
+        return result
 
     print_memo(on_database(settings, run))
 

@@ -65,6 +65,20 @@ class TurnDecision:
             "selection_cost": self.selection_cost.to_json(),
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TurnDecision:
+        """The inverse of `to_json` (the selection's tokens come back as one total)."""
+        return cls(
+            persona_id=d["persona_id"],
+            reason=d["reason"],
+            confidence=d["confidence"],
+            alternatives=tuple(Alternative(a["persona_id"], a["score"]) for a in d.get("alternatives", [])),
+            scorer=d.get("scorer", "heuristic"),
+            chosen_by=d.get("chosen_by", "orchestrator"),
+            selection_usage=Usage(0, d.get("selection_tokens", 0), 0),
+            selection_cost=Cost.from_json(d.get("selection_cost") or {"raw_usd": "0", "billed_usd": "0"}),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -104,3 +118,28 @@ class Message:
             "incomplete": self.incomplete,
             "error": self.error,
         }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Message:
+        usage = d.get("usage") or {}
+        return cls(
+            index=d["index"],
+            kind=d["kind"],
+            speaker_id=d["speaker_id"],
+            speaker_name=d["speaker_name"],
+            speaker_role=d["speaker_role"],
+            text=d["text"],
+            created_at=datetime.fromisoformat(d["created_at"]),
+            model_id=d.get("model_id"),
+            usage=Usage(
+                usage.get("input_tokens", 0),
+                usage.get("output_tokens", 0),
+                1 if d["kind"] == "persona" else 0,
+            ),
+            cost=Cost.from_json(d.get("cost") or {}),
+            latency_s=d.get("latency_s"),
+            time_to_first_token_s=d.get("time_to_first_token_s"),
+            decision=None if d.get("decision") is None else TurnDecision.from_json(d["decision"]),
+            incomplete=bool(d.get("incomplete")),
+            error=d.get("error"),
+        )

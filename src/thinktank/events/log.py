@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 DEFAULT_CAPACITY = 20_000
 
@@ -136,7 +136,31 @@ def _seq(event_id: str) -> int:
     return int(event_id.rpartition("-")[2])
 
 
+class Bus(Protocol):
+    """Where a conversation's events go and where SSE clients read them: in-process by default,
+    Redis Streams when several processes serve one deployment (`events.redis_bus`)."""
+
+    async def publish(self, conversation_id: str, data: dict[str, Any]) -> None: ...
+
+    async def last_id(self, conversation_id: str) -> str:
+        """The id of the newest event so far: a page rendered now subscribes from here."""
+        ...
+
+    def subscribe(
+        self, conversation_id: str, last_event_id: str | None, *, heartbeat: float | None = None
+    ) -> AsyncIterator[str]: ...
+
+    async def forget(self, conversation_id: str) -> None: ...
+
+    @property
+    def subscriber_count(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
 class EventBus:
+    """The in-process bus: one process serves every client of a conversation."""
+
     def __init__(self, *, capacity: int = DEFAULT_CAPACITY) -> None:
         self.epoch = secrets.token_hex(4)
         self._capacity = capacity
@@ -147,11 +171,22 @@ class EventBus:
             self._logs[conversation_id] = ConversationLog(self.epoch, capacity=self._capacity)
         return self._logs[conversation_id]
 
-    def publish(self, conversation_id: str, data: dict[str, Any]) -> LoggedEvent:
-        return self.log(conversation_id).append(data)
+    async def publish(self, conversation_id: str, data: dict[str, Any]) -> None:
+        self.log(conversation_id).append(data)
 
-    def forget(self, conversation_id: str) -> None:
+    async def last_id(self, conversation_id: str) -> str:
+        return self.log(conversation_id).last_id
+
+    def subscribe(
+        self, conversation_id: str, last_event_id: str | None, *, heartbeat: float | None = None
+    ) -> AsyncIterator[str]:
+        return self.log(conversation_id).subscribe(last_event_id, heartbeat=heartbeat)
+
+    async def forget(self, conversation_id: str) -> None:
         self._logs.pop(conversation_id, None)
+
+    async def close(self) -> None:
+        self._logs.clear()
 
     @property
     def subscriber_count(self) -> int:

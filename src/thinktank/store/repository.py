@@ -18,7 +18,6 @@ from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinktank.domain import Message, Persona, TurnDecision, Usage
-from thinktank.domain.conversation import Alternative
 from thinktank.engine.totals import CostTotals
 from thinktank.errors import UnknownIdError, UserError
 from thinktank.library.loader import Library
@@ -349,19 +348,7 @@ def cost_row(
 
 
 def message_from_row(row: MessageRow) -> Message:
-    decision = None
-    if row.decision:
-        d = row.decision
-        decision = TurnDecision(
-            persona_id=d["persona_id"],
-            reason=d["reason"],
-            confidence=d["confidence"],
-            alternatives=tuple(Alternative(a["persona_id"], a["score"]) for a in d.get("alternatives", [])),
-            scorer=d.get("scorer", "heuristic"),
-            chosen_by=d.get("chosen_by", "orchestrator"),
-            selection_usage=Usage(0, d.get("selection_tokens", 0), 0),
-            selection_cost=Cost.from_json(d.get("selection_cost") or {"raw_usd": "0", "billed_usd": "0"}),
-        )
+    decision = TurnDecision.from_json(row.decision) if row.decision else None
     return Message(
         index=row.idx,
         kind=row.kind,  # type: ignore[arg-type]
@@ -543,3 +530,13 @@ async def pause_running(session: AsyncSession) -> int:
     )
     await session.commit()
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def auto_conversations(session: AsyncSession) -> list[tuple[str, str]]:
+    """(id, user id) of every conversation in auto mode that has not paused or ended."""
+    result = await session.execute(
+        select(Conversation.id, Conversation.user_id).where(
+            Conversation.run_mode == "auto", Conversation.status.in_(("idle", "running"))
+        )
+    )
+    return [(row[0], row[1]) for row in result.all()]

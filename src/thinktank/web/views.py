@@ -96,7 +96,7 @@ async def memo_context(service: ConversationService, user_id: str, conversation_
 async def room_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
     live = await service.live(user_id=user_id, conversation_id=conversation_id)
     # Subscribe from before the snapshot: what lands in between arrives twice and the page keeps one.
-    since = service.bus.log(conversation_id).last_id
+    since = await service.bus.last_id(conversation_id)
     context = await panel_context(service, user_id, conversation_id)
     messages = await message_views(service, user_id, conversation_id, before=2**31 - 1)
     known = await known_personas(service, user_id, live.engine.personas)

@@ -221,8 +221,7 @@ async def write_memo(
 ) -> dict[str, Any]:
     """Have a chair model write the decision memo; every claim cites the messages it comes from."""
     chair = parse_model_id(body.chair) if body and body.chair else None
-    result = await service.write_memo(user_id=user, conversation_id=conversation_id, chair=chair)
-    return result.to_json()
+    return await service.write_memo(user_id=user, conversation_id=conversation_id, chair=chair)
 
 
 @router.get("/conversations/{conversation_id}/memo")

@@ -31,13 +31,14 @@ async def conversation_events(
     missed events are gone (another server process, or too long ago): refetch the messages.
     """
     await service.live(user_id=user, conversation_id=conversation_id)
-    log = service.bus.log(conversation_id)
     heartbeat = request.app.state.heartbeat_seconds
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         # A reconnect's Last-Event-ID is newer than the page's `since`, so it wins.
-        async for chunk in log.subscribe(last_event_id or since, heartbeat=heartbeat):
+        async for chunk in service.bus.subscribe(
+            conversation_id, last_event_id or since, heartbeat=heartbeat
+        ):
             yield chunk
 
     return StreamingResponse(

@@ -1,0 +1,66 @@
+"""One running `ConversationService` from settings: the web app and the job worker both start here.
+
+Without THINKTANK_REDIS_URL it is the embedded default (in-process bus, auto mode as tasks of this
+process). With it, events go through Redis Streams, conversations are shared by lease, and auto
+mode runs on `thinktank worker` processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from thinktank.accounts.keys import KeyStore
+from thinktank.accounts.tiers import Tiers
+from thinktank.events.log import Bus, EventBus
+from thinktank.events.redis_bus import RedisEventBus
+from thinktank.jobs.scale import Scale, connect
+from thinktank.library.loader import Library
+from thinktank.models.stack import ModelFactory
+from thinktank.service import ConversationService
+from thinktank.settings import Settings
+from thinktank.store.db import Database
+
+Role = Literal["web", "worker"]
+
+
+async def prepare_database(db: Database) -> None:
+    """SQLite is upgraded in place (a personal tool); PostgreSQL is upgraded by the operator."""
+    if db.is_sqlite:
+        await db.upgrade()
+    elif await db.current_revision() != db.head_revision():
+        raise RuntimeError("the database schema is not current: run `thinktank db upgrade` first")
+
+
+@asynccontextmanager
+async def running_service(
+    settings: Settings,
+    *,
+    role: Role,
+    db: Database,
+    library: Library,
+    factory: ModelFactory,
+    keystore: KeyStore | None,
+    tiers: Tiers,
+) -> AsyncIterator[ConversationService]:
+    await prepare_database(db)
+    scale: Scale | None = None
+    bus: Bus = EventBus()
+    if settings.redis_url:
+        scale = await connect(settings.redis_url, kind=role, drives_here=role == "worker")
+        bus = RedisEventBus(scale.redis)
+    elif role == "worker":
+        raise RuntimeError("a job worker needs THINKTANK_REDIS_URL (the queue it takes jobs from)")
+    service = ConversationService(
+        db=db, library=library, factory=factory, bus=bus, keystore=keystore, tiers=tiers, scale=scale
+    )
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.close()
+        await bus.close()
+        if scale is not None:
+            await scale.close()
+
