@@ -63,4 +63,3 @@ async def running_service(
         await bus.close()
         if scale is not None:
             await scale.close()
-

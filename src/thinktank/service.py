@@ -23,6 +23,7 @@ from thinktank.accounts import retention
 from thinktank.accounts.budget import UserBudget
 from thinktank.accounts.keys import KeyStore
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
+from thinktank.batches import Batches
 from thinktank.domain import DiscussionMode, Message, Persona
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
@@ -85,6 +86,7 @@ class ConversationService:
         self.scale = scale
         """None: this process alone serves every conversation (the embedded default)."""
         self._holds: dict[str, int] = {}
+        self.batches = Batches(self)
         self._renewer: asyncio.Task[None] | None = None
         self.library = library
         self.factory = factory
@@ -138,6 +140,7 @@ class ConversationService:
                 return await retention.purge_expired(session, live=set(self._live))
 
     async def close(self) -> None:
+        await self.batches.close()
         for task in (self._purger, self._renewer):
             if task is not None:
                 task.cancel()

@@ -15,7 +15,7 @@ from thinktank.accounts.oauth import OAuthSignIn, providers_from_env
 from thinktank.accounts.signin import LogMailer, Mailer, SignIn, SmtpMailer
 from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
-from thinktank.api.routes import account, auth, conversations, events, keys, models, steering, tokens
+from thinktank.api.routes import account, auth, batches, conversations, events, keys, models, steering, tokens
 from thinktank.api.routes import library as library_routes
 from thinktank.assembly import running_service
 from thinktank.library.loader import load_library
@@ -106,6 +106,7 @@ def create_app(
         steering.router,
         events.router,
         models.router,
+        batches.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

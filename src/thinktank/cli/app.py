@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from thinktank.cli import discuss, keys, models, outcomes, personas, server, templates, users
+from thinktank.cli import batch, discuss, keys, models, outcomes, personas, server, templates, users
 
 app = typer.Typer(
     name="thinktank",
@@ -17,12 +17,14 @@ app.add_typer(templates.app, name="templates")
 app.command("models")(models.models_command)
 app.command("discuss")(discuss.discuss_command)
 app.command("serve")(server.serve_command)
+app.command("worker")(server.worker_command)
 app.command("purge")(server.purge_command)
 app.command("memo")(outcomes.memo_command)
 app.command("fork")(outcomes.fork_command)
 app.command("rerun")(outcomes.rerun_command)
 app.add_typer(server.db_app, name="db")
 app.add_typer(keys.app, name="keys")
+app.add_typer(batch.app, name="batch")
 app.add_typer(users.app, name="users")
 
 

@@ -37,7 +37,7 @@ def memo_command(
     chair_id = parse_model_id(chair) if chair else None
 
     async def run(db: Database) -> dict[str, Any]:
-        service = _service(settings, db)
+        service = service_for(settings, db)
         try:
             with scoped(LOCAL_USER_ID):
                 result = await service.write_memo(
@@ -50,7 +50,7 @@ def memo_command(
     print_memo(on_database(settings, run))
 
 
-def _service(settings: Settings, db: Database) -> ConversationService:
+def service_for(settings: Settings, db: Database) -> ConversationService:
     factory = factory_from_settings(settings)
     return ConversationService(
         db=db,
@@ -77,7 +77,7 @@ def fork_command(
     model_id = parse_model_id(model) if model else None
 
     async def run(db: Database) -> tuple[str, list[str]]:
-        service = _service(settings, db)
+        service = service_for(settings, db)
         try:
             with scoped(LOCAL_USER_ID):
                 row = await service.fork(
@@ -127,7 +127,7 @@ def rerun_command(
     scorer_name = parse_scorer(scorer) if scorer else None
 
     async def run(db: Database) -> dict[str, Any]:
-        service = _service(settings, db)
+        service = service_for(settings, db)
         try:
             with scoped(LOCAL_USER_ID):
                 row = await service.rerun(

@@ -47,6 +47,28 @@ def serve_command(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
+@reports_user_errors
+def worker_command(
+    max_jobs: int = typer.Option(
+        2000, "--max-jobs", min=1, help="Conversations and batches this worker runs at once."
+    ),
+) -> None:
+    """Run a job worker: drives auto-mode conversations and batch runs from the Redis queue
+    (needs THINKTANK_REDIS_URL; start as many as you like, each conversation runs on exactly one)."""
+    import asyncio
+
+    from thinktank.jobs.worker import run_worker
+
+    settings = load_settings()
+    if not settings.redis_url:
+        raise ConfigurationError("thinktank worker needs THINKTANK_REDIS_URL (the queue it takes jobs from)")
+
+    def ready() -> None:
+        console.print(f"ThinkTank worker ready (up to {max_jobs} jobs at once)")
+
+    asyncio.run(run_worker(settings, max_jobs=max_jobs, on_ready=ready))
+
+
 @db_app.command("upgrade")
 @reports_user_errors
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:

@@ -25,6 +25,7 @@ from thinktank.models.ids import parse_model_id
 from thinktank.pricing.estimate import estimate_conversation_cost
 from thinktank.pricing.prices import Cost, Pricer
 from thinktank.store.tables import (
+    BatchRow,
     Conversation,
     ConversationMember,
     ConversationSession,
@@ -540,3 +541,20 @@ async def auto_conversations(session: AsyncSession) -> list[tuple[str, str]]:
         )
     )
     return [(row[0], row[1]) for row in result.all()]
+
+
+async def list_batches(session: AsyncSession, *, user_id: str, limit: int = 100) -> list[BatchRow]:
+    result = await session.execute(
+        select(BatchRow).where(BatchRow.user_id == user_id).order_by(BatchRow.created_at.desc()).limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def count_messages(session: AsyncSession, *, conversation_id: str) -> int:
+    """Messages the personas wrote in a conversation (the topic and interjections not counted)."""
+    result = await session.execute(
+        select(func.count())
+        .select_from(MessageRow)
+        .where(MessageRow.conversation_id == conversation_id, MessageRow.kind == "persona")
+    )
+    return int(result.scalar_one())

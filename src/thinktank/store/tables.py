@@ -305,3 +305,20 @@ class MemoRow(Base):
     model_id: Mapped[str] = mapped_column(String(200))
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class BatchRow(Base):
+    """Many conversations run as one job (templates × topics), with a cap on their total cost."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("batches_by_user_newest", "user_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    runs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """One entry per run: template, topic, and once started its conversation, status and cost."""
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    max_cost: Mapped[Decimal] = mapped_column(MONEY)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,35 @@
+"""Batch runs: many conversations (templates × topics) under one cost cap, with progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from thinktank.api.deps import CurrentUser, Service
+from thinktank.batches import BatchSpec
+
+router = APIRouter(tags=["batches"])
+
+
+@router.post("/batches", status_code=202)
+async def start_batch(
+    service: Service,
+    user: CurrentUser,
+    body: BatchSpec,
+) -> dict[str, Any]:
+    """Start a batch: every template on every topic, `concurrency` at a time, until `max_cost` (USD)
+    is spent. Follow it with GET /batches/{id}: progress, each run's result and the total cost."""
+    batch = await service.batches.create(user_id=user, spec=body)
+    await service.batches.start(user_id=user, batch_id=batch["id"])
+    return batch
+
+
+@router.get("/batches")
+async def list_batches(service: Service, user: CurrentUser) -> list[dict[str, Any]]:
+    return await service.batches.recent(user_id=user)
+
+
+@router.get("/batches/{batch_id}")
+async def read_batch(batch_id: str, service: Service, user: CurrentUser) -> dict[str, Any]:
+    return await service.batches.get(user_id=user, batch_id=batch_id)

@@ -1,0 +1,291 @@
+"""Batch runs: many conversations (templates × topics) run to their end as one job, under one cap.
+
+A batch is stored with one entry per run. Runs start `concurrency` at a time; each is an ordinary
+conversation in auto mode (so it shows in the history and can be opened, forked or compared), run
+on this process alone or on the job workers. Before a run starts, the batch's spend so far is
+checked against its cap: once the cap is reached, the runs not yet started are skipped, and each
+run's own cost cap is what is left of the batch's when it starts (runs in flight at the same time
+may together pass the cap by at most one turn each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from thinktank.engine.setup import ConversationSpec
+from thinktank.errors import UnknownIdError, UserError
+from thinktank.models.ids import parse_model_id
+from thinktank.store import repository as repo
+from thinktank.store.tables import BatchRow, Conversation
+
+if TYPE_CHECKING:
+    from thinktank.service import ConversationService
+
+log = logging.getLogger(__name__)
+
+MAX_RUNS = 500
+POLL_SECONDS = 0.25
+ENDED = ("finished", "stopped", "paused")
+
+
+class BatchSpec(BaseModel):
+    """What a batch file (YAML or JSON) or `POST /api/v1/batches` says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("batch", min_length=1, max_length=200)
+    topics: list[str] = Field(min_length=1, description="Questions to discuss; each runs with each template")
+    templates: list[str] | Literal["all"] = Field(min_length=1, description="Template ids, or 'all'")
+    max_cost: Decimal = Field(gt=0, le=10_000, description="Cap on the whole batch's billed cost (USD)")
+    messages: int | None = Field(None, ge=1, le=200, description="Messages per run (default: the template's)")
+    model: str | None = Field(None, description="Run every persona on this model id (e.g. scripted)")
+    seed: int | None = Field(None, ge=0, description="Same seed for every run, for comparable results")
+    concurrency: int = Field(4, ge=1, le=50, description="Runs at the same time")
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, topics: list[str]) -> list[str]:
+        cleaned = [t.strip() for t in topics]
+        if any(not t for t in cleaned):
+            raise ValueError("a topic is empty")
+        if any(len(t) > 2000 for t in cleaned):
+            raise ValueError("a topic is longer than 2000 characters")
+        return cleaned
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, model: str | None) -> str | None:
+        if model is not None:
+            parse_model_id(model)
+        return model
+
+
+def parse_spec(data: Any) -> BatchSpec:
+    """A batch spec, or a UserError naming the first thing wrong with it."""
+    if not isinstance(data, dict):
+        raise UserError("a batch is a mapping with topics, templates and max_cost")
+    try:
+        return BatchSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "batch"
+        raise UserError(f"{where}: {first['msg']}") from None
+
+
+def _money(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+class Batches:
+    def __init__(self, service: ConversationService) -> None:
+        self.service = service
+        self._running: set[asyncio.Task[str]] = set()
+
+    async def create(self, *, user_id: str, spec: BatchSpec) -> dict[str, Any]:
+        await self.service.tier_of(user_id)  # the local user comes into being here on a new database
+        library = self.service.library
+        template_ids = sorted(library.templates) if spec.templates == "all" else spec.templates
+        for template_id in template_ids:
+            library.template(template_id)  # an unknown id is the caller's mistake, said now
+        runs = [
+            {"template_id": t, "topic": topic, "status": "pending"}
+            for topic in spec.topics
+            for t in template_ids
+        ]
+        if len(runs) > MAX_RUNS:
+            raise UserError(f"a batch runs at most {MAX_RUNS} conversations, not {len(runs)}")
+        async with self.service.db.session() as session:
+            row = BatchRow(
+                user_id=user_id,
+                name=spec.name,
+                spec=spec.model_dump(mode="json"),
+                runs=runs,
+                status="queued",
+                max_cost=spec.max_cost,
+            )
+            session.add(row)
+            await session.commit()
+            return self._public(row)
+
+    async def start(self, *, user_id: str, batch_id: str) -> None:
+        """Run it on the job workers when there are any, else in this process."""
+        scale = self.service.scale
+        if scale is not None and not scale.drives_here:
+            await scale.enqueue_batch(batch_id, user_id)
+            return
+        task = asyncio.create_task(self.run(user_id=user_id, batch_id=batch_id), name=f"batch:{batch_id}")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def close(self) -> None:
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def get(self, *, user_id: str, batch_id: str) -> dict[str, Any]:
+        async with self.service.db.session() as session:
+            return self._public(await self._row(session, user_id, batch_id))
+
+    async def recent(self, *, user_id: str) -> list[dict[str, Any]]:
+        async with self.service.db.session() as session:
+            rows = await repo.list_batches(session, user_id=user_id)
+            return [self._public(row, with_runs=False) for row in rows]
+
+    @staticmethod
+    async def _row(session: Any, user_id: str, batch_id: str) -> BatchRow:
+        row = await session.get(BatchRow, batch_id)
+        if row is None or row.user_id != user_id:
+            raise UnknownIdError("batch", batch_id)
+        return row  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _public(row: BatchRow, *, with_runs: bool = True) -> dict[str, Any]:
+        runs = row.runs or []
+        spent = sum((Decimal(r.get("cost_usd") or 0) for r in runs), Decimal(0))
+        counts: dict[str, int] = {}
+        for run in runs:
+            counts[run["status"]] = counts.get(run["status"], 0) + 1
+        body: dict[str, Any] = {
+            "id": row.id,
+            "name": row.name,
+            "status": row.status,
+            "max_cost_usd": _money(row.max_cost),
+            "total_cost_usd": _money(spent),
+            "progress": {
+                "total": len(runs),
+                "done": sum(counts.get(s, 0) for s in ("finished", "stopped", "paused", "failed", "skipped")),
+                **counts,
+            },
+            "created_at": row.created_at.isoformat(),
+            "finished_at": None if row.finished_at is None else row.finished_at.isoformat(),
+        }
+        if with_runs:
+            body["runs"] = runs
+        return body
+
+    # --- running ---------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        *,
+        user_id: str,
+        batch_id: str,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> str:
+        """Run every pending run of the batch to its end; the batch's final status."""
+        async with self.service.db.session() as session:
+            row = await self._row(session, user_id, batch_id)
+            if row.status in ("finished", "failed"):
+                return row.status
+            spec = BatchSpec.model_validate(row.spec)
+            runs: list[dict[str, Any]] = [dict(r) for r in row.runs]
+            row.status = "running"
+            await session.commit()
+        cap = spec.max_cost
+        lock = asyncio.Lock()
+        slots = asyncio.Semaphore(spec.concurrency)
+
+        def spent() -> Decimal:
+            return sum((Decimal(r.get("cost_usd") or 0) for r in runs), Decimal(0))
+
+        async def save(final: str | None = None) -> None:
+            async with self.service.db.session() as session:
+                stored = await self._row(session, user_id, batch_id)
+                stored.runs = [dict(r) for r in runs]
+                if final is not None:
+                    stored.status = final
+                    stored.finished_at = datetime.now(UTC)
+                await session.commit()
+                if on_progress is not None:
+                    on_progress(self._public(stored))
+
+        async def one(run: dict[str, Any]) -> None:
+            async with slots:
+                async with lock:
+                    left = cap - spent()
+                    if left <= 0:
+                        run.update(status="skipped", reason=f"the batch's cap of ${_money(cap)} was reached")
+                        await save()
+                        return
+                    run["status"] = "running"
+                try:
+                    await self._run_one(user_id, spec, run, left, save)
+                except Exception as exc:
+                    log.exception("a batch run failed")
+                    run.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
+                async with lock:
+                    await save()
+
+        try:
+            await asyncio.gather(*(one(r) for r in runs if r["status"] in ("pending", "running")))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            await save("failed")
+            raise
+        await save("finished")
+        return "finished"
+
+    async def _run_one(
+        self,
+        user_id: str,
+        spec: BatchSpec,
+        run: dict[str, Any],
+        cost_cap: Decimal,
+        save: Callable[[], Any],
+    ) -> None:
+        service = self.service
+        conversation_id = run.get("conversation_id")
+        if conversation_id is None:
+            conversation = await service.create(
+                user_id=user_id,
+                spec=ConversationSpec(
+                    template_id=run["template_id"],
+                    topic=run["topic"],
+                    max_messages=spec.messages,
+                    model_override=parse_model_id(spec.model) if spec.model else None,
+                    seed=spec.seed,
+                    turn_delay=0.0,
+                    max_cost=cost_cap,
+                ),
+            )
+            conversation_id = conversation.id
+            run["conversation_id"] = conversation_id
+            await save()
+            await service.set_run_mode(user_id=user_id, conversation_id=conversation_id, mode="auto")
+        # Resumed batches find their runs' conversations where they are: wait for each to end.
+        while True:
+            async with service.db.session() as session:
+                row = await session.get(Conversation, conversation_id)
+                if row is None:
+                    run.update(status="failed", reason="its conversation was deleted")
+                    return
+                status, reason = row.status, row.stop_reason
+            if status in ENDED:
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        memo: dict[str, Any] | None = None
+        if status == "finished":
+            # The runner writes it as the run ends; this waits for that one rather than writing another.
+            try:
+                memo = await service.memo_or_write(user_id=user_id, conversation_id=conversation_id)
+            except Exception as exc:
+                log.warning("the memo of a batch run could not be written: %s", exc)
+        async with service.db.session() as session:
+            spending = await repo.spending(session, user_id=user_id, conversation_ids=[conversation_id])
+            messages = await repo.count_messages(session, conversation_id=conversation_id)
+        totals = spending.by_conversation.get(conversation_id)
+        run.update(
+            status=status,
+            reason=reason,
+            messages=messages,
+            cost_usd=_money(totals.total.cost.billed or Decimal(0)) if totals else "0",
+            recommendation=(memo or {}).get("memo", {}).get("recommendation", {}).get("text"),
+        )
