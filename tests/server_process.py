@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -87,3 +88,65 @@ def running_server(
             process.stderr.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@contextmanager
+def running_worker(
+    *, database_url: str, redis_url: str, latency: str = "0", extra_env: dict[str, str] | None = None
+) -> Iterator[WorkerProcess]:
+    """`thinktank worker` as a real process, returned once it takes jobs."""
+    scratch = tempfile.mkdtemp(prefix="thinktank-worker-")
+    env = {
+        **os.environ,
+        "THINKTANK_DATABASE_URL": database_url,
+        "THINKTANK_REDIS_URL": redis_url,
+        "THINKTANK_SCRIPTED_LATENCY": latency,
+        "THINKTANK_DATA_DIR": scratch,
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    log_path = Path(scratch) / "worker.log"
+    log_file = log_path.open("wb")  # a file, not a pipe: nobody reads it while the worker runs
+    process = subprocess.Popen(
+        [sys.executable, "-m", "thinktank", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log_file,
+    )
+    worker = WorkerProcess(process, log_path)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().decode()  # blocks until ready, or EOF when it fails
+        if "ready" not in line:
+            process.wait(timeout=10)
+            raise RuntimeError(f"worker did not start: {line}{log_path.read_text()}")
+        yield worker
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+        log_file.close()
+        shutil.rmtree(scratch, ignore_errors=True)

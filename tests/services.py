@@ -44,3 +44,68 @@ def fresh_postgres_database() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_TEST_DB = 13
+REDIS_START = (
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no '
+    "--dir /var/lib/redis --logfile /var/log/redis/ci.log"
+)
+
+
+def _redis_call(*command: str, db: int = REDIS_TEST_DB) -> object:
+    import redis
+
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db, socket_connect_timeout=2)
+    try:
+        return client.execute_command(*command)
+    finally:
+        client.close()
+
+
+def redis_up() -> bool:
+    try:
+        return bool(_redis_call("PING"))
+    except Exception:
+        return False
+
+
+@contextmanager
+def fresh_redis() -> Iterator[str]:
+    """Redis database 13, emptied before and after the test. Yields its URL."""
+    try:
+        _redis_call("FLUSHDB")
+    except Exception as exc:
+        _missing("Redis", exc)
+    try:
+        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_TEST_DB}"
+    finally:
+        if not redis_up():
+            start_redis()  # a test that stopped Redis and failed before starting it again
+        _redis_call("FLUSHDB")
+
+
+def stop_redis() -> None:
+    import subprocess
+    import time
+
+    subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "shutdown", "nosave"], check=False, capture_output=True)
+    deadline = time.monotonic() + 10
+    while redis_up():
+        if time.monotonic() > deadline:
+            raise RuntimeError("Redis did not stop")
+        time.sleep(0.05)
+
+
+def start_redis() -> None:
+    """The command this machine starts Redis with (see the machine notes in docs/deploy.md)."""
+    import subprocess
+    import time
+
+    subprocess.run(REDIS_START, shell=True, check=True, capture_output=True)
+    deadline = time.monotonic() + 10
+    while not redis_up():
+        if time.monotonic() > deadline:
+            raise RuntimeError("Redis did not start")
+        time.sleep(0.05)

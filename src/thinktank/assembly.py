@@ -48,7 +48,9 @@ async def running_service(
     scale: Scale | None = None
     bus: Bus = EventBus()
     if settings.redis_url:
-        scale = await connect(settings.redis_url, kind=role, drives_here=role == "worker")
+        scale = await connect(
+            settings.redis_url, kind=role, drives_here=role == "worker", lease_ttl=settings.lease_seconds
+        )
         bus = RedisEventBus(scale.redis)
     elif role == "worker":
         raise RuntimeError("a job worker needs THINKTANK_REDIS_URL (the queue it takes jobs from)")

@@ -45,6 +45,8 @@ class Settings:
     """Stands in for a persona whose own models have no key here."""
     redis_url: str | None = None
     """None: one process, in-process events; set: Redis events, leases, queue and counters."""
+    lease_seconds: float = 10.0
+    """How soon another worker takes over a conversation whose worker died."""
     environment: Environment = "development"
     sentry_dsn: str | None = None
     log_format: Literal["json", "text"] = "text"
@@ -82,6 +84,7 @@ class Settings:
             mail_from=env.get("THINKTANK_MAIL_FROM", "").strip() or "ThinkTank <no-reply@localhost>",
             substitute_model=env.get("THINKTANK_SUBSTITUTE_MODEL", "").strip() or "local:smollm2",
             redis_url=_redis_url(env.get("THINKTANK_REDIS_URL", "").strip() or None),
+            lease_seconds=_seconds(env, "THINKTANK_LEASE_SECONDS", 10.0),
             environment=environment,
             sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
             log_format=_log_format(env.get("THINKTANK_LOG_FORMAT", ""), environment),
@@ -120,6 +123,19 @@ def check_secrets(settings: Settings) -> None:
         raise ConfigurationError(
             "THINKTANK_SECRET_KEY is a default or too short: use at least 32 random characters"
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
+    if not 1 <= value <= 600:
+        raise ConfigurationError(f"{name}={raw!r} must be between 1 and 600 seconds")
+    return value
 
 
 def _environment(value: str) -> Environment:
