@@ -16,6 +16,7 @@ import redis
 from tests.api.test_events import read_until_finished, sse_events
 from tests.jobs.conftest import Deployment
 from tests.server_process import running_server, running_worker
+from tests.services import start_redis, stop_redis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -217,3 +218,47 @@ def test_a_batch_runs_on_the_workers_with_progress_and_a_total(deployment: Deplo
         for run in batch["runs"]:
             conversation = httpx.get(f"{api}/conversations/{run['conversation_id']}").json()
             assert conversation["status"] == "finished"
+
+
+def test_a_redis_outage_answers_503_loses_nothing_and_work_resumes(deployment: Deployment) -> None:
+    env = {"THINKTANK_REDIS_URL": deployment.redis_url, **FAST_TAKEOVER}
+    url = deployment.database_url
+    with (
+        running_server(database_url=url, extra_env=env) as web,
+        running_worker(
+            database_url=url, redis_url=deployment.redis_url, latency="0.2-0.3", extra_env=FAST_TAKEOVER
+        ) as worker,
+    ):
+        api = f"{web.url}/api/v1"
+        cid = start_conversation(api, messages=20)
+        with httpx.stream("GET", f"{api}/conversations/{cid}/events", timeout=60) as response:
+            assert httpx.put(f"{api}/conversations/{cid}/mode", json={"mode": "auto"}).status_code == 204
+            completed, last_id = 0, ""
+            for event in sse_events(response):
+                last_id = event["id"]
+                completed += json.loads(event["data"])["type"] == "message.completed"
+                if completed >= 2:
+                    break
+        stop_redis()
+        try:
+            events = httpx.get(f"{api}/conversations/{cid}/events", timeout=10)
+            assert events.status_code == 503
+            assert events.json()["error"]["code"] == "service_unavailable"
+            turn = httpx.post(f"{api}/conversations/{cid}/turns", json={}, timeout=10)
+            assert turn.status_code == 503
+            assert "Redis" in turn.json()["error"]["message"]
+            # What is stored stays readable: the database does not depend on Redis.
+            assert httpx.get(f"{api}/conversations/{cid}").status_code == 200
+            time.sleep(3)  # longer than the lease: the worker lets the conversation go
+        finally:
+            start_redis()
+        finished = wait_for_status(api, cid, {"finished"}, within=90)
+        assert finished["stop_reason"] == "reached 20 messages", worker.log()
+        messages = stored_messages(api, cid)
+        assert [m["index"] for m in messages] == list(range(len(messages))), "no gap, no duplicate turn"
+        assert sum(m["kind"] == "persona" for m in messages) == 20
+        # The client's old event id belongs to the Redis that went away: it is told to resync.
+        again = read_until_finished(
+            f"{api}/conversations/{cid}/events", headers={"Last-Event-ID": last_id}, stop_after=1
+        )
+        assert json.loads(again[0]["data"])["type"] == "sync.required"

@@ -146,9 +146,11 @@ class Bus(Protocol):
         """The id of the newest event so far: a page rendered now subscribes from here."""
         ...
 
-    def subscribe(
+    async def subscribe(
         self, conversation_id: str, last_event_id: str | None, *, heartbeat: float | None = None
-    ) -> AsyncIterator[str]: ...
+    ) -> AsyncIterator[str]:
+        """SSE text from after `last_event_id`; checks what it needs before returning the stream."""
+        ...
 
     async def forget(self, conversation_id: str) -> None: ...
 
@@ -177,7 +179,7 @@ class EventBus:
     async def last_id(self, conversation_id: str) -> str:
         return self.log(conversation_id).last_id
 
-    def subscribe(
+    async def subscribe(
         self, conversation_id: str, last_event_id: str | None, *, heartbeat: float | None = None
     ) -> AsyncIterator[str]:
         return self.log(conversation_id).subscribe(last_event_id, heartbeat=heartbeat)

@@ -156,9 +156,15 @@ class RedisEventBus:
         self, conversation_id: str, last_event_id: str | None, *, heartbeat: float | None = None
     ) -> AsyncIterator[str]:
         """SSE text: what was missed, then live events, batched, with heartbeats when quiet. Ends
-        when Redis goes away; the client reconnects and is told to resync if it missed anything."""
+        when Redis goes away; the client reconnects and is told to resync if it missed anything.
+        Redis is asked where to start before this returns, so an outage is an error, not a stream."""
         position, first = await self._start(conversation_id, last_event_id)
         epoch = await self._epoch()
+        return self._follow(conversation_id, position, first, epoch, heartbeat)
+
+    async def _follow(
+        self, conversation_id: str, position: str, first: str | None, epoch: str, heartbeat: float | None
+    ) -> AsyncIterator[str]:
         key = stream_key(conversation_id)
         block_ms = int((heartbeat or 15.0) * 1000)
         self._subscribers += 1
@@ -166,7 +172,10 @@ class RedisEventBus:
             if first is not None:
                 yield first
             while True:
-                answer = await self.redis.xread({key: position}, count=READ_BATCH, block=block_ms)
+                try:
+                    answer = await self.redis.xread({key: position}, count=READ_BATCH, block=block_ms)
+                except RedisError:
+                    return  # the client reconnects with its last id and resyncs if it must
                 if not answer:
                     if heartbeat is not None:
                         yield HEARTBEAT

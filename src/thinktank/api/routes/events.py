@@ -32,13 +32,12 @@ async def conversation_events(
     """
     await service.live(user_id=user, conversation_id=conversation_id)
     heartbeat = request.app.state.heartbeat_seconds
+    # A reconnect's Last-Event-ID is newer than the page's `since`, so it wins.
+    events = await service.bus.subscribe(conversation_id, last_event_id or since, heartbeat=heartbeat)
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        # A reconnect's Last-Event-ID is newer than the page's `since`, so it wins.
-        async for chunk in service.bus.subscribe(
-            conversation_id, last_event_id or since, heartbeat=heartbeat
-        ):
+        async for chunk in events:
             yield chunk
 
     return StreamingResponse(
