@@ -90,7 +90,9 @@ def stop_redis() -> None:
     import subprocess
     import time
 
-    subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "shutdown", "nosave"], check=False, capture_output=True)
+    subprocess.run(
+        ["redis-cli", "-p", str(REDIS_PORT), "shutdown", "nosave"], check=False, capture_output=True
+    )
     deadline = time.monotonic() + 10
     while redis_up():
         if time.monotonic() > deadline:

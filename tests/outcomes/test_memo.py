@@ -60,6 +60,22 @@ async def test_the_scripted_chair_writes_a_memo_whose_every_citation_is_a_real_m
         assert stance.stance in engine.messages[stance.cites[0]].text
 
 
+async def test_the_scripted_chair_reads_speakers_whose_role_has_parentheses() -> None:
+    # "Research Scientist (Machine Learning)": the transcript line's own parenthesis must not end early.
+    engine, _ = scripted_engine(
+        template=None, topic="Ship the model?", personas=["research-scientist", "cfo"], messages=4, seed=2
+    )
+    while engine.status != "finished":
+        await engine.take_turn()
+    result = await write_memo(
+        topic=engine.config.topic,
+        messages=engine.messages,
+        summary=None,
+        chairs=[(SCRIPTED, ModelFactory(keys=KEYS).build(SCRIPTED))],
+    )
+    assert {s.persona_id for s in result.memo.stances} == {"research-scientist", "cfo"}
+
+
 def test_citations_of_missing_messages_or_speakers_are_caught() -> None:
     memo = DecisionMemo(
         question="q",

@@ -72,8 +72,16 @@ class UserBudget(Budget):
                 .on_conflict_do_nothing()
             )
 
+    @property
+    def _unlimited(self) -> bool:
+        tier = self.tier
+        return tier.daily_tokens is None and tier.monthly_tokens is None and tier.monthly_credits_usd is None
+
     async def reserve(self, *, tokens: int, cost: Decimal) -> Reservation:
         periods = Periods.at(self._now())
+        if self._unlimited:
+            # Nothing to hold back against: the turn is only counted when it is settled.
+            return Reservation(tokens=0, cost=ZERO, periods=(periods.day, periods.month))
         checks = [
             (periods.day, self.tier.daily_tokens, "daily"),
             (periods.month, self.tier.monthly_tokens, "monthly"),
@@ -125,27 +133,34 @@ class UserBudget(Budget):
         held_tokens = reservation.tokens if reservation else 0
         held_cost = reservation.cost if reservation else ZERO
         spent = cost or ZERO
+        dialect_insert = pg_insert if self.db.engine.dialect.name == "postgresql" else sqlite_insert
         async with self.db.session() as session, session.begin():
-            if reservation is None:
-                await self._ensure_rows(session, Periods.at(self._now()))
-            before = await self._month_spend(session, periods[1])
-            for period in periods:
-                await session.execute(
-                    update(UsageCounter)
-                    .where(UsageCounter.user_id == self.user_id, UsageCounter.period == period)
-                    .values(
-                        tokens_reserved=UsageCounter.tokens_reserved - held_tokens,
-                        tokens_used=UsageCounter.tokens_used + tokens,
-                    )
-                )
-            await session.execute(
-                update(UsageCounter)
-                .where(UsageCounter.user_id == self.user_id, UsageCounter.period == periods[1])
-                .values(
-                    billed_reserved=UsageCounter.billed_reserved - held_cost,
-                    billed_used=UsageCounter.billed_used + spent,
-                )
+            before = (
+                await self._month_spend(session, periods[1]) if self.tier.cost_alert_usd is not None else ZERO
             )
+            # One upsert per period: the row may not exist yet (an unlimited plan reserves nothing).
+            for period in periods:
+                is_month = period == periods[1]
+                statement = dialect_insert(UsageCounter).values(
+                    user_id=self.user_id,
+                    period=period,
+                    tokens_used=tokens,
+                    tokens_reserved=0,
+                    billed_used=spent if is_month else ZERO,
+                    billed_reserved=ZERO,
+                    updated_at=self._now(),
+                )
+                changes: dict[str, Any] = {
+                    "tokens_reserved": UsageCounter.tokens_reserved - held_tokens,
+                    "tokens_used": UsageCounter.tokens_used + tokens,
+                    "updated_at": self._now(),
+                }
+                if is_month:
+                    changes["billed_reserved"] = UsageCounter.billed_reserved - held_cost
+                    changes["billed_used"] = UsageCounter.billed_used + spent
+                await session.execute(
+                    statement.on_conflict_do_update(index_elements=["user_id", "period"], set_=changes)
+                )
         threshold = self.tier.cost_alert_usd
         if threshold is not None and before < threshold <= before + spent:
             log.warning(

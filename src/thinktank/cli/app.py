@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from thinktank.cli import batch, discuss, keys, models, outcomes, personas, server, templates, users
+from thinktank.cli import batch, discuss, keys, loadtest, models, outcomes, personas, server, templates, users
 
 app = typer.Typer(
     name="thinktank",
@@ -18,6 +18,7 @@ app.command("models")(models.models_command)
 app.command("discuss")(discuss.discuss_command)
 app.command("serve")(server.serve_command)
 app.command("worker")(server.worker_command)
+app.command("loadtest")(loadtest.loadtest_command)
 app.command("purge")(server.purge_command)
 app.command("memo")(outcomes.memo_command)
 app.command("fork")(outcomes.fork_command)

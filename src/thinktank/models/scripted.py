@@ -109,7 +109,10 @@ def scripted_summary(chat: list[ChatTurn]) -> str:
     return " ".join(words[-150:]) if len(words) > 150 else summary
 
 
-_LINE = re.compile(r"^\[(?P<index>\d+)\] (?P<name>.+?) \((?P<id>[^,]+), [^)]*\): (?P<text>.*)$", re.M)
+# A role may hold parentheses of its own: "Research Scientist (Machine Learning)".
+_LINE = re.compile(
+    r"^\[(?P<index>\d+)\] (?P<name>.+?) \((?P<id>[^,()]+), (?:[^()]|\([^()]*\))*\): (?P<text>.*)$", re.M
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 

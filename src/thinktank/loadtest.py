@@ -1,0 +1,353 @@
+"""The load test simulator (seed §4.3): many conversations at once on the scripted model.
+
+In process, it runs the whole server stack (service, engine, orchestrator, wrapper stack, events,
+database) on a scratch database; against a running server (`url`), it drives the public API.
+Either way it reports throughput against the ideal (every conversation taking a turn every
+latency + delay seconds), reply-time percentiles, errors, event-loop lag (in process) and what the
+same messages would have cost on the personas' own models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from thinktank.domain import Message, Persona
+from thinktank.engine.setup import ConversationSpec
+from thinktank.events.log import EventBus
+from thinktank.library.loader import Library, load_library
+from thinktank.models.ids import SCRIPTED
+from thinktank.models.keys import ProviderKeys
+from thinktank.models.scripted import Latency
+from thinktank.models.stack import ModelFactory
+from thinktank.pricing.prices import Pricer
+from thinktank.service import ConversationService
+from thinktank.store.db import Database
+from thinktank.store.repository import LOCAL_USER_ID
+from thinktank.store.scope import scoped
+
+TOPIC = "How should we price the new enterprise tier?"
+LAG_PROBE_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class LoadTestConfig:
+    conversations: int
+    turns: int
+    latency: Latency
+    personas: int = 3
+    turn_delay: float = 0.0
+    seed: int = 1
+
+    @property
+    def ideal_seconds_per_turn(self) -> float:
+        return (self.latency.low + self.latency.high) / 2 + self.turn_delay
+
+
+@dataclass
+class LoadTestReport:
+    mode: str
+    conversations: int
+    turns_per_conversation: int
+    messages: int
+    errors: int
+    wall_seconds: float
+    throughput: float
+    """Messages per second, measured."""
+    ideal_throughput: float
+    """Messages per second if nothing but the model's latency and the delay took time."""
+    efficiency: float
+    reply_seconds: dict[str, float]
+    loop_lag_ms: dict[str, float] | None
+    estimated_cost_usd: str
+    """What the messages would have cost on the personas' own models (billed, with markup)."""
+    estimated_cost_by_model: dict[str, str]
+    error_samples: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+
+    def at(pct: float) -> float:
+        return round(ordered[min(round(pct / 100 * (len(ordered) - 1)), len(ordered) - 1)], 4)
+
+    return {"p50": at(50), "p90": at(90), "p99": at(99), "max": round(ordered[-1], 4)}
+
+
+def pick_panel(library: Library, size: int, rng: random.Random) -> list[Persona]:
+    personas = sorted(library.personas.values(), key=lambda p: p.id)
+    if size > len(personas):
+        raise ValueError(f"the library has {len(personas)} personas, not {size}")
+    return rng.sample(personas, size)
+
+
+class RealCostEstimate:
+    """Prices each reply on the speaker's own primary model, as if no scripted model stood in."""
+
+    def __init__(self, pricer: Pricer, personas: dict[str, Persona]) -> None:
+        self.pricer = pricer
+        self.personas = personas
+        self.total = Decimal(0)
+        self.by_model: dict[str, Decimal] = {}
+
+    def add(self, speaker_id: str, input_tokens: int, output_tokens: int) -> None:
+        persona = self.personas.get(speaker_id)
+        if persona is None:
+            return
+        model = persona.model_id
+        billed = self.pricer.price(model, input_tokens=input_tokens, output_tokens=output_tokens).billed
+        if billed is None:
+            return
+        self.total += billed
+        self.by_model[str(model)] = self.by_model.get(str(model), Decimal(0)) + billed
+
+    def money(self) -> tuple[str, dict[str, str]]:
+        def plain(value: Decimal) -> str:
+            return f"{value:.6f}"
+
+        return plain(self.total), {k: plain(v) for k, v in sorted(self.by_model.items())}
+
+
+class LagProbe:
+    """How late the event loop wakes a task that asked to sleep LAG_PROBE_SECONDS."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _probe(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(LAG_PROBE_SECONDS)
+            self.lags.append((loop.time() - started - LAG_PROBE_SECONDS) * 1000)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._probe())
+
+    async def stop(self) -> dict[str, float]:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        return percentiles(self.lags)
+
+
+def _report(
+    mode: str,
+    config: LoadTestConfig,
+    *,
+    wall: float,
+    replies: list[float],
+    errors: list[str],
+    estimate: RealCostEstimate,
+    lag: dict[str, float] | None,
+) -> LoadTestReport:
+    ideal = config.conversations / config.ideal_seconds_per_turn if config.ideal_seconds_per_turn else 0.0
+    throughput = len(replies) / wall if wall else 0.0
+    total, by_model = estimate.money()
+    return LoadTestReport(
+        mode=mode,
+        conversations=config.conversations,
+        turns_per_conversation=config.turns,
+        messages=len(replies),
+        errors=len(errors),
+        wall_seconds=round(wall, 3),
+        throughput=round(throughput, 2),
+        ideal_throughput=round(ideal, 2),
+        efficiency=round(throughput / ideal, 4) if ideal else 0.0,
+        reply_seconds=percentiles(replies),
+        loop_lag_ms=lag,
+        estimated_cost_usd=total,
+        estimated_cost_by_model=by_model,
+        error_samples=errors[:5],
+    )
+
+
+async def run_in_process(
+    config: LoadTestConfig,
+    *,
+    database_url: str | None = None,
+    markup: Decimal | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> LoadTestReport:
+    """The whole server stack in this process, on a scratch SQLite file unless a database is given."""
+    scratch = None if database_url else tempfile.TemporaryDirectory(prefix="thinktank-loadtest-")
+    url = database_url or f"sqlite+aiosqlite:///{Path(scratch.name if scratch else '.') / 'load.db'}"
+    db = Database(url)
+    pricer = Pricer() if markup is None else Pricer(markup=markup)
+    factory = ModelFactory(keys=ProviderKeys(), pricer=pricer, scripted_latency=config.latency)
+    library = load_library()
+    service = ConversationService(db=db, library=library, factory=factory, bus=EventBus())
+    rng = random.Random(config.seed)
+    try:
+        await db.upgrade()
+        with scoped(LOCAL_USER_ID):
+            await service.start()
+            ids: list[str] = []
+            panels: dict[str, Persona] = {}
+            for number in range(config.conversations):
+                panel = pick_panel(library, config.personas, rng)
+                panels.update({p.id: p for p in panel})
+                row = await service.create(
+                    user_id=LOCAL_USER_ID,
+                    spec=ConversationSpec(
+                        topic=TOPIC,
+                        persona_ids=[p.id for p in panel],
+                        model_override=SCRIPTED,
+                        seed=config.seed + number,
+                        turn_delay=config.turn_delay,
+                        max_messages=config.turns,
+                    ),
+                )
+                ids.append(row.id)
+            probe = LagProbe()
+            probe.start()
+            started = time.time()
+            for cid in ids:
+                await service.set_run_mode(user_id=LOCAL_USER_ID, conversation_id=cid, mode="auto")
+            lives = [await service.live(user_id=LOCAL_USER_ID, conversation_id=cid) for cid in ids]
+            runners = [live.runner for live in lives if live.runner is not None]
+            pending: set[asyncio.Task[None]] = set(runners)
+            while pending:
+                _, pending = await asyncio.wait(pending, timeout=1.0)
+                if on_progress is not None:
+                    on_progress(len(runners) - len(pending), len(runners))
+            lag = await probe.stop()
+        estimate = RealCostEstimate(pricer, panels)
+        replies: list[float] = []
+        errors: list[str] = []
+        last = started
+        for cid, live in zip(ids, lives, strict=True):
+            engine = live.engine
+            persona_messages: list[Message] = [m for m in engine.messages if m.kind == "persona"]
+            for message in persona_messages:
+                last = max(last, message.created_at.timestamp())
+                replies.append(message.latency_s or 0.0)
+                estimate.add(message.speaker_id, message.usage.input_tokens, message.usage.output_tokens)
+                if message.incomplete:
+                    errors.append(f"{cid}: message {message.index} incomplete: {message.error}")
+            if engine.status != "finished" or len(persona_messages) != config.turns:
+                errors.append(f"{cid}: {engine.status} ({engine.stop_reason}) after {len(persona_messages)}")
+        # Until the last message: the decision memos written after it are not turns.
+        return _report(
+            "in-process",
+            config,
+            wall=last - started,
+            replies=replies,
+            errors=errors,
+            estimate=estimate,
+            lag=lag,
+        )
+    finally:
+        await service.close()
+        await db.dispose()
+        if scratch is not None:
+            scratch.cleanup()
+
+
+async def run_against_server(
+    config: LoadTestConfig,
+    url: str,
+    *,
+    token: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> LoadTestReport:
+    """Drive a running server through its API. Its scripted model's latency is the server's own
+    (THINKTANK_SCRIPTED_LATENCY); `config.latency` only sets the ideal to compare with."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    limits = httpx2.Limits(max_connections=100)
+    api = url.rstrip("/") + "/api/v1"
+    rng = random.Random(config.seed)
+    async with httpx2.AsyncClient(headers=headers, timeout=60.0, limits=limits) as client:
+        library_personas = (await _ok(client.get(f"{api}/personas"))).json()
+        known = {
+            entry["persona"]["id"]: Persona.model_validate(entry["persona"]) for entry in library_personas
+        }
+        library = Library(personas=known, templates={})
+        gate = asyncio.Semaphore(50)
+        panels: dict[str, Persona] = {}
+
+        async def create(number: int) -> str:
+            panel = pick_panel(library, config.personas, rng)
+            panels.update({p.id: p for p in panel})
+            body = {
+                "topic": TOPIC,
+                "persona_ids": [p.id for p in panel],
+                "model": "scripted",
+                "seed": config.seed + number,
+                "turn_delay": config.turn_delay,
+                "max_messages": config.turns,
+            }
+            async with gate:
+                return str((await _ok(client.post(f"{api}/conversations", json=body))).json()["id"])
+
+        ids = await asyncio.gather(*(create(n) for n in range(config.conversations)))
+        started = time.time()
+
+        async def auto(cid: str) -> None:
+            async with gate:
+                await _ok(client.put(f"{api}/conversations/{cid}/mode", json={"mode": "auto"}))
+
+        await asyncio.gather(*(auto(cid) for cid in ids))
+        ended: dict[str, dict[str, Any]] = {}
+        while len(ended) < len(ids):
+            await asyncio.sleep(0.5)
+
+            async def check(cid: str) -> None:
+                async with gate:
+                    conversation = (await _ok(client.get(f"{api}/conversations/{cid}"))).json()
+                if conversation["status"] in ("finished", "stopped", "paused"):
+                    ended[cid] = conversation
+
+            await asyncio.gather(*(check(cid) for cid in ids if cid not in ended))
+            if on_progress is not None:
+                on_progress(len(ended), len(ids))
+        estimate = RealCostEstimate(Pricer(), panels)
+        replies: list[float] = []
+        errors: list[str] = []
+        finished_at: list[float] = [started]
+
+        async def collect(cid: str) -> None:
+            async with gate:
+                page = (await _ok(client.get(f"{api}/conversations/{cid}/messages?limit=1000"))).json()
+            persona_messages = [m for m in page["items"] if m["kind"] == "persona"]
+            for message in persona_messages:
+                finished_at.append(datetime.fromisoformat(message["created_at"]).timestamp())
+                replies.append(float(message.get("latency_s") or 0.0))
+                usage = message.get("usage") or {}
+                estimate.add(
+                    message["speaker_id"], usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+                )
+                if message.get("incomplete"):
+                    errors.append(f"{cid}: message {message['index']} incomplete")
+            status = ended[cid]["status"]
+            if status != "finished" or len(persona_messages) != config.turns:
+                errors.append(f"{cid}: {status} after {len(persona_messages)} messages")
+
+        await asyncio.gather(*(collect(cid) for cid in ids))
+    wall = max(finished_at) - started  # the server's clock: run it on the same machine for a fair figure
+    return _report("server", config, wall=wall, replies=replies, errors=errors, estimate=estimate, lag=None)
+
+
+async def _ok(request: Any) -> httpx2.Response:
+    response: httpx2.Response = await request
+    if response.status_code >= 400:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text[:200]}"
+        )
+    return response
