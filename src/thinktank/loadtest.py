@@ -347,7 +347,6 @@ async def run_against_server(
 async def _ok(request: Any) -> httpx2.Response:
     response: httpx2.Response = await request
     if response.status_code >= 400:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text[:200]}"
-        )
+        where = f"{response.request.method} {response.request.url.path}"
+        raise RuntimeError(f"{where}: {response.status_code} {response.text[:200]}")
     return response
