@@ -12,12 +12,14 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 from thinktank.accounts.keys import KeyStore
+from thinktank.accounts.ratelimit import RateLimiter, RedisRateLimiter
 from thinktank.accounts.tiers import Tiers
 from thinktank.events.log import Bus, EventBus
 from thinktank.events.redis_bus import RedisEventBus
 from thinktank.jobs.scale import Scale, connect
 from thinktank.library.loader import Library
 from thinktank.models.stack import ModelFactory
+from thinktank.ops.profiles import profile_of, rate_limits
 from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database
@@ -47,15 +49,28 @@ async def running_service(
     await prepare_database(db)
     scale: Scale | None = None
     bus: Bus = EventBus()
+    limits = rate_limits(settings)
+    limiter = RateLimiter(limits)
     if settings.redis_url:
         scale = await connect(
             settings.redis_url, kind=role, drives_here=role == "worker", lease_ttl=settings.lease_seconds
         )
         bus = RedisEventBus(scale.redis)
+        limiter = RedisRateLimiter(limits, scale.redis)
+        if keystore is not None:
+            keystore.share_cache(scale.redis)
     elif role == "worker":
         raise RuntimeError("a job worker needs THINKTANK_REDIS_URL (the queue it takes jobs from)")
     service = ConversationService(
-        db=db, library=library, factory=factory, bus=bus, keystore=keystore, tiers=tiers, scale=scale
+        db=db,
+        library=library,
+        factory=factory,
+        bus=bus,
+        keystore=keystore,
+        tiers=tiers,
+        scale=scale,
+        profile=profile_of(settings),
+        rate_limiter=None if limits.unlimited else limiter,
     )
     await service.start()
     try:

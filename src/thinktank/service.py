@@ -12,32 +12,36 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import structlog
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from thinktank.accounts import retention
 from thinktank.accounts.budget import UserBudget
 from thinktank.accounts.keys import KeyStore
+from thinktank.accounts.ratelimit import RateLimiter
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
 from thinktank.batches import Batches
 from thinktank.domain import DiscussionMode, Message, Persona
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
-from thinktank.engine.events import Event, EventSink, StateChanged
+from thinktank.engine.events import ErrorOccurred, Event, EventSink, MessageCompleted, StateChanged
 from thinktank.engine.members import Member, seat
 from thinktank.engine.setup import ConversationSpec, ScorerName, build_scorer, resolve_personas
 from thinktank.errors import ConversationBusy, ServiceUnavailable, UnknownIdError, UserError
 from thinktank.events.log import Bus
 from thinktank.jobs import wire
 from thinktank.jobs.commands import NotHolder, Request
-from thinktank.jobs.scale import Scale
+from thinktank.jobs.scale import QUEUE_NAME, Scale
 from thinktank.library.loader import Library
 from thinktank.models.ids import ModelId, parse_model_id
 from thinktank.models.stack import ModelFactory
+from thinktank.ops.metrics import Metrics
+from thinktank.ops.profiles import PROFILES, Profile, refuse_scripted
 from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.outcomes.memo import memo_for_conversation
 from thinktank.store import repository as repo
@@ -81,8 +85,14 @@ class ConversationService:
         keystore: KeyStore | None = None,
         tiers: Tiers | None = None,
         scale: Scale | None = None,
+        metrics: Metrics | None = None,
+        profile: Profile = PROFILES["development"],
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        self.rate_limiter = rate_limiter
         self.db = db
+        self.profile = profile
+        self.metrics = metrics or Metrics()
         self.scale = scale
         """None: this process alone serves every conversation (the embedded default)."""
         self._holds: dict[str, int] = {}
@@ -155,6 +165,24 @@ class ConversationService:
                     await self.scale.leases.release(conversation_id)
             self._holds.clear()
         self._live.clear()
+
+    async def render_metrics(self) -> bytes:
+        scale = self.scale
+
+        async def queue_depth() -> int | None:
+            if scale is None:
+                return None
+            try:
+                return int(await scale.redis.zcard(QUEUE_NAME))
+            except RedisError:
+                return None
+
+        return await self.metrics.render(
+            breakers=self.factory.breakers,
+            sse_clients=self.bus.subscriber_count,
+            live_conversations=len(self._live),
+            queue_depth=queue_depth,
+        )
 
     # --- sharing conversations between processes ---------------------------------------------
 
@@ -301,6 +329,8 @@ class ConversationService:
         mine = await self.my_personas(user_id)
         topic, mode, panel, messages = resolve_personas(spec, self.library_with(mine))
         self._check_panel_size(await self.tier_of(user_id), len(panel))
+        chosen = [spec.model_override, spec.scorer_model, spec.summary_model]
+        self._check_models(chosen if spec.model_override else [*chosen, *self._models_of(panel)])
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         settings = {
             "scorer_model": None if spec.scorer_model is None else str(spec.scorer_model),
@@ -414,7 +444,17 @@ class ConversationService:
             return self.tiers[await repo.user_tier(session, user_id=user_id)]
 
     async def budget_for(self, user_id: str) -> UserBudget:
-        return UserBudget(self.db, user_id=user_id, tier=await self.tier_of(user_id))
+        return UserBudget(
+            self.db, user_id=user_id, tier=await self.tier_of(user_id), limiter=self.rate_limiter
+        )
+
+    def _check_models(self, models: Iterable[ModelId | None]) -> None:
+        refuse_scripted(models, profile=self.profile)
+
+    @staticmethod
+    def _models_of(personas: Iterable[Persona]) -> list[ModelId]:
+        """The model each persona speaks through first (its fallbacks only stand in for it)."""
+        return [p.model_id for p in personas]
 
     @staticmethod
     def _check_panel_size(tier: Tier, size: int) -> None:
@@ -497,6 +537,10 @@ class ConversationService:
     def _sink(self, conversation_id: str, user_id: str, kept: str) -> EventSink:
         async def publish(event: Event) -> None:
             await self.bus.publish(conversation_id, event.to_json())
+            if isinstance(event, MessageCompleted):
+                self.metrics.message_completed(event.message)
+            elif isinstance(event, ErrorOccurred):
+                self.metrics.turn_failed()
             if (
                 kept != "permanent"
                 and isinstance(event, StateChanged)
@@ -545,6 +589,7 @@ class ConversationService:
         else:
             panel = list(parent_live.engine.personas)
         self._check_panel_size(await self.tier_of(user_id), len(panel))
+        self._check_models([model] if model is not None else self._models_of(panel))
         async with self.db.session() as session:
             parent = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
             settings = dict(parent.settings or {})
@@ -600,6 +645,7 @@ class ConversationService:
         changes = [persona_models is not None, scorer is not None, seed is not None]
         if sum(changes) != 1:
             raise UserError("a rerun changes exactly one thing: persona_models, scorer or seed")
+        self._check_models((persona_models or {}).values())
         original = await self.live(user_id=user_id, conversation_id=conversation_id)
         panel = list(original.engine.personas)
         if persona_models and original.override is not None:
@@ -690,6 +736,7 @@ class ConversationService:
     ) -> dict[str, Any]:
         """The decision memo, from the chosen chair, else the panel's own models, else the scripted
         chair; stored with the conversation and booked like any other cost."""
+        self._check_models([chair])
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         result = await memo_for_conversation(live.engine, live.factory, chair=chair)
         if live.retention != "none":
@@ -730,7 +777,7 @@ class ConversationService:
         async with self.db.session() as session:
             await retention.delete_account(session, user_id=user_id)
         if self.keystore is not None:
-            self.keystore.forget(user_id)
+            await self.keystore.forget(user_id)
 
     # --- steering ----------------------------------------------------------------------------
 
@@ -803,6 +850,7 @@ class ConversationService:
         live.runner = asyncio.create_task(self._run(conversation_id, live), name=f"auto:{conversation_id}")
 
     async def _run(self, conversation_id: str, live: Live) -> None:
+        structlog.contextvars.bind_contextvars(conversation_id=conversation_id)  # this task's log lines
         try:
             await live.engine.run_auto()
         except asyncio.CancelledError:
@@ -897,6 +945,8 @@ class ConversationService:
 
     async def _add_member_here(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        if live.override is None:
+            self._check_models(self._models_of([persona]))
         self._check_panel_size(await self.tier_of(user_id), len(live.engine.members) + 1)
         await live.engine.add_member(seat(persona, live.factory, override=live.override))
         await self._save_members(user_id, conversation_id, live)
@@ -906,6 +956,8 @@ class ConversationService:
 
     async def _replace_member_here(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        if live.override is None:
+            self._check_models(self._models_of([persona]))
         await live.engine.replace_member(seat(persona, live.factory, override=live.override))
         await self._save_members(user_id, conversation_id, live)
 

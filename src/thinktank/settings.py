@@ -48,6 +48,9 @@ class Settings:
     lease_seconds: float = 10.0
     """How soon another worker takes over a conversation whose worker died."""
     environment: Environment = "development"
+    rate_limit_rpm: int | None = None
+    """Model requests a minute per user; None: the environment's default; 0: no limit."""
+    rate_limit_tpm: int | None = None
     sentry_dsn: str | None = None
     log_format: Literal["json", "text"] = "text"
     env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -86,6 +89,8 @@ class Settings:
             redis_url=_redis_url(env.get("THINKTANK_REDIS_URL", "").strip() or None),
             lease_seconds=_seconds(env, "THINKTANK_LEASE_SECONDS", 10.0),
             environment=environment,
+            rate_limit_rpm=_count(env, "THINKTANK_RATE_LIMIT_RPM"),
+            rate_limit_tpm=_count(env, "THINKTANK_RATE_LIMIT_TPM"),
             sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
             log_format=_log_format(env.get("THINKTANK_LOG_FORMAT", ""), environment),
             env={k: v for k, v in env.items() if k.startswith("THINKTANK_")},
@@ -123,6 +128,15 @@ def check_secrets(settings: Settings) -> None:
         raise ConfigurationError(
             "THINKTANK_SECRET_KEY is a default or too short: use at least 32 random characters"
         )
+
+
+def _count(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise ConfigurationError(f"{name}={raw!r} must be a whole number (0: no limit)")
+    return int(raw)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -9,6 +9,7 @@ one message. The database provides the atomicity, on SQLite and on PostgreSQL al
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,14 +22,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thinktank.accounts.ratelimit import RateLimiter
 from thinktank.accounts.tiers import Tier
 from thinktank.engine.budget import Budget, Reservation
-from thinktank.errors import BudgetExceeded
+from thinktank.errors import BudgetExceeded, TooManyAttempts
 from thinktank.store.db import Database
 from thinktank.store.tables import CostRecord, UsageCounter
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+MAX_THROTTLE_SECONDS = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +52,33 @@ class UserBudget(Budget):
         user_id: str,
         tier: Tier,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.db = db
         self.user_id = user_id
         self.tier = tier
         self._now = now
+        self.limiter = limiter
+
+    async def _throttle(self, tokens: int) -> None:
+        """Wait for the rate limit's next window if this minute is used up (auto mode slows down
+        rather than failing); give up after MAX_THROTTLE_SECONDS."""
+        limiter = self.limiter
+        if limiter is None:
+            return
+        tpm = limiter.limits.tokens_per_minute
+        if tpm is not None and tokens > tpm:
+            raise BudgetExceeded(
+                f"one turn needs about {tokens:,} tokens, over the limit of {tpm:,} a minute"
+            )
+        waited = 0.0
+        while (wait := await limiter.admit(self.user_id, tokens=tokens)) > 0:
+            if waited + wait > MAX_THROTTLE_SECONDS:
+                raise TooManyAttempts(
+                    "the rate limit of this deployment is reached; try again in a minute", retry_after=wait
+                )
+            await asyncio.sleep(wait)
+            waited += wait
 
     async def _ensure_rows(self, session: AsyncSession, periods: Periods) -> None:
         dialect_insert = pg_insert if self.db.engine.dialect.name == "postgresql" else sqlite_insert
@@ -78,6 +103,7 @@ class UserBudget(Budget):
         return tier.daily_tokens is None and tier.monthly_tokens is None and tier.monthly_credits_usd is None
 
     async def reserve(self, *, tokens: int, cost: Decimal) -> Reservation:
+        await self._throttle(tokens)
         periods = Periods.at(self._now())
         if self._unlimited:
             # Nothing to hold back against: the turn is only counted when it is settled.

@@ -10,12 +10,16 @@ memory for at most five minutes (seed §2.3).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import httpx2
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from thinktank.accounts.crypto import Keyring, fingerprint, last_four, load_fingerprint_secret, load_keyring
@@ -29,6 +33,13 @@ from thinktank.store.tables import PlatformApiKey, UserApiKey
 
 KEYED_PROVIDERS: tuple[ProviderName, ...] = ("anthropic", "openai", "google")
 CACHE_SECONDS = 300.0
+SHARED_CACHE_PREFIX = "tt:keys:"
+
+
+def _cache_key(user_id: str) -> str:
+    return f"{SHARED_CACHE_PREFIX}{user_id}"
+
+
 MAX_KEY_CHARS = 400
 
 Validator = Callable[[ProviderName, str], Awaitable[None]]
@@ -75,6 +86,24 @@ class KeyStore:
         self._env = env_keys
         self._clock = clock
         self._cache: dict[str, tuple[float, ProviderKeys]] = {}
+        self._shared: Redis | None = None
+
+    def share_cache(self, redis: Redis) -> None:
+        """With several processes: cache in Redis, shared and invalidated by all, and only as
+        ciphertext (as the seed does); each use decrypts in the process that needs the key."""
+        self._shared = redis
+
+    async def _invalidate(self, user_id: str) -> None:
+        self._cache.pop(user_id, None)
+        if self._shared is not None:
+            await self._shared.delete(_cache_key(user_id))
+
+    async def _invalidate_all(self) -> None:
+        self._cache.clear()
+        if self._shared is not None:
+            keys = [key async for key in self._shared.scan_iter(match=f"{SHARED_CACHE_PREFIX}*")]
+            if keys:
+                await self._shared.delete(*keys)
 
     # --- a user's own keys -------------------------------------------------------------------
 
@@ -90,6 +119,7 @@ class KeyStore:
             await self._validate(name, api_key)
         except ProviderFailure as failure:
             raise UserError(f"{name} did not accept this key: {type(failure).__name__}") from None
+        await self._invalidate(user_id)  # Redis away: refuse now rather than leave a stale cache
         async with self.db.session() as session, session.begin():
             for old in await session.scalars(
                 select(UserApiKey).where(UserApiKey.user_id == user_id, UserApiKey.provider == name)
@@ -103,7 +133,7 @@ class KeyStore:
                 last_validated=datetime.now(UTC),
             )
             session.add(row)
-        self._cache.pop(user_id, None)
+        await self._invalidate(user_id)
         return KeyInfo(name, last_four(api_key), True, None, row.created_at or datetime.now(UTC))
 
     async def list_user_keys(self, *, user_id: str) -> list[KeyInfo]:
@@ -125,6 +155,7 @@ class KeyStore:
         ]
 
     async def remove_user_key(self, *, user_id: str, provider: str) -> None:
+        await self._invalidate(user_id)
         async with self.db.session() as session, session.begin():
             row = await session.scalar(
                 select(UserApiKey).where(UserApiKey.user_id == user_id, UserApiKey.provider == provider)
@@ -132,21 +163,22 @@ class KeyStore:
             if row is None:
                 raise UnknownIdError("key", provider)
             await session.delete(row)
-        self._cache.pop(user_id, None)
+        await self._invalidate(user_id)
 
-    def forget(self, user_id: str) -> None:
-        """Drop a user's decrypted keys from memory (their account is gone)."""
-        self._cache.pop(user_id, None)
+    async def forget(self, user_id: str) -> None:
+        """Drop a user's keys from every cache (their account is gone)."""
+        await self._invalidate(user_id)
 
     async def mark_invalid(self, *, user_id: str, provider: str) -> None:
         """A provider rejected the user's key: stop using it and let the user see why."""
+        await self._invalidate(user_id)
         async with self.db.session() as session, session.begin():
             await session.execute(
                 update(UserApiKey)
                 .where(UserApiKey.user_id == user_id, UserApiKey.provider == provider)
                 .values(is_valid=False)
             )
-        self._cache.pop(user_id, None)
+        await self._invalidate(user_id)
 
     async def touch_all(self, *, user_id: str) -> None:
         """Record that the user's valid keys were put to use now."""
@@ -171,7 +203,7 @@ class KeyStore:
                 await session.delete(old)
             row = PlatformApiKey(provider=name, encrypted_key=self.keyring.seal(api_key))
             session.add(row)
-        self._cache.clear()
+        await self._invalidate_all()
         return KeyInfo(name, last_four(api_key), True, None, row.created_at or datetime.now(UTC))
 
     async def list_platform_keys(self) -> list[KeyInfo]:
@@ -188,27 +220,45 @@ class KeyStore:
         cached = self._cache.get(user_id)
         if cached is not None and self._clock() - cached[0] < CACHE_SECONDS:
             return cached[1]
-        async with self.db.session() as session:
-            platform = {r.provider: r for r in await session.scalars(select(PlatformApiKey))}
-            own = {
-                r.provider: r
-                for r in await session.scalars(
-                    select(UserApiKey).where(UserApiKey.user_id == user_id, UserApiKey.is_valid.is_(True))
-                )
-            }
+        own, platform = await self._sealed_keys(user_id)
         chosen: dict[str, str | None] = {}
         for provider in KEYED_PROVIDERS:
             if provider in own:
-                chosen[provider] = self.keyring.open(own[provider].encrypted_key)
+                chosen[provider] = self.keyring.open(own[provider])
             elif provider in platform:
-                chosen[provider] = self.keyring.open(platform[provider].encrypted_key)
+                chosen[provider] = self.keyring.open(platform[provider])
             else:
                 chosen[provider] = self._env.key_for(provider)
         keys = replace(
             self._env, anthropic=chosen["anthropic"], openai=chosen["openai"], google=chosen["google"]
         )
-        self._cache[user_id] = (self._clock(), keys)
+        if self._shared is None:
+            self._cache[user_id] = (self._clock(), keys)
         return keys
+
+    async def _sealed_keys(self, user_id: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(the user's valid keys, the platform's), encrypted: from the shared cache or the database."""
+        if self._shared is not None:
+            try:
+                raw = await self._shared.get(_cache_key(user_id))
+            except RedisError:
+                raw = None  # only a cache: the database answers while Redis is away
+            if raw is not None:
+                cached = json.loads(raw)
+                return cached["own"], cached["platform"]
+        async with self.db.session() as session:
+            platform = {r.provider: r.encrypted_key for r in await session.scalars(select(PlatformApiKey))}
+            own = {
+                r.provider: r.encrypted_key
+                for r in await session.scalars(
+                    select(UserApiKey).where(UserApiKey.user_id == user_id, UserApiKey.is_valid.is_(True))
+                )
+            }
+        if self._shared is not None:
+            body = json.dumps({"own": own, "platform": platform})
+            with contextlib.suppress(RedisError):
+                await self._shared.set(_cache_key(user_id), body, ex=int(CACHE_SECONDS))
+        return own, platform
 
     async def owns_key(self, *, user_id: str, provider: str) -> bool:
         async with self.db.session() as session:
@@ -227,7 +277,7 @@ class KeyStore:
         """Re-encrypt every key not yet under the keyring's current key, one row per transaction, so
         an interrupted rotation resumes where it stopped and never leaves a row unreadable."""
         moved = await self._reseal(UserApiKey) + await self._reseal(PlatformApiKey)
-        self._cache.clear()
+        await self._invalidate_all()
         return moved
 
     async def _reseal(self, table: type[UserApiKey] | type[PlatformApiKey]) -> int:

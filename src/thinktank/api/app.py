@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx2
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +25,7 @@ from thinktank.api.routes import library as library_routes
 from thinktank.assembly import running_service
 from thinktank.library.loader import load_library
 from thinktank.models.stack import factory_from_settings
+from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database
 from thinktank.web import fragments, pages
@@ -27,6 +33,8 @@ from thinktank.web.assets import STATIC_DIR
 from thinktank.web.render import build_templates, install_redirects
 
 API_PREFIX = "/api/v1"
+CONVERSATION_IN_PATH = re.compile(r"/conversations/([0-9a-f-]{36})")
+access = logging.getLogger("thinktank.access")
 MAX_BODY_BYTES = 256 * 1024
 
 
@@ -95,6 +103,46 @@ def create_app(
             body = errors.error_body("too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
             return JSONResponse(body, status_code=413)
         return await call_next(request)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """A request id on every log line of this request (and on the response), an access line,
+        and the request counted by route (the route's pattern, so ids do not explode the labels)."""
+        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
+        conversation = CONVERSATION_IN_PATH.search(request.url.path)
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, conversation_id=conversation.group(1) if conversation else None
+        )
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-ID"] = request_id
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = request.scope.get("route")
+            pattern = getattr(route, "path", None) or "unmatched"
+            if pattern != "/metrics":
+                service = getattr(request.app.state, "service", None)
+                if service is not None:
+                    service.metrics.requests.labels(request.method, pattern, str(status)).inc()
+                    service.metrics.request_seconds.labels(pattern).observe(elapsed)
+            access.info(
+                "%s %s %s %.1f ms",
+                request.method,
+                request.url.path,  # never the query string: sign-in links carry their token there
+                status,
+                elapsed * 1000,
+            )
+            structlog.contextvars.unbind_contextvars("request_id", "conversation_id")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition of this process (restrict it to your network at the proxy)."""
+        body = await request.app.state.service.render_metrics()
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
 
     for router in (
         auth.router,

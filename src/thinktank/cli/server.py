@@ -8,6 +8,9 @@ import typer
 
 from thinktank.cli.common import console, load_settings, on_database, reports_user_errors
 from thinktank.errors import ConfigurationError
+from thinktank.ops.logs import configure_logging
+from thinktank.ops.profiles import check_profile
+from thinktank.ops.sentry import init_sentry
 from thinktank.store.db import Database
 
 db_app = typer.Typer(help="Database schema migrations.")
@@ -42,15 +45,22 @@ def serve_command(
     from thinktank.web.assets import check_vendor_files
 
     check_vendor_files()
+    check_profile(settings)
+    configure_logging(log_format=settings.log_format, process=f"web:{port}")
+    init_sentry(settings, process=f"web:{port}")
     app = create_app(settings)
     console.print(f"ThinkTank on http://{host}:{port}/  (API: /api/v1, docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # log_config=None: uvicorn's lines go through our structured logging too.
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level="info")
 
 
 @reports_user_errors
 def worker_command(
     max_jobs: int = typer.Option(
         2000, "--max-jobs", min=1, help="Conversations and batches this worker runs at once."
+    ),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", min=1, max=65535, help="Serve Prometheus metrics on this port (loopback)."
     ),
 ) -> None:
     """Run a job worker: drives auto-mode conversations and batch runs from the Redis queue
@@ -62,11 +72,15 @@ def worker_command(
     settings = load_settings()
     if not settings.redis_url:
         raise ConfigurationError("thinktank worker needs THINKTANK_REDIS_URL (the queue it takes jobs from)")
+    check_profile(settings)
+    configure_logging(log_format=settings.log_format, process="worker")
+    init_sentry(settings, process="worker")
 
     def ready() -> None:
-        console.print(f"ThinkTank worker ready (up to {max_jobs} jobs at once)")
+        where = f", metrics on :{metrics_port}/metrics" if metrics_port else ""
+        console.print(f"ThinkTank worker ready (up to {max_jobs} jobs at once{where})")
 
-    asyncio.run(run_worker(settings, max_jobs=max_jobs, on_ready=ready))
+    asyncio.run(run_worker(settings, max_jobs=max_jobs, metrics_port=metrics_port, on_ready=ready))
 
 
 @db_app.command("upgrade")

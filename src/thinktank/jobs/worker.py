@@ -25,6 +25,7 @@ from thinktank.assembly import running_service
 from thinktank.jobs.scale import BATCH_JOB, DRIVE_JOB, QUEUE_NAME, redis_settings
 from thinktank.library.loader import load_library
 from thinktank.models.stack import factory_from_settings
+from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database
@@ -48,6 +49,30 @@ async def _sweep_forever(service: ConversationService) -> None:
             continue
         if queued:
             log.info("queued %d conversation(s) in auto mode that no process held", queued)
+
+
+async def serve_metrics(service: ConversationService, *, port: int) -> asyncio.Server:
+    """A minimal HTTP endpoint for Prometheus on loopback: GET /metrics, nothing else."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request_line = (await reader.readline()).decode("latin-1")
+            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                pass
+            if request_line.startswith("GET /metrics"):
+                body, status = await service.render_metrics(), "200 OK"
+            else:
+                body, status = b"not found\n", "404 Not Found"
+            head = (
+                f"HTTP/1.1 {status}\r\nContent-Type: {METRICS_CONTENT_TYPE}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
+            writer.write(head.encode() + body)
+            await writer.drain()
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", port)
 
 
 def _jobs(service: ConversationService) -> list[Any]:
@@ -80,6 +105,7 @@ async def run_worker(
     settings: Settings,
     *,
     max_jobs: int = DEFAULT_MAX_JOBS,
+    metrics_port: int | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
     if not settings.redis_url:
@@ -106,6 +132,9 @@ async def run_worker(
                 handle_signals=False,
                 log_results=False,
             )
+            metrics_server = None
+            if metrics_port is not None:
+                metrics_server = await serve_metrics(service, port=metrics_port)
             stopping = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -123,6 +152,8 @@ async def run_worker(
             await asyncio.gather(*tasks, return_exceptions=True)
             # Stop taking jobs, stop driving (leases are released when the service closes, so another
             # worker takes over at once), then let arq finish the jobs that have now returned.
+            if metrics_server is not None:
+                metrics_server.close()
             await service.close()
             for job in list(worker.tasks.values()):
                 job.cancel()

@@ -1,0 +1,1 @@
+"""Operating ThinkTank: structured logs, Prometheus metrics, Sentry, environment profiles."""
