@@ -177,3 +177,40 @@ async def test_master_key_rotation_interrupted_halfway_loses_nothing_and_resumes
     assert (tmp_path / "master.key.old").exists()
     assert not (tmp_path / "master.key.next").exists()
     assert (await store.keys_for(user_id=OTHER_USER)).openai in plain
+
+
+def second_store(store: KeyStore, tmp_path: Path) -> KeyStore:
+    """Another process of the same deployment: same database and master key, its own memory."""
+    return KeyStore(
+        store.db,
+        keyring=load_keyring({}, key_dir=tmp_path),
+        fingerprint_secret=load_fingerprint_secret({}, key_dir=tmp_path),
+        validator=FakeValidator(),
+        env_keys=ProviderKeys(),
+    )
+
+
+@pytest.mark.redis
+async def test_with_redis_the_key_cache_holds_ciphertext_and_every_process_sees_a_change(
+    store: KeyStore, tmp_path: Path
+) -> None:
+    from redis.asyncio import Redis
+
+    from tests.services import fresh_redis
+
+    with fresh_redis() as url:
+        redis = Redis.from_url(url)
+        try:
+            web, worker = store, second_store(store, tmp_path)
+            web.share_cache(redis)
+            worker.share_cache(redis)
+            await web.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-mine-openai-7777")
+            assert (await worker.keys_for(user_id=LOCAL_USER_ID)).openai == "sk-mine-openai-7777"
+            cached = await redis.get(f"tt:keys:{LOCAL_USER_ID}")
+            assert cached is not None
+            assert b"sk-mine-openai-7777" not in cached, "Redis only ever holds the ciphertext"
+            assert b"v1:" in cached
+            await web.remove_user_key(user_id=LOCAL_USER_ID, provider="openai")
+            assert (await worker.keys_for(user_id=LOCAL_USER_ID)).openai is None, "no stale key elsewhere"
+        finally:
+            await redis.aclose()

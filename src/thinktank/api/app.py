@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 import httpx2
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -36,6 +36,15 @@ API_PREFIX = "/api/v1"
 CONVERSATION_IN_PATH = re.compile(r"/conversations/([0-9a-f-]{36})")
 access = logging.getLogger("thinktank.access")
 MAX_BODY_BYTES = 256 * 1024
+
+
+def remember_route(request: Request) -> None:
+    """Keep the matched route's pattern where the outer middleware can read it (request.state is
+    shared by every copy of the request's scope), so ids never become metric labels."""
+    pattern = getattr(request.scope.get("route"), "path", None)
+    if pattern is not None and request.url.path.startswith(API_PREFIX) and not pattern.startswith(API_PREFIX):
+        pattern = API_PREFIX + pattern  # routers of the API are included under their prefix
+    request.state.route_pattern = pattern
 
 
 def create_app(
@@ -73,6 +82,7 @@ def create_app(
         version="0.1.0",
         description="A panel of AI personas discusses your question. Live events stream over SSE.",
         lifespan=lifespan,
+        dependencies=[Depends(remember_route)],
     )
     app.state.heartbeat_seconds = heartbeat_seconds
     app.state.auth = settings.auth
@@ -122,8 +132,7 @@ def create_app(
             return response
         finally:
             elapsed = time.perf_counter() - started
-            route = request.scope.get("route")
-            pattern = getattr(route, "path", None) or "unmatched"
+            pattern = getattr(request.state, "route_pattern", None) or "unmatched"
             if pattern != "/metrics":
                 service = getattr(request.app.state, "service", None)
                 if service is not None:

@@ -37,6 +37,14 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a line is logged (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure_logging(
     *, log_format: Literal["json", "text"], level: int = logging.INFO, process: str
 ) -> None:
@@ -61,7 +69,7 @@ def configure_logging(
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -69,6 +77,8 @@ def configure_logging(
     # Access lines come from our own middleware (with ids and timings); uvicorn's would repeat them.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("arq.worker").setLevel(logging.WARNING)
+    for chatty in ("httpx", "httpx2", "httpcore", "alembic.runtime.migration"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     structlog.configure(
         processors=[*pre_chain, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

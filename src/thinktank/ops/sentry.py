@@ -37,7 +37,6 @@ def init_sentry(settings: Settings, *, process: str) -> bool:
         server_name=process,
         # The seed: every trace in development and staging, one in ten in production.
         traces_sample_rate=0.1 if settings.environment == "production" else 1.0,
-        send_default_pii=False,
         before_send=before_send,  # type: ignore[arg-type]
     )
     return True

@@ -1,0 +1,45 @@
+"""Leases on this machine's Redis: one holder at a time, renewed only by it, released only by it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.services import fresh_redis
+from thinktank.jobs.lease import Leases
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    with fresh_redis() as url:
+        client = Redis.from_url(url)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+
+async def test_one_holder_at_a_time_and_only_the_holder_renews_or_releases(redis: Redis) -> None:
+    first, second = Leases(redis, owner="a", ttl=5), Leases(redis, owner="b", ttl=5)
+    assert await first.acquire("c1")
+    assert not await second.acquire("c1")
+    assert await second.holder("c1") == "a"
+    assert not await second.renew("c1")
+    await second.release("c1")
+    assert await first.holder("c1") == "a", "a stranger's release changes nothing"
+    assert await first.renew("c1")
+    await first.release("c1")
+    assert await second.acquire("c1")
+
+
+async def test_a_lease_nobody_renews_expires_and_can_be_taken_over(redis: Redis) -> None:
+    dying, survivor = Leases(redis, owner="dying", ttl=1), Leases(redis, owner="survivor", ttl=1)
+    assert await dying.acquire("c1")
+    await asyncio.sleep(1.2)
+    assert await survivor.acquire("c1")
+    assert not await dying.renew("c1"), "the old holder learns it lost the lease"
