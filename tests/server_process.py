@@ -53,20 +53,25 @@ def running_server(
         "THINKTANK_DATA_DIR": data_dir or scratch or "",
         **(extra_env or {}),
     }
+    # A file, not a pipe: nobody reads it while the server runs, and a full pipe would stall it.
+    log_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
         [sys.executable, "-m", "thinktank", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
     )
     server = ServerProcess(process, f"http://127.0.0.1:{port}")
+
+    def logged() -> str:
+        log_file.seek(0)
+        return log_file.read().decode(errors="replace")
+
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited: {process.stderr.read().decode() if process.stderr else ''}"
-                )
+                raise RuntimeError(f"server exited: {logged()}")
             try:
                 if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
                     break
@@ -84,8 +89,7 @@ def running_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+        log_file.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx2
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeServer

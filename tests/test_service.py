@@ -56,3 +56,28 @@ async def test_racing_requests_start_one_runner_and_never_two_turns_at_once(tmp_
     finally:
         await service.close()
         await db.dispose()
+
+
+async def test_stored_messages_keep_their_timings(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    await db.upgrade()
+    service = ConversationService(
+        db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
+    )
+    await service.start()
+    try:
+        spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=3)
+        row = await service.create(user_id=LOCAL_USER_ID, spec=spec)
+        said = await service.take_turn(
+            user_id=LOCAL_USER_ID, conversation_id=row.id, speaker=None, idempotency_key=None
+        )
+        assert said is not None
+        assert said.latency_s is not None
+        stored = await service.messages_page(
+            user_id=LOCAL_USER_ID, conversation_id=row.id, after=0, before=None, limit=5
+        )
+        assert stored[0].latency_s == said.latency_s
+        assert stored[0].time_to_first_token_s == said.time_to_first_token_s
+    finally:
+        await service.close()
+        await db.dispose()

@@ -38,6 +38,9 @@ from thinktank.store.scope import scoped
 
 TOPIC = "How should we price the new enterprise tier?"
 LAG_PROBE_SECONDS = 0.01
+POLL_SECONDS = 2.0
+"""How often a remote run asks whether each conversation has ended (the wall time comes from the
+messages' own timestamps, so this only delays the report)."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,10 @@ class LoadTestConfig:
     seed: int = 1
 
     @property
-    def ideal_seconds_per_turn(self) -> float:
-        return (self.latency.low + self.latency.high) / 2 + self.turn_delay
+    def ideal_seconds(self) -> float:
+        """One conversation from its first turn to its last, with nothing but replies and delays."""
+        reply = (self.latency.low + self.latency.high) / 2
+        return self.turns * reply + (self.turns - 1) * self.turn_delay
 
 
 @dataclass
@@ -65,7 +70,8 @@ class LoadTestReport:
     throughput: float
     """Messages per second, measured."""
     ideal_throughput: float
-    """Messages per second if nothing but the model's latency and the delay took time."""
+    """Messages per second if every conversation started at once and nothing but the model's
+    latency and the delays between turns took time."""
     efficiency: float
     reply_seconds: dict[str, float]
     loop_lag_ms: dict[str, float] | None
@@ -157,7 +163,7 @@ def _report(
     estimate: RealCostEstimate,
     lag: dict[str, float] | None,
 ) -> LoadTestReport:
-    ideal = config.conversations / config.ideal_seconds_per_turn if config.ideal_seconds_per_turn else 0.0
+    ideal = config.conversations * config.turns / config.ideal_seconds if config.ideal_seconds else 0.0
     throughput = len(replies) / wall if wall else 0.0
     total, by_model = estimate.money()
     return LoadTestReport(
@@ -218,8 +224,13 @@ async def run_in_process(
             probe = LagProbe()
             probe.start()
             started = time.time()
-            for cid in ids:
-                await service.set_run_mode(user_id=LOCAL_USER_ID, conversation_id=cid, mode="auto")
+            # Everyone presses "auto" at once: the start is part of the load.
+            await asyncio.gather(
+                *(
+                    service.set_run_mode(user_id=LOCAL_USER_ID, conversation_id=cid, mode="auto")
+                    for cid in ids
+                )
+            )
             lives = [await service.live(user_id=LOCAL_USER_ID, conversation_id=cid) for cid in ids]
             runners = [live.runner for live in lives if live.runner is not None]
             pending: set[asyncio.Task[None]] = set(runners)
@@ -262,16 +273,18 @@ async def run_in_process(
 
 async def run_against_server(
     config: LoadTestConfig,
-    url: str,
+    urls: Sequence[str],
     *,
     token: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> LoadTestReport:
-    """Drive a running server through its API. Its scripted model's latency is the server's own
+    """Drive running servers through their API, conversations spread round-robin over `urls` (several
+    web processes of one deployment). The scripted model's latency is the servers' own
     (THINKTANK_SCRIPTED_LATENCY); `config.latency` only sets the ideal to compare with."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     limits = httpx2.Limits(max_connections=100)
-    api = url.rstrip("/") + "/api/v1"
+    apis = [url.rstrip("/") + "/api/v1" for url in urls]
+    api = apis[0]
     rng = random.Random(config.seed)
     async with httpx2.AsyncClient(headers=headers, timeout=60.0, limits=limits) as client:
         library_personas = (await _ok(client.get(f"{api}/personas"))).json()
@@ -294,23 +307,25 @@ async def run_against_server(
                 "max_messages": config.turns,
             }
             async with gate:
-                return str((await _ok(client.post(f"{api}/conversations", json=body))).json()["id"])
+                created = await _ok(client.post(f"{apis[number % len(apis)]}/conversations", json=body))
+                return str(created.json()["id"])
 
         ids = await asyncio.gather(*(create(n) for n in range(config.conversations)))
+        home = {cid: apis[number % len(apis)] for number, cid in enumerate(ids)}
         started = time.time()
 
         async def auto(cid: str) -> None:
             async with gate:
-                await _ok(client.put(f"{api}/conversations/{cid}/mode", json={"mode": "auto"}))
+                await _ok(client.put(f"{home[cid]}/conversations/{cid}/mode", json={"mode": "auto"}))
 
         await asyncio.gather(*(auto(cid) for cid in ids))
         ended: dict[str, dict[str, Any]] = {}
         while len(ended) < len(ids):
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(POLL_SECONDS)
 
             async def check(cid: str) -> None:
                 async with gate:
-                    conversation = (await _ok(client.get(f"{api}/conversations/{cid}"))).json()
+                    conversation = (await _ok(client.get(f"{home[cid]}/conversations/{cid}"))).json()
                 if conversation["status"] in ("finished", "stopped", "paused"):
                     ended[cid] = conversation
 
@@ -324,7 +339,7 @@ async def run_against_server(
 
         async def collect(cid: str) -> None:
             async with gate:
-                page = (await _ok(client.get(f"{api}/conversations/{cid}/messages?limit=1000"))).json()
+                page = (await _ok(client.get(f"{home[cid]}/conversations/{cid}/messages?limit=500"))).json()
             persona_messages = [m for m in page["items"] if m["kind"] == "persona"]
             for message in persona_messages:
                 finished_at.append(datetime.fromisoformat(message["created_at"]).timestamp())

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from thinktank.accounts import retention
-from thinktank.accounts.budget import UserBudget
+from thinktank.accounts.budget import UsageLedger, UserBudget
 from thinktank.accounts.keys import KeyStore
 from thinktank.accounts.ratelimit import RateLimiter
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
@@ -90,6 +90,7 @@ class ConversationService:
         rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.rate_limiter = rate_limiter
+        self.ledger = UsageLedger(db)
         self.db = db
         self.profile = profile
         self.metrics = metrics or Metrics()
@@ -165,6 +166,7 @@ class ConversationService:
                     await self.scale.leases.release(conversation_id)
             self._holds.clear()
         self._live.clear()
+        await self.ledger.close()
 
     async def render_metrics(self) -> bytes:
         scale = self.scale
@@ -445,7 +447,11 @@ class ConversationService:
 
     async def budget_for(self, user_id: str) -> UserBudget:
         return UserBudget(
-            self.db, user_id=user_id, tier=await self.tier_of(user_id), limiter=self.rate_limiter
+            self.db,
+            user_id=user_id,
+            tier=await self.tier_of(user_id),
+            limiter=self.rate_limiter,
+            ledger=self.ledger,
         )
 
     def _check_models(self, models: Iterable[ModelId | None]) -> None:

@@ -215,8 +215,10 @@ async def test_spend_on_one_model_past_its_threshold_is_logged_and_shown(
         row = await service.create(user_id=USER, spec=spec)
         with caplog.at_level(logging.WARNING):
             await service.take_turn(user_id=USER, conversation_id=row.id, speaker=None, idempotency_key=None)
+            await service.ledger.flush()  # unlimited plans write their counters (and alert) within a second
             assert "spend on openai:gpt-4.1-mini" not in caplog.text
             await service.take_turn(user_id=USER, conversation_id=row.id, speaker=None, idempotency_key=None)
+            await service.ledger.flush()
         assert "cost alert: a user's spend on openai:gpt-4.1-mini this month passed $0.002" in caplog.text
         usage = await (await service.budget_for(USER)).usage()
         assert usage["alerts"] == ["your spend on openai:gpt-4.1-mini this month ($0.00288) passed $0.002"]

@@ -61,7 +61,19 @@ def test_batch_run_refuses_a_bad_file_in_one_line(tmp_path: Path, content: str |
 
 def test_loadtest_reports_throughput_percentiles_errors_and_estimated_cost() -> None:
     result = runner.invoke(
-        app, ["loadtest", "--conversations", "4", "--turns", "2", "--latency", "0.05", "--personas", "2", "--json"]
+        app,
+        [
+            "loadtest",
+            "--conversations",
+            "4",
+            "--turns",
+            "2",
+            "--latency",
+            "0.05",
+            "--personas",
+            "2",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

@@ -37,7 +37,7 @@ async def test_is_deterministic_and_depends_on_the_input() -> None:
 
 
 async def test_streams_word_by_word_with_simulated_latency_and_usage(clock: FakeClock) -> None:
-    model = ScriptedModel(latency=Latency(0.5, 2.0), sleep=clock.sleep)
+    model = ScriptedModel(latency=Latency(0.5, 2.0), clock=clock)
     pieces = []
     async with model_request_stream(
         model, conversation("Alex Chen: Rate limit the login endpoint.")

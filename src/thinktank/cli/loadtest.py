@@ -30,8 +30,8 @@ def loadtest_command(
     latency: str = typer.Option("0.5-2", "--latency", help="Simulated model latency: SECONDS or LOW-HIGH."),
     personas: int = typer.Option(3, "--personas", "-p", min=1, max=12, help="Personas per conversation."),
     turn_delay: float = typer.Option(0.0, "--turn-delay", min=0, max=60, help="Seconds between turns."),
-    url: str | None = typer.Option(
-        None, "--url", help="A running server to load through its API (its own latency setting applies)."
+    url: list[str] = typer.Option(
+        [], "--url", help="A running server to load through its API (repeat for several web processes)."
     ),
     token: str | None = typer.Option(
         None, "--token", envvar="THINKTANK_TOKEN", help="API token (multi-user)."
@@ -43,8 +43,9 @@ def loadtest_command(
 ) -> None:
     """Run N conversations in parallel on the scripted model and report throughput, reply-time
     percentiles, errors and what the same messages would have cost on the personas' real models."""
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise UserError(f"--url must start with http:// or https://, not {url!r}")
+    for address in url:
+        if not address.startswith(("http://", "https://")):
+            raise UserError(f"--url must start with http:// or https://, not {address!r}")
     config = LoadTestConfig(
         conversations=conversations,
         turns=turns,
@@ -67,7 +68,7 @@ def loadtest_command(
         def show(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        if url is not None:
+        if url:
             report = asyncio.run(run_against_server(config, url, token=token, on_progress=show))
         else:
             report = asyncio.run(

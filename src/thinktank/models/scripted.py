@@ -8,12 +8,11 @@ spread over the streamed chunks; usage uses the documented ~4-characters-a-token
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +20,9 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
 
 from thinktank.models.chat import ChatTurn, approximate_tokens
+from thinktank.models.clock import Clock, SystemClock
 from thinktank.models.own import OwnModel
 from thinktank.models.streaming import Chunk
-
-Sleep = Callable[[float], Awaitable[None]]
 
 _SEAT = re.compile(r"Speak only as (?P<name>[^(\n]+?) \((?P<role>[^)\n]+)\)")
 _TOPIC = re.compile(r"^Topic: (.+)$", re.M)
@@ -230,11 +228,11 @@ class ScriptedModel(OwnModel):
     provider_label = "scripted"
 
     def __init__(
-        self, variant: str = "default", *, latency: Latency = NO_LATENCY, sleep: Sleep = asyncio.sleep
+        self, variant: str = "default", *, latency: Latency = NO_LATENCY, clock: Clock | None = None
     ):
         super().__init__(variant)
         self._latency = latency
-        self._sleep = sleep
+        self._clock = clock or SystemClock()
 
     def _delay_for(self, text: str) -> float:
         rng = random.Random(text)
@@ -244,14 +242,21 @@ class ScriptedModel(OwnModel):
         text = scripted_reply(chat)
         words = re.findall(r"\S+\s*", text)
         delay = self._delay_for(text)
-        # Time to first token is about a third of the total, like a real provider's.
+        # Time to first token is about a third of the total, like a real provider's. Each word is
+        # due at a fixed time from the start; a busy event loop that wakes late sends every word
+        # already due at once, so the reply still takes the simulated latency, not that plus drift.
         first_wait, per_word = delay / 3, (delay * 2 / 3) / max(len(words), 1)
-        if first_wait:
-            await self._sleep(first_wait)
-        for index, word in enumerate(words):
-            if index and per_word:
-                await self._sleep(per_word)
-            yield word
+        clock = self._clock
+        start = clock.monotonic()
+        sent = 0
+        while sent < len(words):
+            wait = start + first_wait + sent * per_word - clock.monotonic()
+            if wait > 0:
+                await clock.sleep(wait)
+            elapsed = clock.monotonic() - start - first_wait
+            due = sent + 1 if not per_word else min(len(words), max(sent + 1, int(elapsed / per_word) + 1))
+            yield "".join(words[sent:due])
+            sent = due
         yield _usage(chat, text)
 
 

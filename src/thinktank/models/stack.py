@@ -84,7 +84,7 @@ class ModelFactory:
     def raw(self, model_id: ModelId) -> Model:
         """The bare model for an id (our error tree out, no retry or breaker)."""
         if model_id.provider == "scripted":
-            return ScriptedModel(model_id.name, latency=self._scripted_latency, sleep=self.clock.sleep)
+            return ScriptedModel(model_id.name, latency=self._scripted_latency, clock=self.clock)
         if model_id.provider == "local":
             return LocalModel(model_id.name, pool=self._local_pool or default_local_pool())
         cloud = build_cloud_model(model_id, keys=self.keys, http_client=self._http_client)

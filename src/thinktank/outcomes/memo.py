@@ -9,6 +9,7 @@ memo offline. Every attempt is paid for and booked; the transcript is never touc
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -72,6 +73,12 @@ class DecisionMemo(BaseModel):
     stances: list[Stance]
 
 
+@functools.cache
+def memo_schema() -> str:
+    """The memo's JSON schema as the chair reads it (made once: pydantic builds it slowly)."""
+    return json.dumps(DecisionMemo.model_json_schema())
+
+
 def citation_problems(memo: DecisionMemo, messages: Sequence[Message]) -> list[str]:
     """Everything in the memo that points at a message or a speaker that is not there."""
     indices = {m.index for m in messages}
@@ -116,7 +123,7 @@ def chair_prompt(topic: str, messages: Sequence[Message], summary: str | None) -
         "",
         "Write the decision memo as JSON only, matching this JSON schema exactly. Cite the indices of the",
         "messages each claim comes from; use persona ids (the word in parentheses) for owners and stances.",
-        json.dumps(DecisionMemo.model_json_schema()),
+        memo_schema(),
     ]
     return "\n".join(lines)
 

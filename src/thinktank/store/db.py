@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from thinktank.store.scope import SYSTEM, current_scope
+from thinktank.store.writer import BatchWriter
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,6 +56,7 @@ class Database:
             )
         else:
             self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.writer = BatchWriter(self.sessions, postgres=self.engine.dialect.name == "postgresql")
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -81,6 +83,7 @@ class Database:
         return ScriptDirectory.from_config(config).get_current_head()
 
     async def dispose(self) -> None:
+        await self.writer.close()
         await self.engine.dispose()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import UTC, datetime
 
 from thinktank.domain import Message, Usage
 from thinktank.engine.context import Summary
@@ -11,7 +11,7 @@ from thinktank.engine.events import Status
 from thinktank.pricing.prices import Cost
 from thinktank.store.db import Database
 from thinktank.store.repository import cost_row, message_row
-from thinktank.store.tables import Conversation
+from thinktank.store.tables import new_id
 
 
 class StorePersistence(Persistence):
@@ -21,22 +21,23 @@ class StorePersistence(Persistence):
         self.conversation_id = conversation_id
 
     async def message_saved(self, message: Message) -> None:
-        async with self.db.session() as session, session.begin():
-            row = message_row(message, conversation_id=self.conversation_id, user_id=self.user_id)
-            session.add(row)
-            if message.kind == "persona":
-                await session.flush()
-                session.add(
-                    cost_row(
-                        conversation_id=self.conversation_id,
-                        user_id=self.user_id,
-                        account=message.speaker_id,
-                        model_id=message.model_id,
-                        usage=message.usage,
-                        cost=message.cost,
-                        message_id=row.id,
-                    )
+        row = message_row(message, conversation_id=self.conversation_id, user_id=self.user_id)
+        row.id = new_id()
+        costs = []
+        if message.kind == "persona":
+            costs.append(
+                cost_row(
+                    conversation_id=self.conversation_id,
+                    user_id=self.user_id,
+                    account=message.speaker_id,
+                    model_id=message.model_id,
+                    usage=message.usage,
+                    cost=message.cost,
+                    message_id=row.id,
                 )
+            )
+        # With the other turns finishing now, in one transaction: the message and its cost together.
+        await self.db.writer.write(user_id=self.user_id, messages=[row], costs=costs)
 
     async def charge_saved(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
         async with self.db.session() as session, session.begin():
@@ -52,14 +53,12 @@ class StorePersistence(Persistence):
             )
 
     async def state_saved(self, *, status: Status, reason: str, summary: Summary) -> None:
-        async with self.db.session() as session, session.begin():
-            await session.execute(
-                update(Conversation)
-                .where(Conversation.id == self.conversation_id, Conversation.user_id == self.user_id)
-                .values(
-                    status=status,
-                    stop_reason=reason,
-                    summary=summary.text,
-                    summary_covers_upto=summary.covers_upto,
-                )
-            )
+        state = {
+            "state_of": self.conversation_id,
+            "new_status": status,
+            "new_reason": reason,
+            "new_summary": summary.text,
+            "new_covers_upto": summary.covers_upto,
+            "new_updated_at": datetime.now(UTC),
+        }
+        await self.db.writer.write(user_id=self.user_id, states=[state])

@@ -360,6 +360,8 @@ def message_from_row(row: MessageRow) -> Message:
         created_at=row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC),
         model_id=row.model_id,
         usage=Usage(row.input_tokens, row.output_tokens, 1 if row.kind == "persona" else 0),
+        latency_s=row.latency_s,
+        time_to_first_token_s=row.time_to_first_token_s,
         decision=decision,
         incomplete=row.incomplete,
         error=row.error,
