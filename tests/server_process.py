@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,8 @@ def free_port() -> int:
 class ServerProcess:
     process: subprocess.Popen[bytes]
     url: str
+    log: Callable[[], str] = lambda: ""
+    """What the server has written to stderr so far."""
 
     def kill(self) -> None:
         """SIGKILL: no cleanup runs, as in a crash or a pulled plug."""
@@ -61,11 +63,12 @@ def running_server(
         stdout=subprocess.DEVNULL,
         stderr=log_file,
     )
-    server = ServerProcess(process, f"http://127.0.0.1:{port}")
 
     def logged() -> str:
         log_file.seek(0)
         return log_file.read().decode(errors="replace")
+
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", logged)
 
     try:
         deadline = time.monotonic() + 30

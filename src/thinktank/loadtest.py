@@ -319,17 +319,25 @@ async def run_against_server(
                 await _ok(client.put(f"{home[cid]}/conversations/{cid}/mode", json={"mode": "auto"}))
 
         await asyncio.gather(*(auto(cid) for cid in ids))
-        ended: dict[str, dict[str, Any]] = {}
+        ended: dict[str, str] = {}
+        wanted = set(ids)
         while len(ended) < len(ids):
             await asyncio.sleep(POLL_SECONDS)
-
-            async def check(cid: str) -> None:
+            # The conversation list (a cheap read, 100 a page) rather than each conversation.
+            cursor: str | None = None
+            seen = 0
+            while seen < len(wanted):
+                query = f"?limit=100&cursor={cursor}" if cursor else "?limit=100"
                 async with gate:
-                    conversation = (await _ok(client.get(f"{home[cid]}/conversations/{cid}"))).json()
-                if conversation["status"] in ("finished", "stopped", "paused"):
-                    ended[cid] = conversation
-
-            await asyncio.gather(*(check(cid) for cid in ids if cid not in ended))
+                    page = (await _ok(client.get(f"{api}/conversations{query}"))).json()
+                for item in page["items"]:
+                    if item["id"] in wanted:
+                        seen += 1
+                        if item["status"] in ("finished", "stopped", "paused"):
+                            ended[item["id"]] = item["status"]
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    break
             if on_progress is not None:
                 on_progress(len(ended), len(ids))
         estimate = RealCostEstimate(Pricer(), panels)
@@ -350,7 +358,7 @@ async def run_against_server(
                 )
                 if message.get("incomplete"):
                     errors.append(f"{cid}: message {message['index']} incomplete")
-            status = ended[cid]["status"]
+            status = ended[cid]
             if status != "finished" or len(persona_messages) != config.turns:
                 errors.append(f"{cid}: {status} after {len(persona_messages)} messages")
 

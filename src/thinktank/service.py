@@ -97,6 +97,7 @@ class ConversationService:
         self.scale = scale
         """None: this process alone serves every conversation (the embedded default)."""
         self._holds: dict[str, int] = {}
+        self._driving: set[str] = set()
         self.batches = Batches(self)
         self._renewer: asyncio.Task[None] | None = None
         self.library = library
@@ -257,24 +258,25 @@ class ConversationService:
     async def _renew_leases(self) -> None:
         scale = self.scale
         assert scale is not None
-        renewed_at: dict[str, float] = {}
         loop = asyncio.get_running_loop()
+        renewed_at = loop.time()
         while True:
             await asyncio.sleep(scale.leases.ttl / 3)
-            for conversation_id in list(self._holds):
-                try:
-                    kept = await scale.leases.renew(conversation_id)
-                except RedisError:
-                    # Unsure: keep going until the lease would have expired anyway.
-                    since = renewed_at.setdefault(conversation_id, loop.time())
-                    kept = loop.time() - since < scale.leases.ttl
-                else:
-                    renewed_at[conversation_id] = loop.time()
-                if not kept and conversation_id in self._holds:
+            held = list(self._holds)
+            try:
+                kept = await scale.leases.renew_many(held)
+            except RedisError:
+                # Unsure: keep going until the leases would have expired anyway.
+                if loop.time() - renewed_at < scale.leases.ttl:
+                    continue
+                kept = [False] * len(held)
+            else:
+                renewed_at = loop.time()
+            for conversation_id, still in zip(held, kept, strict=True):
+                if not still and conversation_id in self._holds:
                     log.warning(
                         "lost the lease of conversation %s; another process may take it", conversation_id
                     )
-                    renewed_at.pop(conversation_id, None)
                     self._let_go_now(conversation_id)
 
     async def drive(self, *, user_id: str, conversation_id: str) -> str:
@@ -287,8 +289,13 @@ class ConversationService:
             if asyncio.get_running_loop().time() > deadline:
                 return "held elsewhere"
             await asyncio.sleep(0.05)
+        if conversation_id in self._driving:
+            return "already running here"
+        # Claimed before the first await, so a second drive of the same conversation stops above.
+        self._driving.add(conversation_id)
         self._holds[conversation_id] = self._holds.get(conversation_id, 0) + 1
         try:
+            await scale.drive_started(conversation_id)
             async with self.db.session() as session:
                 row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
                 run_mode, status = row.run_mode, row.status
@@ -308,6 +315,7 @@ class ConversationService:
             await asyncio.wait({live.runner})
             return live.engine.status
         finally:
+            self._driving.discard(conversation_id)
             await self._unhold(conversation_id)
 
     async def sweep(self) -> int:
@@ -318,11 +326,11 @@ class ConversationService:
         with system_scope():
             async with self.db.session() as session:
                 waiting = await repo.auto_conversations(session)
+        owners = dict(waiting)
+        candidates = [c for c in owners if c not in self._holds]
         queued = 0
-        for conversation_id, user_id in waiting:
-            if conversation_id not in self._holds and await scale.leases.holder(conversation_id) is None:
-                await scale.enqueue_drive(conversation_id, user_id)
-                queued += 1
+        for conversation_id in await scale.unattended(candidates):
+            queued += await scale.enqueue_drive(conversation_id, owners[conversation_id])
         return queued
 
     # --- creation and lookup -----------------------------------------------------------------

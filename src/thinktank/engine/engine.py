@@ -245,9 +245,11 @@ class ConversationEngine:
                 self._wake.clear()
                 sleeper = asyncio.ensure_future(self.clock.sleep(delay))
                 waker = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-                sleeper.cancel()
-                waker.cancel()
+                try:
+                    await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+                finally:  # also when this run is cancelled: no task is left pending
+                    sleeper.cancel()
+                    waker.cancel()
 
     async def take_turn(self, *, speaker: str | None = None) -> Message | None:
         """One turn: decide, stream, book. Returns the message, or None if nothing was said."""

@@ -48,6 +48,23 @@ class Leases:
     async def renew(self, conversation_id: str) -> bool:
         return bool(await self._renew(keys=[lease_key(conversation_id)], args=[self.owner, self._ttl_ms]))
 
+    async def renew_many(self, conversation_ids: list[str]) -> list[bool]:
+        """Renew all of them in one round trip (a worker may hold thousands)."""
+        if not conversation_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                await self._renew(
+                    keys=[lease_key(conversation_id)], args=[self.owner, self._ttl_ms], client=pipe
+                )
+            return [bool(result) for result in await pipe.execute()]
+
+    async def holders(self, conversation_ids: list[str]) -> list[str | None]:
+        if not conversation_ids:
+            return []
+        values = await self.redis.mget([lease_key(c) for c in conversation_ids])
+        return [None if v is None else v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
     async def release(self, conversation_id: str) -> None:
         await self._release(keys=[lease_key(conversation_id)], args=[self.owner])
 

@@ -20,6 +20,12 @@ from thinktank.jobs.lease import DEFAULT_TTL_SECONDS, Leases
 QUEUE_NAME = "thinktank:jobs"
 DRIVE_JOB = "drive_conversation"
 BATCH_JOB = "run_batch"
+QUEUED_SECONDS = 60
+"""A queued drive counts as on its way this long; after that the sweep queues another."""
+
+
+def queued_key(conversation_id: str) -> str:
+    return f"tt:drive-queued:{conversation_id}"
 
 
 def process_name(kind: str) -> str:
@@ -45,8 +51,27 @@ class Scale:
     def owner(self) -> str:
         return self.leases.owner
 
-    async def enqueue_drive(self, conversation_id: str, user_id: str) -> None:
+    async def enqueue_drive(self, conversation_id: str, user_id: str) -> bool:
+        """Queue a drive unless one is queued already (False then)."""
+        if not await self.redis.set(queued_key(conversation_id), self.owner, nx=True, ex=QUEUED_SECONDS):
+            return False
         await self.redis.enqueue_job(DRIVE_JOB, conversation_id, user_id, _queue_name=QUEUE_NAME)
+        return True
+
+    async def drive_started(self, conversation_id: str) -> None:
+        await self.redis.delete(queued_key(conversation_id))
+
+    async def unattended(self, conversation_ids: list[str]) -> list[str]:
+        """Those that no process holds and no queued drive is about to take."""
+        if not conversation_ids:
+            return []
+        holders = await self.leases.holders(conversation_ids)
+        queued = await self.redis.mget([queued_key(c) for c in conversation_ids])
+        return [
+            c
+            for c, holder, mark in zip(conversation_ids, holders, queued, strict=True)
+            if not holder and not mark
+        ]
 
     async def enqueue_batch(self, batch_id: str, user_id: str) -> None:
         await self.redis.enqueue_job(BATCH_JOB, batch_id, user_id, _queue_name=QUEUE_NAME)
