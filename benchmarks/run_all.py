@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import context_growth
 import engine_overhead
+import load
 import local_throughput
 import room_open
 import selection_cost
@@ -24,6 +25,7 @@ async def main() -> None:
         local_throughput,
         sse_latency,
         room_open,
+        load,
     ):
         await module.main()
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.fakes import FakeClock, FakeServer
+from tests.services import fresh_redis
 from thinktank.models.guard import network_models
 
 
@@ -23,3 +25,14 @@ def clock() -> FakeClock:
 @pytest.fixture
 def server() -> FakeServer:
     return FakeServer()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """A client of this machine's Redis, on the tests' own database, emptied before and after."""
+    with fresh_redis() as url:
+        client = Redis.from_url(url)
+        try:
+            yield client
+        finally:
+            await client.aclose()

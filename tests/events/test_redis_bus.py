@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.services import fresh_redis
 from thinktank.events.redis_bus import EPOCH_KEY, RedisEventBus, stream_key
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    with fresh_redis() as url:
-        client = Redis.from_url(url)
-        try:
-            yield client
-        finally:
-            await client.aclose()
 
 
 def frames(text: str) -> list[dict[str, str]]:

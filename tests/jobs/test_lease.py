@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from tests.services import fresh_redis
 from thinktank.jobs.lease import Leases
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    with fresh_redis() as url:
-        client = Redis.from_url(url)
-        try:
-            yield client
-        finally:
-            await client.aclose()
 
 
 async def test_one_holder_at_a_time_and_only_the_holder_renews_or_releases(redis: Redis) -> None:
