@@ -24,8 +24,11 @@ def test_every_readme_command_has_help(command: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_every_discuss_option_in_the_readme_exists() -> None:
-    help_text = CliRunner().invoke(app, ["discuss", "--help"], env={"COLUMNS": "200"}).output
+def test_every_option_in_the_readme_exists() -> None:
+    commands = (["discuss"], ["serve"], ["worker"], ["loadtest"], ["batch", "run"])
+    help_text = "".join(
+        CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output for command in commands
+    )
     for option in set(re.findall(r"`(--[a-z-]+)", README)):
         assert option in help_text, option
 
