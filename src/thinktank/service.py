@@ -476,7 +476,7 @@ class ConversationService:
             allowed = tier.concurrent_personas
             raise UserError(f"your {tier.name} plan allows {allowed} personas in a conversation, not {size}")
 
-    async def factory_for(self, user_id: str) -> ModelFactory:
+    async def factory_for(self, user_id: str, *, touch: bool = True) -> ModelFactory:
         """Models for this user's personas: their own keys, else the platform's, else the server's."""
         keystore = self.keystore
         if keystore is None:
@@ -491,7 +491,8 @@ class ConversationService:
                 await keystore.mark_invalid(user_id=user_id, provider=model_id.provider)
 
         keys = await keystore.keys_for(user_id=user_id)
-        await keystore.touch_all(user_id=user_id)  # last used: when a conversation last started with them
+        if touch:  # last used: when a conversation last started with them (not when it was looked at)
+            await keystore.touch_all(user_id=user_id)
         return self.factory.with_keys(keys, on_rejected_key=rejected)
 
     async def _restore(self, *, user_id: str, conversation_id: str, snapshot: bool = False) -> Live:
@@ -503,7 +504,7 @@ class ConversationService:
             totals = await repo.load_totals(session, user_id=user_id, conversation_id=conversation_id)
         settings: dict[str, Any] = row.settings or {}
         override = parse_model_id(settings["model_override"]) if settings.get("model_override") else None
-        factory = await self.factory_for(user_id)
+        factory = await self.factory_for(user_id, touch=not snapshot)
         members = [seat(p, factory, override=override) for p in personas]
         spec = ConversationSpec(
             scorer=row.scorer,  # type: ignore[arg-type]
