@@ -132,25 +132,28 @@ class RedisEventBus:
             epoch = await self.redis.get(EPOCH_KEY)
         return _text(epoch or b"")
 
+    async def _newest(self, key: str) -> str:
+        """The stream id of the newest entry, or `0-0` when the stream is empty or gone."""
+        newest = await self.redis.xrevrange(key, count=1)
+        return _text(newest[0][0]) if newest else "0-0"
+
     async def last_id(self, conversation_id: str) -> str:
         epoch = await self._epoch()
-        newest = await self.redis.xrevrange(stream_key(conversation_id), count=1)
-        return f"{epoch}:{_text(newest[0][0]) if newest else '0-0'}"
+        return f"{epoch}:{await self._newest(stream_key(conversation_id))}"
 
-    async def _start(self, conversation_id: str, last_event_id: str | None) -> tuple[str, str | None]:
-        """Where to read from, and the event to send first (a resync) if the client's id is no use."""
+    async def _start(self, conversation_id: str, last_event_id: str | None) -> tuple[str, str, str | None]:
+        """This Redis's epoch, where to read from, and the event to send first (a resync) if the
+        client's id is no use."""
         epoch = await self._epoch()
         key = stream_key(conversation_id)
         if last_event_id is None:
-            newest = await self.redis.xrevrange(key, count=1)
-            return (_text(newest[0][0]) if newest else "0-0"), None
+            return epoch, await self._newest(key), None
         their_epoch, _, entry = last_event_id.partition(":")
         known = their_epoch == epoch and (entry == "0-0" or bool(await self.redis.xrange(key, entry, entry)))
         if known:
-            return entry, None
-        newest = await self.redis.xrevrange(key, count=1)
-        start = _text(newest[0][0]) if newest else "0-0"
-        return start, f"id: {epoch}:{start}\nevent: sync.required\ndata: {SYNC_REQUIRED}\n\n"
+            return epoch, entry, None
+        start = await self._newest(key)
+        return epoch, start, f"id: {epoch}:{start}\nevent: sync.required\ndata: {SYNC_REQUIRED}\n\n"
 
     async def subscribe(
         self, conversation_id: str, last_event_id: str | None, *, heartbeat: float | None = None
@@ -158,8 +161,7 @@ class RedisEventBus:
         """SSE text: what was missed, then live events, batched, with heartbeats when quiet. Ends
         when Redis goes away; the client reconnects and is told to resync if it missed anything.
         Redis is asked where to start before this returns, so an outage is an error, not a stream."""
-        position, first = await self._start(conversation_id, last_event_id)
-        epoch = await self._epoch()
+        epoch, position, first = await self._start(conversation_id, last_event_id)
         return self._follow(conversation_id, position, first, epoch, heartbeat)
 
     async def _follow(
