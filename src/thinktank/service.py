@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -199,11 +199,8 @@ class ConversationService:
         deadline = asyncio.get_running_loop().time() + FORWARD_PATIENCE_SECONDS
         while True:
             if conversation_id in self._holds or await scale.leases.acquire(conversation_id):
-                self._holds[conversation_id] = self._holds.get(conversation_id, 0) + 1
-                try:
+                async with self._holding(conversation_id):
                     return await here(user_id=user_id, conversation_id=conversation_id, **arguments)
-                finally:
-                    await self._unhold(conversation_id)
             holder = await scale.leases.holder(conversation_id)
             if holder is not None:
                 request = Request(op, user_id, conversation_id, wire.encode(arguments))
@@ -222,8 +219,7 @@ class ConversationService:
     async def _answer_forwarded(self, request: Request) -> Any:
         if request.conversation_id not in self._holds:
             raise NotHolder(request.conversation_id)
-        self._holds[request.conversation_id] += 1
-        try:
+        async with self._holding(request.conversation_id):
             with scoped(request.user_id):
                 here = getattr(self, f"_{request.op}_here")
                 result = await here(
@@ -232,8 +228,15 @@ class ConversationService:
                     **wire.decode(request.arguments),
                 )
             return wire.encode(result)
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, conversation_id: str) -> AsyncIterator[None]:
+        """One use of a conversation whose lease this process holds; the last use lets it go."""
+        self._holds[conversation_id] = self._holds.get(conversation_id, 0) + 1
+        try:
+            yield
         finally:
-            await self._unhold(request.conversation_id)
+            await self._unhold(conversation_id)
 
     async def _unhold(self, conversation_id: str) -> None:
         """One use less; at none, and with no auto run here, the conversation is let go."""
@@ -293,30 +296,31 @@ class ConversationService:
             return "already running here"
         # Claimed before the first await, so a second drive of the same conversation stops above.
         self._driving.add(conversation_id)
-        self._holds[conversation_id] = self._holds.get(conversation_id, 0) + 1
-        try:
-            await scale.drive_started(conversation_id)
-            async with self.db.session() as session:
-                row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
-                run_mode, status = row.run_mode, row.status
-            if run_mode != "auto" or status not in ("idle", "running"):
-                return f"not in auto mode ({run_mode}, {status})"
-            live = await self.live(user_id=user_id, conversation_id=conversation_id)
-            if live.runner is not None and not live.runner.done():
-                return "already running here"
-            if status == "running":
-                # Its last holder died mid-run: what it streamed of an unfinished turn is void.
-                await self.bus.publish(
-                    conversation_id, {"type": "sync.required", "reason": "taken over by another worker"}
-                )
-            live.runner = asyncio.create_task(
-                self._run(conversation_id, live), name=f"auto:{conversation_id}"
+        async with self._holding(conversation_id):
+            try:
+                return await self._drive_held(user_id, conversation_id, scale)
+            finally:
+                self._driving.discard(conversation_id)  # before the lease is let go
+
+    async def _drive_held(self, user_id: str, conversation_id: str, scale: Scale) -> str:
+        """The drive, once this process holds the lease and counts it as a use."""
+        await scale.drive_started(conversation_id)
+        async with self.db.session() as session:
+            row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            run_mode, status = row.run_mode, row.status
+        if run_mode != "auto" or status not in ("idle", "running"):
+            return f"not in auto mode ({run_mode}, {status})"
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        if live.runner is not None and not live.runner.done():
+            return "already running here"
+        if status == "running":
+            # Its last holder died mid-run: what it streamed of an unfinished turn is void.
+            await self.bus.publish(
+                conversation_id, {"type": "sync.required", "reason": "taken over by another worker"}
             )
-            await asyncio.wait({live.runner})
-            return live.engine.status
-        finally:
-            self._driving.discard(conversation_id)
-            await self._unhold(conversation_id)
+        live.runner = asyncio.create_task(self._run(conversation_id, live), name=f"auto:{conversation_id}")
+        await asyncio.wait({live.runner})
+        return live.engine.status
 
     async def sweep(self) -> int:
         """Queue a drive for every conversation in auto mode that no process holds (its worker
@@ -960,10 +964,8 @@ class ConversationService:
 
     async def _add_member_here(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
-        if live.override is None:
-            self._check_models(self._models_of([persona]))
         self._check_panel_size(await self.tier_of(user_id), len(live.engine.members) + 1)
-        await live.engine.add_member(seat(persona, live.factory, override=live.override))
+        await live.engine.add_member(self._seat(persona, live))
         await self._save_members(user_id, conversation_id, live)
 
     async def replace_member(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
@@ -971,9 +973,7 @@ class ConversationService:
 
     async def _replace_member_here(self, *, user_id: str, conversation_id: str, persona: Persona) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
-        if live.override is None:
-            self._check_models(self._models_of([persona]))
-        await live.engine.replace_member(seat(persona, live.factory, override=live.override))
+        await live.engine.replace_member(self._seat(persona, live))
         await self._save_members(user_id, conversation_id, live)
 
     async def remove_member(self, *, user_id: str, conversation_id: str, persona_id: str) -> None:
@@ -983,6 +983,12 @@ class ConversationService:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         await live.engine.remove_member(persona_id)
         await self._save_members(user_id, conversation_id, live)
+
+    def _seat(self, persona: Persona, live: Live) -> Member:
+        """A persona joining a running panel, on the conversation's one model if it has one."""
+        if live.override is None:
+            self._check_models(self._models_of([persona]))
+        return seat(persona, live.factory, override=live.override)
 
     async def _save_members(self, user_id: str, conversation_id: str, live: Live) -> None:
         async with self.db.session() as session:
