@@ -79,6 +79,11 @@ def parse_spec(data: Any) -> BatchSpec:
         raise UserError(f"{where}: {first['msg']}") from None
 
 
+def spent_on(runs: list[dict[str, Any]]) -> Decimal:
+    """What the batch's runs cost so far (billed)."""
+    return sum((Decimal(r.get("cost_usd") or 0) for r in runs), Decimal(0))
+
+
 def _money(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
@@ -148,7 +153,7 @@ class Batches:
     @staticmethod
     def _public(row: BatchRow, *, with_runs: bool = True) -> dict[str, Any]:
         runs = row.runs or []
-        spent = sum((Decimal(r.get("cost_usd") or 0) for r in runs), Decimal(0))
+        spent = spent_on(runs)
         counts: dict[str, int] = {}
         for run in runs:
             counts[run["status"]] = counts.get(run["status"], 0) + 1
@@ -192,9 +197,6 @@ class Batches:
         lock = asyncio.Lock()
         slots = asyncio.Semaphore(spec.concurrency)
 
-        def spent() -> Decimal:
-            return sum((Decimal(r.get("cost_usd") or 0) for r in runs), Decimal(0))
-
         async def save(final: str | None = None) -> None:
             async with self.service.db.session() as session:
                 stored = await self._row(session, user_id, batch_id)
@@ -209,7 +211,7 @@ class Batches:
         async def one(run: dict[str, Any]) -> None:
             async with slots:
                 async with lock:
-                    left = cap - spent()
+                    left = cap - spent_on(runs)
                     if left <= 0:
                         run.update(status="skipped", reason=f"the batch's cap of ${_money(cap)} was reached")
                         await save()

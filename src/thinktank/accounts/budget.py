@@ -108,11 +108,8 @@ class UsageLedger:
         model_id: str | None,
         tier: Tier,
     ) -> None:
-        entry = self._pending.setdefault((user_id, *periods), _Pending(tier=tier))
-        entry.tokens += tokens
-        entry.billed += billed
-        if model_id is not None and billed:
-            entry.by_model[model_id] = entry.by_model.get(model_id, ZERO) + billed
+        spent = {model_id: billed} if model_id is not None and billed else {}
+        self._keep((user_id, *periods), _Pending(tokens, billed, spent, tier))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -132,12 +129,16 @@ class UsageLedger:
                 await self._write(pending)
             except BaseException:
                 for key, entry in pending.items():  # kept for the next flush
-                    kept = self._pending.setdefault(key, _Pending(tier=entry.tier))
-                    kept.tokens += entry.tokens
-                    kept.billed += entry.billed
-                    for model, money in entry.by_model.items():
-                        kept.by_model[model] = kept.by_model.get(model, ZERO) + money
+                    self._keep(key, entry)
                 raise
+
+    def _keep(self, key: tuple[str, str, str], usage: _Pending) -> None:
+        """Add usage to what waits for the next write."""
+        entry = self._pending.setdefault(key, _Pending(tier=usage.tier))
+        entry.tokens += usage.tokens
+        entry.billed += usage.billed
+        for model, money in usage.by_model.items():
+            entry.by_model[model] = entry.by_model.get(model, ZERO) + money
 
     async def _write(self, pending: dict[tuple[str, str, str], _Pending]) -> None:
         now = datetime.now(UTC)
