@@ -15,7 +15,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -153,19 +152,38 @@ class LagProbe:
         return percentiles(self.lags)
 
 
+class Tally:
+    """What the finished conversations of a run say: reply times, errors, the last message's time
+    and the estimated real cost; the same whether they were read in process or over the API."""
+
+    def __init__(self, config: LoadTestConfig, estimate: RealCostEstimate, *, started: float) -> None:
+        self.config = config
+        self.estimate = estimate
+        self.replies: list[float] = []
+        self.errors: list[str] = []
+        self.last = started
+
+    def conversation(self, cid: str, messages: Sequence[Message], *, status: str, reason: str) -> None:
+        spoken = [m for m in messages if m.kind == "persona"]
+        for message in spoken:
+            self.last = max(self.last, message.created_at.timestamp())
+            self.replies.append(message.latency_s or 0.0)
+            self.estimate.add(message.speaker_id, message.usage.input_tokens, message.usage.output_tokens)
+            if message.incomplete:
+                self.errors.append(f"{cid}: message {message.index} incomplete: {message.error}")
+        if status != "finished" or len(spoken) != self.config.turns:
+            self.errors.append(f"{cid}: {status} ({reason}) after {len(spoken)} messages")
+
+
 def _report(
-    mode: str,
-    config: LoadTestConfig,
-    *,
-    wall: float,
-    replies: list[float],
-    errors: list[str],
-    estimate: RealCostEstimate,
-    lag: dict[str, float] | None,
+    mode: str, config: LoadTestConfig, tally: Tally, *, started: float, lag: dict[str, float] | None
 ) -> LoadTestReport:
+    # Until the last message: the decision memos written after it are not turns.
+    wall = tally.last - started
+    replies, errors = tally.replies, tally.errors
     ideal = config.conversations * config.turns / config.ideal_seconds if config.ideal_seconds else 0.0
     throughput = len(replies) / wall if wall else 0.0
-    total, by_model = estimate.money()
+    total, by_model = tally.estimate.money()
     return LoadTestReport(
         mode=mode,
         conversations=config.conversations,
@@ -239,31 +257,11 @@ async def run_in_process(
                 if on_progress is not None:
                     on_progress(len(runners) - len(pending), len(runners))
             lag = await probe.stop()
-        estimate = RealCostEstimate(pricer, panels)
-        replies: list[float] = []
-        errors: list[str] = []
-        last = started
+        tally = Tally(config, RealCostEstimate(pricer, panels), started=started)
         for cid, live in zip(ids, lives, strict=True):
             engine = live.engine
-            persona_messages: list[Message] = [m for m in engine.messages if m.kind == "persona"]
-            for message in persona_messages:
-                last = max(last, message.created_at.timestamp())
-                replies.append(message.latency_s or 0.0)
-                estimate.add(message.speaker_id, message.usage.input_tokens, message.usage.output_tokens)
-                if message.incomplete:
-                    errors.append(f"{cid}: message {message.index} incomplete: {message.error}")
-            if engine.status != "finished" or len(persona_messages) != config.turns:
-                errors.append(f"{cid}: {engine.status} ({engine.stop_reason}) after {len(persona_messages)}")
-        # Until the last message: the decision memos written after it are not turns.
-        return _report(
-            "in-process",
-            config,
-            wall=last - started,
-            replies=replies,
-            errors=errors,
-            estimate=estimate,
-            lag=lag,
-        )
+            tally.conversation(cid, engine.messages, status=engine.status, reason=engine.stop_reason)
+        return _report("in-process", config, tally, started=started, lag=lag)
     finally:
         await service.close()
         await db.dispose()
@@ -319,7 +317,7 @@ async def run_against_server(
                 await _ok(client.put(f"{home[cid]}/conversations/{cid}/mode", json={"mode": "auto"}))
 
         await asyncio.gather(*(auto(cid) for cid in ids))
-        ended: dict[str, str] = {}
+        ended: dict[str, tuple[str, str]] = {}
         wanted = set(ids)
         while len(ended) < len(ids):
             await asyncio.sleep(POLL_SECONDS)
@@ -334,37 +332,24 @@ async def run_against_server(
                     if item["id"] in wanted:
                         seen += 1
                         if item["status"] in ("finished", "stopped", "paused"):
-                            ended[item["id"]] = item["status"]
+                            ended[item["id"]] = (item["status"], item["stop_reason"])
                 cursor = page.get("next_cursor")
                 if not cursor:
                     break
             if on_progress is not None:
                 on_progress(len(ended), len(ids))
-        estimate = RealCostEstimate(Pricer(), panels)
-        replies: list[float] = []
-        errors: list[str] = []
-        finished_at: list[float] = [started]
+        tally = Tally(config, RealCostEstimate(Pricer(), panels), started=started)
 
         async def collect(cid: str) -> None:
             async with gate:
                 page = (await _ok(client.get(f"{home[cid]}/conversations/{cid}/messages?limit=500"))).json()
-            persona_messages = [m for m in page["items"] if m["kind"] == "persona"]
-            for message in persona_messages:
-                finished_at.append(datetime.fromisoformat(message["created_at"]).timestamp())
-                replies.append(float(message.get("latency_s") or 0.0))
-                usage = message.get("usage") or {}
-                estimate.add(
-                    message["speaker_id"], usage.get("input_tokens", 0), usage.get("output_tokens", 0)
-                )
-                if message.get("incomplete"):
-                    errors.append(f"{cid}: message {message['index']} incomplete")
-            status = ended[cid]
-            if status != "finished" or len(persona_messages) != config.turns:
-                errors.append(f"{cid}: {status} after {len(persona_messages)} messages")
+            status, reason = ended[cid]
+            messages = [Message.from_json(m) for m in page["items"]]
+            tally.conversation(cid, messages, status=status, reason=reason)
 
         await asyncio.gather(*(collect(cid) for cid in ids))
-    wall = max(finished_at) - started  # the server's clock: run it on the same machine for a fair figure
-    return _report("server", config, wall=wall, replies=replies, errors=errors, estimate=estimate, lag=None)
+    # The servers' clock: run them on the same machine as this client for a fair figure.
+    return _report("server", config, tally, started=started, lag=None)
 
 
 async def _ok(request: Any) -> httpx2.Response:
