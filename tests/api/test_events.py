@@ -26,11 +26,19 @@ def sse_events(response: httpx.Response) -> Iterator[dict[str, str]]:
 
 
 def read_until_finished(
-    url: str, *, headers: dict[str, str] | None = None, stop_after: int | None = None
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    stop_after: int | None = None,
+    ready: threading.Barrier | None = None,
 ) -> list[dict[str, str]]:
+    """Events until the conversation finishes or stops (or `stop_after` of them); `ready` is passed
+    once the stream is open, so a test can start the run only when every watcher listens."""
     seen: list[dict[str, str]] = []
     with httpx.stream("GET", url, headers=headers or {}, timeout=httpx.Timeout(60.0)) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
+        if ready is not None:
+            ready.wait()
         for event in sse_events(response):
             seen.append(event)
             if stop_after is not None and len(seen) >= stop_after:
@@ -66,24 +74,10 @@ def test_a_client_that_reconnects_sees_every_event_exactly_once(server: str) -> 
     ready = threading.Barrier(3)
 
     def watch_whole() -> None:
-        with httpx.stream("GET", events_url, timeout=httpx.Timeout(60.0)) as response:
-            ready.wait()
-            seen = []
-            for event in sse_events(response):
-                seen.append(event)
-                data = json.loads(event["data"])
-                if data["type"] == "state.changed" and data["status"] == "finished":
-                    break
-            results["whole"] = seen
+        results["whole"] = read_until_finished(events_url, ready=ready)
 
     def watch_with_a_drop() -> None:
-        with httpx.stream("GET", events_url, timeout=httpx.Timeout(60.0)) as response:
-            ready.wait()
-            first = []
-            for event in sse_events(response):
-                first.append(event)
-                if len(first) == 25:
-                    break
+        first = read_until_finished(events_url, ready=ready, stop_after=25)
         rest = read_until_finished(events_url, headers={"Last-Event-ID": first[-1]["id"]})
         results["dropped"] = first + rest
 

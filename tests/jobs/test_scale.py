@@ -67,24 +67,10 @@ def test_events_of_a_worker_reach_every_web_process_with_replay(deployment: Depl
         ready = threading.Barrier(3)
 
         def watch_whole_on_b() -> None:
-            with httpx.stream("GET", f"{api_b}/conversations/{cid}/events", timeout=60) as response:
-                ready.wait()
-                seen = []
-                for event in sse_events(response):
-                    seen.append(event)
-                    data = json.loads(event["data"])
-                    if data["type"] == "state.changed" and data["status"] == "finished":
-                        break
-                results["whole"] = seen
+            results["whole"] = read_until_finished(f"{api_b}/conversations/{cid}/events", ready=ready)
 
         def drop_on_a_and_resume_on_b() -> None:
-            with httpx.stream("GET", f"{api_a}/conversations/{cid}/events", timeout=60) as response:
-                ready.wait()
-                first = []
-                for event in sse_events(response):
-                    first.append(event)
-                    if len(first) == 12:
-                        break
+            first = read_until_finished(f"{api_a}/conversations/{cid}/events", ready=ready, stop_after=12)
             rest = read_until_finished(
                 f"{api_b}/conversations/{cid}/events", headers={"Last-Event-ID": first[-1]["id"]}
             )
