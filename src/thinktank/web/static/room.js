@@ -37,7 +37,12 @@
     fetching = (async function () {
       do {
         again = false;
-        const response = await fetch("/ui/c/" + id + "/newer?after=" + lastIndex(), { credentials: "same-origin" });
+        let response;
+        try {
+          response = await fetch("/ui/c/" + id + "/newer?after=" + lastIndex(), { credentials: "same-origin" });
+        } catch (_) {
+          break;  // the server is unreachable: the live connection fetches what is missing when it is back
+        }
         if (!response.ok) { toast("Could not load new messages (" + response.status + ")"); break; }
         const stick = nearBottom();
         const holder = document.createElement("template");
