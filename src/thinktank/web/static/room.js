@@ -138,9 +138,39 @@
     }
   }
 
+  // A panel (sidebar, memo) is re-rendered from its data-refresh URL: one request at a time per
+  // panel, so an older answer never overwrites a newer one. Fetched here rather than by htmx because
+  // htmx logs a console error for a request the server could not answer, and while the server is
+  // down that is expected: the panel is marked stale and re-fetched when the live connection is back.
+  const refreshing = {};
+  const stale = new Set();
   function refresh(selector) {
     const el = document.querySelector(selector);
-    if (el && window.htmx) htmx.trigger(el, "refresh");
+    if (!el) return;
+    const state = refreshing[selector] || (refreshing[selector] = { running: false, again: false });
+    if (state.running) { state.again = true; return; }
+    state.running = true;
+    (async function () {
+      do {
+        state.again = false;
+        let response;
+        try {
+          response = await fetch(el.getAttribute("data-refresh"), { credentials: "same-origin" });
+        } catch (_) {
+          stale.add(selector);
+          break;
+        }
+        if (!response.ok) { toast("Could not refresh the panel (" + response.status + ")"); break; }
+        const html = await response.text();
+        if (window.htmx) htmx.swap(el, html, { swapStyle: "innerHTML" });
+        else el.innerHTML = html;
+      } while (state.again);
+      state.running = false;
+    })();
+  }
+  function refreshStale() {
+    stale.forEach(function (selector) { refresh(selector); });
+    stale.clear();
   }
 
   // --- live events; EventSource reconnects by itself with Last-Event-ID after a drop ---
@@ -157,6 +187,7 @@
     source.onopen = function () {
       connection.hidden = true;
       fetchNewer();  // whatever finished while we were away
+      refreshStale();
     };
     on("turn.decided", function (e) {
       setNextUp(e);
@@ -242,7 +273,7 @@
     }
   });
 
-  // The sidebar is re-rendered by htmx, so its forms are handled by delegation.
+  // The sidebar is re-rendered on refresh, so its forms are handled by delegation.
   const sidebar = document.getElementById("sidebar");
   sidebar.addEventListener("submit", function (event) {
     const form = event.target;
