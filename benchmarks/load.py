@@ -30,6 +30,7 @@ from tests.server_process import running_server, running_worker
 
 from thinktank.loadtest import LoadTestConfig, LoadTestReport, run_against_server, run_in_process
 from thinktank.models.scripted import Latency
+from thinktank.ops.gc_tuning import tune_gc
 from thinktank.store.db import Database
 
 CONVERSATIONS = 1000
@@ -143,4 +144,5 @@ async def main(*, quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
+    tune_gc()  # as `thinktank serve`, `worker` and `loadtest` do
     asyncio.run(main(quick="--quick" in sys.argv))

@@ -49,6 +49,7 @@ from thinktank.store.db import Database
 from thinktank.store.persistence import StorePersistence
 from thinktank.store.scope import scoped, system_scope
 from thinktank.store.tables import Conversation
+from thinktank.store.writer import run_mode_update
 
 log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 3600.0
@@ -759,14 +760,13 @@ class ConversationService:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         result = await memo_for_conversation(live.engine, live.factory, chair=chair)
         if live.retention != "none":
-            async with self.db.session() as session:
-                await repo.save_memo(
-                    session,
-                    user_id=user_id,
-                    conversation_id=conversation_id,
-                    model_id=result.model_id,
-                    content=result.to_json(),
-                )
+            row = repo.memo_row(
+                user_id=user_id,
+                conversation_id=conversation_id,
+                model_id=result.model_id,
+                content=result.to_json(),
+            )
+            await self.db.writer.write(user_id=user_id, rows=[row])
         live.memo = result.to_json()
         return live.memo
 
@@ -844,10 +844,8 @@ class ConversationService:
 
     async def _set_run_mode_here(self, *, user_id: str, conversation_id: str, mode: RunMode) -> None:
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
-        async with self.db.session() as session:
-            row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
-            row.run_mode = mode
-            await session.commit()
+        # Group-committed: a thousand conversations switched to auto at once is one transaction.
+        await self.db.writer.write(user_id=user_id, updates=[run_mode_update(conversation_id, mode)])
         if mode == "auto":
             await self._start_runner(conversation_id, live)
         else:

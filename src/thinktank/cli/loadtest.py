@@ -14,6 +14,7 @@ from thinktank.cli.common import console, load_settings, reports_user_errors
 from thinktank.errors import UserError
 from thinktank.loadtest import LoadTestConfig, LoadTestReport, run_against_server, run_in_process
 from thinktank.models.scripted import Latency
+from thinktank.ops.gc_tuning import tune_gc
 
 
 def parse_latency(text: str) -> Latency:
@@ -71,6 +72,7 @@ def loadtest_command(
         if url:
             report = asyncio.run(run_against_server(config, url, token=token, on_progress=show))
         else:
+            tune_gc()  # as the server it stands in for does
             report = asyncio.run(
                 run_in_process(config, database_url=database, markup=settings.markup, on_progress=show)
             )

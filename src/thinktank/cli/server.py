@@ -8,6 +8,7 @@ import typer
 
 from thinktank.cli.common import console, load_settings, on_database, reports_user_errors
 from thinktank.errors import ConfigurationError
+from thinktank.ops.gc_tuning import tune_gc
 from thinktank.ops.logs import configure_logging
 from thinktank.ops.profiles import check_profile
 from thinktank.ops.sentry import init_sentry
@@ -49,6 +50,7 @@ def serve_command(
     configure_logging(log_format=settings.log_format, process=f"web:{port}")
     init_sentry(settings, process=f"web:{port}")
     app = create_app(settings)
+    tune_gc()
     console.print(f"ThinkTank on http://{host}:{port}/  (API: /api/v1, docs: /docs)")
     # log_config=None: uvicorn's lines go through our structured logging too.
     uvicorn.run(app, host=host, port=port, log_config=None, log_level="info")
@@ -80,6 +82,7 @@ def worker_command(
         where = f", metrics on :{metrics_port}/metrics" if metrics_port else ""
         console.print(f"ThinkTank worker ready (up to {max_jobs} jobs at once{where})")
 
+    tune_gc()
     asyncio.run(run_worker(settings, max_jobs=max_jobs, metrics_port=metrics_port, on_ready=ready))
 
 

@@ -9,6 +9,7 @@ epoch, or older than the buffer) it gets one `sync.required` event: refetch the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 import time
@@ -20,21 +21,22 @@ from typing import Any, Protocol
 DEFAULT_CAPACITY = 20_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LoggedEvent:
     id: str
     seq: int
     type: str
     data: dict[str, Any]
-    frame: str
-    """The event as one SSE frame, serialised once however many clients watch."""
+
+    @functools.cached_property
+    def frame(self) -> str:
+        """The event as one SSE frame, serialised when a client first needs it (an unwatched
+        conversation never pays for it) and then once however many clients watch."""
+        return f"id: {self.id}\nevent: {self.type}\ndata: {json.dumps(self.data, separators=(',', ':'))}\n\n"
 
 
 def _logged(epoch: str, seq: int, data: dict[str, Any]) -> LoggedEvent:
-    kind = str(data.get("type", "event"))
-    event_id = f"{epoch}-{seq}"
-    frame = f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-    return LoggedEvent(event_id, seq, kind, data, frame)
+    return LoggedEvent(f"{epoch}-{seq}", seq, str(data.get("type", "event")), data)
 
 
 HEARTBEAT = ": heartbeat\n\n"

@@ -37,21 +37,26 @@ class OwnModel(Model):
     def generate(self, chat: list[ChatTurn], settings: ModelSettings) -> AsyncIterator[Chunk]:
         """Text deltas as they are produced, and the usage (last)."""
 
+    async def complete(self, chat: list[ChatTurn], settings: ModelSettings) -> tuple[str, RequestUsage]:
+        """The whole reply at once (a request nobody watches stream): the chunks, joined."""
+        text: list[str] = []
+        usage = RequestUsage()
+        async for chunk in self.generate(chat, settings):
+            if isinstance(chunk, RequestUsage):
+                usage = chunk
+            else:
+                text.append(chunk)
+        return "".join(text), usage
+
     async def request(
         self,
         messages: list[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
-        text: list[str] = []
-        usage = RequestUsage()
-        async for chunk in self.generate(to_chat(messages), model_settings or {}):
-            if isinstance(chunk, RequestUsage):
-                usage = chunk
-            else:
-                text.append(chunk)
+        text, usage = await self.complete(to_chat(messages), model_settings or {})
         return ModelResponse(
-            parts=[TextPart("".join(text))],
+            parts=[TextPart(text)],
             usage=usage,
             model_name=self._name,
             provider_name=self.provider_label,

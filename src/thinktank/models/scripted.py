@@ -238,6 +238,13 @@ class ScriptedModel(OwnModel):
         rng = random.Random(text)
         return rng.uniform(self._latency.low, self._latency.high)
 
+    async def complete(self, chat: list[ChatTurn], settings: ModelSettings) -> tuple[str, RequestUsage]:
+        # Nothing is shown until the end, so the simulated latency is one wait, not one per word:
+        # a thousand memos written at once would otherwise wake the event loop word by word.
+        text = scripted_reply(chat)
+        await self._clock.sleep(self._delay_for(text))
+        return text, _usage(chat, text)
+
     async def generate(self, chat: list[ChatTurn], settings: ModelSettings) -> AsyncIterator[Chunk]:
         text = scripted_reply(chat)
         words = re.findall(r"\S+\s*", text)

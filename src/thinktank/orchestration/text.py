@@ -58,9 +58,10 @@ def vector(text: str, *, weight: float = 1.0) -> Vector:
     return base if weight == 1.0 else {term: weight * value for term, value in base.items()}
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=8192)
 def _unit_vector(text: str) -> Vector:
-    # Cached: the same recent messages are scored again on every turn. Callers must not mutate it.
+    # Cached: the same recent messages are scored again on every turn, in every conversation running
+    # at once (a thousand of them keep several thousand texts warm). Callers must not mutate it.
     counts = Counter(terms(text))
     return {term: 1.0 + math.log(count) for term, count in counts.items()}
 

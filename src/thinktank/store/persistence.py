@@ -1,4 +1,5 @@
-"""The engine's `Persistence` on the database: a finished message and its cost in one transaction."""
+"""The engine's `Persistence` on the database, through the group-committing writer: a finished
+message and its cost in one transaction."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from thinktank.pricing.prices import Cost
 from thinktank.store.db import Database
 from thinktank.store.repository import cost_row, message_row
 from thinktank.store.tables import new_id
+from thinktank.store.writer import STATE_UPDATE
 
 
 class StorePersistence(Persistence):
@@ -37,20 +39,18 @@ class StorePersistence(Persistence):
                 )
             )
         # With the other turns finishing now, in one transaction: the message and its cost together.
-        await self.db.writer.write(user_id=self.user_id, messages=[row], costs=costs)
+        await self.db.writer.write(user_id=self.user_id, rows=[row, *costs])
 
     async def charge_saved(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
-        async with self.db.session() as session, session.begin():
-            session.add(
-                cost_row(
-                    conversation_id=self.conversation_id,
-                    user_id=self.user_id,
-                    account=account,
-                    model_id=model_id,
-                    usage=usage,
-                    cost=cost,
-                )
-            )
+        row = cost_row(
+            conversation_id=self.conversation_id,
+            user_id=self.user_id,
+            account=account,
+            model_id=model_id,
+            usage=usage,
+            cost=cost,
+        )
+        await self.db.writer.write(user_id=self.user_id, rows=[row])
 
     async def state_saved(self, *, status: Status, reason: str, summary: Summary) -> None:
         state = {
@@ -61,4 +61,4 @@ class StorePersistence(Persistence):
             "new_covers_upto": summary.covers_upto,
             "new_updated_at": datetime.now(UTC),
         }
-        await self.db.writer.write(user_id=self.user_id, states=[state])
+        await self.db.writer.write(user_id=self.user_id, updates=[(STATE_UPDATE, state)])

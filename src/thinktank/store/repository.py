@@ -501,11 +501,8 @@ async def remember_turn(
     await session.commit()
 
 
-async def save_memo(
-    session: AsyncSession, *, user_id: str, conversation_id: str, model_id: str, content: dict[str, Any]
-) -> None:
-    session.add(MemoRow(user_id=user_id, conversation_id=conversation_id, model_id=model_id, content=content))
-    await session.commit()
+def memo_row(*, user_id: str, conversation_id: str, model_id: str, content: dict[str, Any]) -> MemoRow:
+    return MemoRow(user_id=user_id, conversation_id=conversation_id, model_id=model_id, content=content)
 
 
 async def latest_memo(session: AsyncSession, *, user_id: str, conversation_id: str) -> dict[str, Any] | None:

@@ -1,11 +1,12 @@
-"""Group commit for the writes every turn makes: finished messages (with their cost records) and
-conversation state.
+"""Group commit for the small writes that many conversations make at the same moment: finished
+messages with their cost records, other charges, memos, conversation state and run mode.
 
-With a thousand conversations talking at once, one transaction per message spends its time on
-round trips, not on data. Writers hand their rows to one `BatchWriter` and wait; it writes
-everything waiting in one transaction (one multi-row insert per table, one executemany update),
-commits, and only then lets each writer go on, so "saved" still means committed. If the batch
-fails, each write is tried again alone, so one bad row fails only its own writer.
+With a thousand conversations talking at once, one transaction per write spends its time on round
+trips and, on SQLite, waiting for the one write lock. Writers hand their rows to one `BatchWriter`
+and wait; it writes everything waiting in one transaction (one multi-row insert per table, one
+executemany per kind of update), commits, and only then lets each writer go on, so "saved" still
+means committed. If the batch fails, each write is tried again alone, so one bad row fails only its
+own writer.
 
 On PostgreSQL the batch tells row-level security whose rows each group of statements writes, as
 every other transaction does.
@@ -21,15 +22,14 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Update
 
-from thinktank.store.tables import Base
+from thinktank.store.tables import Base, now
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 AS_USER = text("SELECT set_config('app.user_id', :user_id, true), set_config('app.scope', '', true)")
-MESSAGES = Table("messages", Base.metadata)
-COSTS = Table("cost_records", Base.metadata)
 _conversations = Table("conversations", Base.metadata)
 STATE_UPDATE = (
     update(_conversations)
@@ -42,6 +42,19 @@ STATE_UPDATE = (
         updated_at=bindparam("new_updated_at"),
     )
 )
+RUN_MODE_UPDATE = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("mode_of"))
+    .values(run_mode=bindparam("new_run_mode"), updated_at=bindparam("new_updated_at"))
+)
+
+
+def run_mode_update(conversation_id: str, mode: str) -> tuple[Update, dict[str, Any]]:
+    return RUN_MODE_UPDATE, {"mode_of": conversation_id, "new_run_mode": mode, "new_updated_at": now()}
+
+
+_TABLE_ORDER = {table.name: position for position, table in enumerate(Base.metadata.sorted_tables)}
+"""Inserts go parents first (a cost record names its message)."""
 
 
 def row_values(row: Base) -> dict[str, Any]:
@@ -61,9 +74,8 @@ def row_values(row: Base) -> dict[str, Any]:
 @dataclass
 class _Write:
     user_id: str
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    costs: list[dict[str, Any]] = field(default_factory=list)
-    states: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
+    updates: list[tuple[Update, dict[str, Any]]] = field(default_factory=list)
     done: asyncio.Future[None] | None = None
 
 
@@ -78,16 +90,15 @@ class BatchWriter:
         self,
         *,
         user_id: str,
-        messages: Sequence[Base] = (),
-        costs: Sequence[Base] = (),
-        states: Sequence[dict[str, Any]] = (),
+        rows: Sequence[Base] = (),
+        updates: Sequence[tuple[Update, dict[str, Any]]] = (),
     ) -> None:
-        """Returns once these rows are committed (raises what writing them alone raised)."""
+        """Insert these ORM rows and run these updates (an update statement of this module and its
+        parameters); returns once they are committed (raises what writing them alone raised)."""
         job = _Write(
             user_id,
-            [row_values(m) for m in messages],
-            [row_values(c) for c in costs],
-            list(states),
+            [(row.__table__, row_values(row)) for row in rows],  # type: ignore[misc]
+            list(updates),
             asyncio.get_running_loop().create_future(),
         )
         self._waiting.append(job)
@@ -125,15 +136,17 @@ class BatchWriter:
             for user_id, jobs in by_user.items():
                 if self._postgres:
                     await session.execute(AS_USER, {"user_id": user_id})
-                messages = [m for job in jobs for m in job.messages]
-                costs = [c for job in jobs for c in job.costs]
-                states = [s for job in jobs for s in job.states]
-                if messages:
-                    await session.execute(insert(MESSAGES), messages)
-                if costs:
-                    await session.execute(insert(COSTS), costs)
-                if states:
-                    await session.execute(STATE_UPDATE, states)
+                inserts: dict[Table, list[dict[str, Any]]] = {}
+                updates: dict[Update, list[dict[str, Any]]] = {}
+                for job in jobs:
+                    for table, values in job.rows:
+                        inserts.setdefault(table, []).append(values)
+                    for statement, params in job.updates:
+                        updates.setdefault(statement, []).append(params)
+                for table in sorted(inserts, key=lambda t: _TABLE_ORDER.get(t.name, len(_TABLE_ORDER))):
+                    await session.execute(insert(table), inserts[table])
+                for statement, many in updates.items():
+                    await session.execute(statement, many)
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
