@@ -107,7 +107,7 @@ class ConversationService:
         self.keystore = keystore
         self.tiers = tiers or load_tiers()
         self._live: dict[str, Live] = {}
-        self._loading = asyncio.Lock()
+        self._loading: dict[tuple[str, str], asyncio.Future[Live]] = {}
         self._in_flight: dict[tuple[str, str], asyncio.Future[Message | None]] = {}
         self._purger: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -410,14 +410,30 @@ class ConversationService:
             return live
         if self.scale is not None and conversation_id not in self._holds:
             return await self._restore(user_id=user_id, conversation_id=conversation_id, snapshot=True)
-        async with self._loading:
-            live = self._live.get(conversation_id)
-            if live is None:
-                live = await self._restore(user_id=user_id, conversation_id=conversation_id)
-                self._live[conversation_id] = live
+        # One load per conversation at a time (the callers asking meanwhile share it), while other
+        # conversations load beside it: a thousand switched to auto at once must not queue.
+        key = (conversation_id, user_id)
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_live(user_id=user_id, conversation_id=conversation_id))
+            self._loading[key] = loading
+            loading.add_done_callback(lambda done: self._loaded(key, done))
+        live = await asyncio.shield(loading)
         if live.user_id != user_id:
             raise repo.NotFound("conversation", conversation_id)
         return live
+
+    async def _load_live(self, *, user_id: str, conversation_id: str) -> Live:
+        live = self._live.get(conversation_id)
+        if live is None:
+            live = await self._restore(user_id=user_id, conversation_id=conversation_id)
+            live = self._live.setdefault(conversation_id, live)
+        return live
+
+    def _loaded(self, key: tuple[str, str], done: asyncio.Future[Live]) -> None:
+        self._loading.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here, so a load nobody waits for any more is not reported as lost
 
     async def messages_page(
         self, *, user_id: str, conversation_id: str, after: int | None, before: int | None, limit: int
@@ -843,6 +859,22 @@ class ConversationService:
         return await self._held("set_run_mode", user_id, conversation_id, mode=mode)  # type: ignore[no-any-return]
 
     async def _set_run_mode_here(self, *, user_id: str, conversation_id: str, mode: RunMode) -> None:
+        scale = self.scale
+        if (
+            mode == "auto"
+            and scale is not None
+            and not scale.drives_here
+            and conversation_id not in self._live
+        ):
+            # A web process of a deployment hands auto mode to a worker, which loads the conversation
+            # itself; loading it here too only to queue the drive would double the work of a start.
+            async with self.db.session() as session:
+                row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            if row.status in ("stopped", "finished"):
+                raise UserError(f"this conversation has ended ({row.stop_reason})")
+            await self.db.writer.write(user_id=user_id, updates=[run_mode_update(conversation_id, mode)])
+            await scale.enqueue_drive(conversation_id, user_id)
+            return
         live = await self.live(user_id=user_id, conversation_id=conversation_id)
         # Group-committed: a thousand conversations switched to auto at once is one transaction.
         await self.db.writer.write(user_id=user_id, updates=[run_mode_update(conversation_id, mode)])
