@@ -280,7 +280,9 @@ async def run_against_server(
     web processes of one deployment). The scripted model's latency is the servers' own
     (THINKTANK_SCRIPTED_LATENCY); `config.latency` only sets the ideal to compare with."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    limits = httpx2.Limits(max_connections=100)
+    # Idle connections are dropped well before uvicorn closes them (after 5 s, also httpx's default):
+    # a request sent on a connection the server is closing at that moment fails with a read error.
+    limits = httpx2.Limits(max_connections=100, keepalive_expiry=2.0)
     apis = [url.rstrip("/") + "/api/v1" for url in urls]
     api = apis[0]
     rng = random.Random(config.seed)
