@@ -107,7 +107,7 @@ class ConversationService:
         self.keystore = keystore
         self.tiers = tiers or load_tiers()
         self._live: dict[str, Live] = {}
-        self._loading: dict[tuple[str, str], asyncio.Future[Live]] = {}
+        self._loading = asyncio.Lock()
         self._in_flight: dict[tuple[str, str], asyncio.Future[Message | None]] = {}
         self._purger: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -410,30 +410,14 @@ class ConversationService:
             return live
         if self.scale is not None and conversation_id not in self._holds:
             return await self._restore(user_id=user_id, conversation_id=conversation_id, snapshot=True)
-        # One load per conversation at a time (the callers asking meanwhile share it), while other
-        # conversations load beside it: a thousand switched to auto at once must not queue.
-        key = (conversation_id, user_id)
-        loading = self._loading.get(key)
-        if loading is None:
-            loading = asyncio.ensure_future(self._load_live(user_id=user_id, conversation_id=conversation_id))
-            self._loading[key] = loading
-            loading.add_done_callback(lambda done: self._loaded(key, done))
-        live = await asyncio.shield(loading)
+        async with self._loading:
+            live = self._live.get(conversation_id)
+            if live is None:
+                live = await self._restore(user_id=user_id, conversation_id=conversation_id)
+                self._live[conversation_id] = live
         if live.user_id != user_id:
             raise repo.NotFound("conversation", conversation_id)
         return live
-
-    async def _load_live(self, *, user_id: str, conversation_id: str) -> Live:
-        live = self._live.get(conversation_id)
-        if live is None:
-            live = await self._restore(user_id=user_id, conversation_id=conversation_id)
-            live = self._live.setdefault(conversation_id, live)
-        return live
-
-    def _loaded(self, key: tuple[str, str], done: asyncio.Future[Live]) -> None:
-        self._loading.pop(key, None)
-        if not done.cancelled():
-            done.exception()  # retrieved here, so a load nobody waits for any more is not reported as lost
 
     async def messages_page(
         self, *, user_id: str, conversation_id: str, after: int | None, before: int | None, limit: int
