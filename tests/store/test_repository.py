@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.api.conftest import start
+from tests.services import fresh_postgres_database
 from thinktank.api.app import create_app
+from thinktank.library.loader import load_library
 from thinktank.models.scripted import NO_LATENCY
+from thinktank.pricing.prices import Pricer
 from thinktank.settings import Settings
 from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.repository import Spending
+from thinktank.store.tables import PersonaTemplate
 
 
 def test_spending_in_all_per_day_per_conversation_and_for_chosen_conversations(tmp_path: Path) -> None:
@@ -43,3 +50,37 @@ def test_spending_in_all_per_day_per_conversation_and_for_chosen_conversations(t
     chosen = asyncio.run(read([first]))
     assert set(chosen.by_conversation) == {first}
     assert chosen.total.total.usage.requests == 2
+
+
+@pytest.mark.postgres
+def test_conversations_started_at_once_with_shared_personas_all_count_their_use() -> None:
+    """Each start counts its personas in its own transaction; many at once, sharing personas in
+    different orders, must neither deadlock nor lose a count."""
+    library = load_library()
+    ids = sorted(library.personas)[:6]
+    panels = [random.Random(n).sample(ids, 3) for n in range(60)]
+
+    async def run(url: str) -> dict[str, int]:
+        db = Database(url)
+        try:
+            await db.upgrade()
+            async with db.session() as session:
+                await repo.sync_library(session, library=library, pricer=Pricer())
+                await session.commit()
+
+            async def start(panel: list[str]) -> None:
+                async with db.session() as session:
+                    await repo.count_template_use(session, template_id=None, persona_ids=panel)
+                    await asyncio.sleep(0.01)  # other starts run meanwhile, holding their rows
+                    await session.commit()
+
+            await asyncio.gather(*(start(panel) for panel in panels))
+            async with db.session() as session:
+                rows = await session.scalars(select(PersonaTemplate).where(PersonaTemplate.id.in_(ids)))
+                return {row.id: row.usage_count for row in rows}
+        finally:
+            await db.dispose()
+
+    with fresh_postgres_database() as url:
+        counts = asyncio.run(run(url))
+    assert counts == {pid: sum(pid in panel for panel in panels) for pid in ids}

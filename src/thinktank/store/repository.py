@@ -98,11 +98,15 @@ async def count_template_use(
             .where(ConversationTemplateRow.id == template_id)
             .values(usage_count=ConversationTemplateRow.usage_count + 1)
         )
-    await session.execute(
-        update(PersonaTemplate)
-        .where(PersonaTemplate.id.in_(list(persona_ids)))
-        .values(usage_count=PersonaTemplate.usage_count + 1)
-    )
+    # One row at a time, in id order: conversations started at the same moment that share personas
+    # then lock those rows in the same order, and PostgreSQL never has to abort one of them to break
+    # a deadlock (an UPDATE ... IN visits rows in whatever order they lie on disk).
+    for persona_id in sorted(set(persona_ids)):
+        await session.execute(
+            update(PersonaTemplate)
+            .where(PersonaTemplate.id == persona_id)
+            .values(usage_count=PersonaTemplate.usage_count + 1)
+        )
 
 
 async def user_tier(session: AsyncSession, *, user_id: str) -> str:
