@@ -29,38 +29,57 @@
     return data ? JSON.parse(data.textContent) : {};
   }
 
-  // --- finished messages: fetched as HTML after the last one shown; duplicates are skipped ---
-  let fetching = null;
-  let again = false;
-  function fetchNewer() {
-    if (fetching) { again = true; return fetching; }
-    fetching = (async function () {
-      do {
-        again = false;
-        let response;
-        try {
-          response = await fetch("/ui/c/" + id + "/newer?after=" + lastIndex(), { credentials: "same-origin" });
-        } catch (_) {
-          break;  // the server is unreachable: the live connection fetches what is missing when it is back
-        }
-        if (!response.ok) { toast("Could not load new messages (" + response.status + ")"); break; }
-        const stick = nearBottom();
-        const holder = document.createElement("template");
-        holder.innerHTML = await response.text();
-        holder.content.querySelectorAll("article.msg").forEach(function (article) {
-          if (document.getElementById(article.id)) return;
-          if (streaming && streaming.el.getAttribute("data-speaker") === article.getAttribute("data-speaker")) {
-            streaming.el.remove();
-            streaming = null;
-          }
-          list.insertBefore(article, streaming ? streaming.el : null);
-          if (window.htmx) htmx.process(article);
-        });
-        if (stick) toBottom();
-      } while (again);
-    })().finally(function () { fetching = null; });
-    return fetching;
+  // Work that must not overlap itself: a call while it runs asks for one more run afterwards, so
+  // nothing asked for is missed and an older answer never lands after a newer one. A run that
+  // returns false (its request failed) ends it, asked-for reruns included.
+  function oneAtATime(work) {
+    let running = null;
+    let again = false;
+    return function () {
+      if (running) { again = true; return running; }
+      running = (async function () {
+        do {
+          again = false;
+          if (await work() === false) break;
+        } while (again);
+      })().finally(function () { running = null; });
+      return running;
+    };
   }
+
+  // The HTML at `url`, or null when the server cannot be reached (`unreachable` is called: the live
+  // connection catches up when it is back) or answers with an error (a toast says so).
+  async function fetchHtml(url, what, unreachable) {
+    let response;
+    try {
+      response = await fetch(url, { credentials: "same-origin" });
+    } catch (_) {
+      if (unreachable) unreachable();
+      return null;
+    }
+    if (!response.ok) { toast("Could not " + what + " (" + response.status + ")"); return null; }
+    return response.text();
+  }
+
+  // --- finished messages: fetched as HTML after the last one shown; duplicates are skipped ---
+  const fetchNewer = oneAtATime(async function () {
+    const html = await fetchHtml("/ui/c/" + id + "/newer?after=" + lastIndex(), "load new messages");
+    if (html === null) return false;
+    const stick = nearBottom();
+    const holder = document.createElement("template");
+    holder.innerHTML = html;
+    holder.content.querySelectorAll("article.msg").forEach(function (article) {
+      if (document.getElementById(article.id)) return;
+      if (streaming && streaming.el.getAttribute("data-speaker") === article.getAttribute("data-speaker")) {
+        streaming.el.remove();
+        streaming = null;
+      }
+      list.insertBefore(article, streaming ? streaming.el : null);
+      if (window.htmx) htmx.process(article);
+    });
+    if (stick) toBottom();
+    return true;
+  });
 
   // --- a message while it streams ---
   function startStreaming(personaId, name, role) {
@@ -138,35 +157,27 @@
     }
   }
 
-  // A panel (sidebar, memo) is re-rendered from its data-refresh URL: one request at a time per
-  // panel, so an older answer never overwrites a newer one. Fetched here rather than by htmx because
-  // htmx logs a console error for a request the server could not answer, and while the server is
-  // down that is expected: the panel is marked stale and re-fetched when the live connection is back.
-  const refreshing = {};
+  // A panel (sidebar, memo) is re-rendered from its data-refresh URL, one request at a time per
+  // panel. Fetched here rather than by htmx because htmx logs a console error for a request the
+  // server could not answer, and while the server is down that is expected: the panel is marked
+  // stale and re-fetched when the live connection is back.
+  const refreshers = {};
   const stale = new Set();
   function refresh(selector) {
-    const el = document.querySelector(selector);
-    if (!el) return;
-    const state = refreshing[selector] || (refreshing[selector] = { running: false, again: false });
-    if (state.running) { state.again = true; return; }
-    state.running = true;
-    (async function () {
-      do {
-        state.again = false;
-        let response;
-        try {
-          response = await fetch(el.getAttribute("data-refresh"), { credentials: "same-origin" });
-        } catch (_) {
+    if (!document.querySelector(selector)) return;
+    if (!refreshers[selector]) {
+      refreshers[selector] = oneAtATime(async function () {
+        const el = document.querySelector(selector);
+        const html = await fetchHtml(el.getAttribute("data-refresh"), "refresh the panel", function () {
           stale.add(selector);
-          break;
-        }
-        if (!response.ok) { toast("Could not refresh the panel (" + response.status + ")"); break; }
-        const html = await response.text();
+        });
+        if (html === null) return false;
         if (window.htmx) htmx.swap(el, html, { swapStyle: "innerHTML" });
         else el.innerHTML = html;
-      } while (state.again);
-      state.running = false;
-    })();
+        return true;
+      });
+    }
+    refreshers[selector]();
   }
   function refreshStale() {
     stale.forEach(function (selector) { refresh(selector); });
