@@ -7,17 +7,19 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import Update
 
 from thinktank.domain import Message, Usage
 from thinktank.pricing.prices import Cost
 from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.tables import Conversation, CostRecord, MemoRow, MessageRow, new_id
-from thinktank.store.writer import STATE_UPDATE, run_mode_update
+from thinktank.store.writer import run_mode_update, state_update
 
 USER = repo.LOCAL_USER_ID
 
@@ -87,20 +89,13 @@ async def test_writes_from_many_conversations_land_together_in_dependency_order(
 async def test_updates_apply_in_the_order_they_were_written(db: Database) -> None:
     cid = await conversation(db)
 
-    def state(status: str) -> dict[str, object]:
-        return {
-            "state_of": cid,
-            "new_status": status,
-            "new_reason": status,
-            "new_summary": "",
-            "new_covers_upto": 0,
-            "new_updated_at": datetime.now(UTC),
-        }
+    def state(status: str) -> tuple[Update, dict[str, Any]]:
+        return state_update(cid, status=status, reason=status, summary="", covers_upto=0)
 
     await asyncio.gather(
-        db.writer.write(user_id=USER, updates=[(STATE_UPDATE, state("running"))]),
+        db.writer.write(user_id=USER, updates=[state("running")]),
         db.writer.write(user_id=USER, updates=[run_mode_update(cid, "auto")]),
-        db.writer.write(user_id=USER, updates=[(STATE_UPDATE, state("finished"))]),
+        db.writer.write(user_id=USER, updates=[state("finished")]),
     )
     async with db.session() as session:
         row = await session.get(Conversation, cid)

@@ -3,8 +3,6 @@ message and its cost in one transaction."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from thinktank.domain import Message, Usage
 from thinktank.engine.context import Summary
 from thinktank.engine.engine import Persistence
@@ -13,7 +11,7 @@ from thinktank.pricing.prices import Cost
 from thinktank.store.db import Database
 from thinktank.store.repository import cost_row, message_row
 from thinktank.store.tables import new_id
-from thinktank.store.writer import STATE_UPDATE
+from thinktank.store.writer import state_update
 
 
 class StorePersistence(Persistence):
@@ -53,12 +51,11 @@ class StorePersistence(Persistence):
         await self.db.writer.write(user_id=self.user_id, rows=[row])
 
     async def state_saved(self, *, status: Status, reason: str, summary: Summary) -> None:
-        state = {
-            "state_of": self.conversation_id,
-            "new_status": status,
-            "new_reason": reason,
-            "new_summary": summary.text,
-            "new_covers_upto": summary.covers_upto,
-            "new_updated_at": datetime.now(UTC),
-        }
-        await self.db.writer.write(user_id=self.user_id, updates=[(STATE_UPDATE, state)])
+        state = state_update(
+            self.conversation_id,
+            status=status,
+            reason=reason,
+            summary=summary.text,
+            covers_upto=summary.covers_upto,
+        )
+        await self.db.writer.write(user_id=self.user_id, updates=[state])

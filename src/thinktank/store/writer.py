@@ -49,6 +49,19 @@ RUN_MODE_UPDATE = (
 )
 
 
+def state_update(
+    conversation_id: str, *, status: str, reason: str, summary: str, covers_upto: int
+) -> tuple[Update, dict[str, Any]]:
+    return STATE_UPDATE, {
+        "state_of": conversation_id,
+        "new_status": status,
+        "new_reason": reason,
+        "new_summary": summary,
+        "new_covers_upto": covers_upto,
+        "new_updated_at": now(),
+    }
+
+
 def run_mode_update(conversation_id: str, mode: str) -> tuple[Update, dict[str, Any]]:
     return RUN_MODE_UPDATE, {"mode_of": conversation_id, "new_run_mode": mode, "new_updated_at": now()}
 
