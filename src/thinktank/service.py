@@ -854,8 +854,7 @@ class ConversationService:
             # itself; loading it here too only to queue the drive would double the work of a start.
             async with self.db.session() as session:
                 row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
-            if row.status in ("stopped", "finished"):
-                raise UserError(f"this conversation has ended ({row.stop_reason})")
+            _refuse_ended(row.status, row.stop_reason)
             await self.db.writer.write(user_id=user_id, updates=[run_mode_update(conversation_id, mode)])
             await scale.enqueue_drive(conversation_id, user_id)
             return
@@ -870,8 +869,7 @@ class ConversationService:
     async def _start_runner(self, conversation_id: str, live: Live) -> None:
         if live.runner is not None and not live.runner.done():
             return
-        if live.engine.status in ("stopped", "finished"):
-            raise UserError(f"this conversation has ended ({live.engine.stop_reason})")
+        _refuse_ended(live.engine.status, live.engine.stop_reason)
         if self.scale is not None:
             if self.scale.drives_here:
                 task = asyncio.create_task(self.drive(user_id=live.user_id, conversation_id=conversation_id))
@@ -1022,3 +1020,9 @@ class ConversationService:
                 live.runner.cancel()
             self._live.pop(conversation_id, None)
             await self.bus.forget(conversation_id)
+
+
+def _refuse_ended(status: str, reason: str) -> None:
+    """Auto mode cannot start on a conversation that was stopped or ran to its end."""
+    if status in ("stopped", "finished"):
+        raise UserError(f"this conversation has ended ({reason})")
