@@ -867,9 +867,10 @@ class ConversationService:
             await self._stop_runner(live)
 
     async def _start_runner(self, conversation_id: str, live: Live) -> None:
+        # Ended first: a run that has just finished may still be writing its memo.
+        _refuse_ended(live.engine.status, live.engine.stop_reason)
         if live.runner is not None and not live.runner.done():
             return
-        _refuse_ended(live.engine.status, live.engine.stop_reason)
         if self.scale is not None:
             if self.scale.drives_here:
                 task = asyncio.create_task(self.drive(user_id=live.user_id, conversation_id=conversation_id))

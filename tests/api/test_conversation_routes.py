@@ -141,6 +141,9 @@ def test_auto_mode_runs_on_the_server_with_no_client_watching(client: TestClient
     messages = client.get(f"/api/v1/conversations/{cid}/messages").json()["items"]
     assert sum(1 for m in messages if m["kind"] == "persona") == 5
     assert client.post(f"/api/v1/conversations/{cid}/turns").status_code == 409
+    again = client.put(f"/api/v1/conversations/{cid}/mode", json={"mode": "auto"})
+    assert again.status_code == 400
+    assert again.json()["error"]["message"] == "this conversation has ended (reached 5 messages)"
 
 
 def test_pause_resume_speed_and_stop(client: TestClient) -> None:

@@ -163,6 +163,10 @@ def test_killing_the_driving_worker_mid_turn_hands_the_conversation_over(deploym
         assert [m["index"] for m in messages] == list(range(len(messages))), "no gap, no duplicate turn"
         assert sum(m["kind"] == "persona" for m in messages) == 8
         assert all(not m["incomplete"] for m in messages)
+        # Auto mode for an ended conversation is refused, whichever process answers.
+        again = httpx.put(f"{api}/conversations/{cid}/mode", json={"mode": "auto"})
+        assert again.status_code == 400
+        assert again.json()["error"]["message"] == "this conversation has ended (reached 8 messages)"
         assert f":{survivor.pid}:" in (client.get(f"tt:lease:{cid}") or b"").decode() or (
             client.get(f"tt:lease:{cid}") is None
         )
