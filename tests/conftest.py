@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -36,3 +37,15 @@ async def redis() -> AsyncIterator[Redis]:
             yield client
         finally:
             await client.aclose()
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    """For tests that run what tunes the garbage collector (`tune_gc`): the test process gets its
+    own settings back afterwards."""
+    thresholds = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

@@ -59,6 +59,7 @@ def test_batch_run_refuses_a_bad_file_in_one_line(tmp_path: Path, content: str |
     assert message in result.output
 
 
+@pytest.mark.usefixtures("restored_gc")  # the command tunes the collector, as a server does
 def test_loadtest_reports_throughput_percentiles_errors_and_estimated_cost() -> None:
     result = runner.invoke(
         app,
