@@ -18,7 +18,7 @@ from pydantic_ai.direct import model_request_stream
 from pydantic_ai.messages import ModelMessage
 
 from thinktank.domain import DiscussionMode, Message, Persona, TurnDecision, Usage
-from thinktank.engine.budget import Budget
+from thinktank.engine.budget import Budget, HeldTurn, Share
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.events import (
     CostsUpdated,
@@ -44,11 +44,12 @@ from thinktank.errors import (
     ProviderFailure,
     UnknownIdError,
     UserError,
+    public_message,
 )
 from thinktank.library.loader import closest
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.clock import Clock, SystemClock
-from thinktank.models.ids import parse_model_id
+from thinktank.models.ids import ModelId, parse_model_id
 from thinktank.models.streaming import text_delta, thinktank_facts
 from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.orchestration.scoring import SelectionContext
@@ -262,16 +263,62 @@ class ConversationEngine:
         try:
             if await self._finished_before_turn():
                 return None
-            decision = await self.orchestrator.decide(self._selection_context(), requested=speaker)
-            await self._book_selection(decision)
-            return await self._speak(_Turn(decision, self.member(decision.persona_id)))
+            held = await self._hold_turn(speaker)
+            if held is None:
+                return None
+            try:
+                decision = await self.orchestrator.decide(self._selection_context(), requested=speaker)
+                await self._book_selection(decision, held)
+                return await self._speak(_Turn(decision, self.member(decision.persona_id)), held)
+            finally:
+                await held.release()
         finally:
             self._generating = False
             await self._flush_queued()
 
-    async def _speak(self, turn: _Turn) -> Message | None:
+    def _plan_turn(self, speaker: str | None) -> dict[str, Share]:
+        """The most each call of the next turn may use: the scorer's, a summary's if one is due, and
+        the speaker's (whoever it turns out to be: the largest of the panel's)."""
+        shares: dict[str, Share] = {}
+        context = self._selection_context()
+        if (selection := self.orchestrator.planned_call(context, requested=speaker)) is not None:
+            shares["selection"] = self._share(selection[0], selection[1])
+        if (fold := self.context.planned_fold(self.messages)) is not None:
+            summarizers = [self.summarizer] if self.summarizer else self.members
+            shares["summary"] = max((self._share(m.models[0], fold) for m in summarizers), key=_share_size)
+        window_tokens = sum(approximate_tokens(m.text) for m in self.context.window(self.messages))
+        candidates = [self.member(speaker)] if speaker is not None else self.members
+        speaking = []
+        for member in candidates:
+            others = [m.persona for m in self.members if m is not member]
+            system = system_prompt(
+                member.persona,
+                mode=self.config.mode,
+                topic=self.config.topic,
+                others=others,
+                summary=self.context.summary.text or None,
+            )
+            prompt = approximate_tokens(system) + window_tokens
+            speaking.append(self._share(member.models[0], Usage(prompt, self.config.reply_tokens, 1)))
+        shares["speaker"] = max(speaking, key=_share_size)
+        return shares
+
+    def _share(self, model_id: ModelId, usage: Usage) -> Share:
+        cost = self.pricer.price(model_id, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+        return Share(usage.total_tokens, cost.billed or Decimal(0))
+
+    async def _hold_turn(self, speaker: str | None) -> HeldTurn | None:
+        """Reserve the whole turn before any model runs; refused, the conversation pauses (it can
+        go on when the budget allows again) and nothing is spent."""
+        try:
+            return await HeldTurn.reserve(self.budget, self._plan_turn(speaker))
+        except BudgetExceeded as exceeded:
+            await self._set_status("paused", str(exceeded))
+            return None
+
+    async def _speak(self, turn: _Turn, held: HeldTurn) -> Message | None:
         member = turn.member
-        await self._fold_context(member)
+        await self._fold_context(member, held)
         others = [m.persona for m in self.members if m is not member]
         system = system_prompt(
             member.persona,
@@ -292,20 +339,13 @@ class ConversationEngine:
             )
             return None
         try:
-            reservation = await self.budget.reserve(
-                tokens=prompt_tokens + self.config.reply_tokens, cost=estimate
-            )
-        except BudgetExceeded as exceeded:
-            await self._set_status("stopped", str(exceeded))
-            return None
-        try:
             message = await self._generate(turn, member, others, system, prompt, prompt_tokens)
         except BaseException:
-            await self.budget.settle(reservation, tokens=0, cost=Decimal(0))
+            await held.settle("speaker", tokens=0, cost=Decimal(0), model_id=None)
             raise
         spent = (message.usage.total_tokens, message.cost.billed) if message else (0, Decimal(0))
-        await self.budget.settle(
-            reservation, tokens=spent[0], cost=spent[1], model_id=message.model_id if message else None
+        await held.settle(
+            "speaker", tokens=spent[0], cost=spent[1], model_id=message.model_id if message else None
         )
         return message
 
@@ -345,7 +385,7 @@ class ConversationEngine:
         text = guard.text
         if not text:
             if error is not None:
-                reason = f"{type(error).__name__}: {error}"
+                reason = public_message(error)
             elif guard.cut:
                 reason = "the reply only spoke for other people, so it was cut"
             else:
@@ -388,7 +428,7 @@ class ConversationEngine:
             time_to_first_token_s=None if first_token is None else first_token - turn.started,
             decision=turn.decision,
             incomplete=error is not None,
-            error=None if error is None else f"{type(error).__name__}: {error}",
+            error=None if error is None else public_message(error),
         )
         self.messages.append(message)
         self.totals.add(account=member.persona.id, model_id=model_id, usage=usage, cost=cost)
@@ -403,24 +443,28 @@ class ConversationEngine:
         return SelectionContext(topic=self.config.topic, members=self.personas, messages=self.messages)
 
     async def book(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
-        """A charge that belongs to the conversation but to no message (a memo, for instance)."""
+        """A charge that belongs to the conversation but to no message (a memo, for instance); the
+        caller reserved and settled it with the budget."""
         await self._charge(account, model_id, usage, cost)
         await self._emit(CostsUpdated(self.totals.to_json()))
 
-    async def _book_selection(self, decision: TurnDecision) -> None:
+    async def _book_selection(self, decision: TurnDecision, held: HeldTurn) -> None:
         if decision.selection_usage.requests:
-            await self._charge("orchestrator", None, decision.selection_usage, decision.selection_cost)
+            usage, cost = decision.selection_usage, decision.selection_cost
+            await self._charge("orchestrator", None, usage, cost)
+            await held.settle("selection", tokens=usage.total_tokens, cost=cost.billed, model_id=None)
 
     async def _charge(self, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
         self.totals.add(account=account, model_id=model_id, usage=usage, cost=cost)
         await self.persistence.charge_saved(account=account, model_id=model_id, usage=usage, cost=cost)
-        await self.budget.settle(None, tokens=usage.total_tokens, cost=cost.billed, model_id=model_id)
 
-    async def _fold_context(self, member: Member) -> None:
+    async def _fold_context(self, member: Member, held: HeldTurn) -> None:
         summarizer = self.summarizer or member
         charge = await self.context.fold(self.messages, summarizer=summarizer.model)
         if charge is not None:
             await self._charge("summaries", charge.model_id, charge.usage, charge.cost)
+            tokens, cost = charge.usage.total_tokens, charge.cost.billed
+            await held.settle("summary", tokens=tokens, cost=cost, model_id=charge.model_id)
             await self.persistence.state_saved(
                 status=self.status, reason=self.stop_reason, summary=self.context.summary
             )
@@ -487,3 +531,7 @@ class ConversationEngine:
 
     async def _emit(self, event: Event) -> None:
         await self.sink(event)
+
+
+def _share_size(share: Share) -> tuple[Decimal, int]:
+    return share.cost, share.tokens

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from thinktank.domain import Persona
+from thinktank.domain import Persona, Usage
+from thinktank.models.ids import ModelId
 from thinktank.orchestration import text
 from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContext, is_addressed, participation
 
@@ -22,6 +23,11 @@ TOPIC_WEIGHT = 0.3
 
 class HeuristicScorer:
     name = "heuristic"
+
+    def planned_call(
+        self, context: SelectionContext, candidates: Sequence[Persona]
+    ) -> tuple[ModelId, Usage] | None:
+        return None  # no model: nothing to reserve
 
     def __init__(self) -> None:
         self._profiles: dict[tuple[str, int], tuple[text.Vector, text.Vector]] = {}

@@ -20,12 +20,15 @@ from pydantic_ai.models import Model
 from thinktank.domain import Persona, Usage
 from thinktank.errors import ProviderFailure
 from thinktank.models.answer import read_answer
+from thinktank.models.chat import approximate_tokens
+from thinktank.models.ids import ModelId
 from thinktank.orchestration.heuristic import HeuristicScorer
 from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContext, is_addressed, participation
 from thinktank.pricing.prices import Cost
 
 WINDOW_MESSAGES = 6
 MESSAGE_CHARS = 400
+REPLY_TOKENS = 600
 
 INSTRUCTIONS = """You moderate a panel discussion and judge who should speak next.
 For EVERY candidate, score from 0 to 1:
@@ -70,9 +73,15 @@ def _json_object(text: str) -> str:
 class LlmScorer:
     name = "llm"
 
-    def __init__(self, model: Model, *, fallback: HeuristicScorer | None = None) -> None:
+    def __init__(self, model: Model, *, model_id: ModelId, fallback: HeuristicScorer | None = None) -> None:
         self.model = model
+        self.model_id = model_id
+        """Who is asked first (what its call is priced at before it runs)."""
         self.fallback = fallback or HeuristicScorer()
+
+    def planned_call(self, context: SelectionContext, candidates: Sequence[Persona]) -> tuple[ModelId, Usage]:
+        prompt = approximate_tokens(INSTRUCTIONS) + approximate_tokens(selection_prompt(context, candidates))
+        return self.model_id, Usage(prompt, REPLY_TOKENS, 1)
 
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet:
         messages = [
@@ -82,7 +91,7 @@ class LlmScorer:
         ]
         try:
             response = await model_request(
-                self.model, messages, model_settings={"temperature": 0.0, "max_tokens": 600}
+                self.model, messages, model_settings={"temperature": 0.0, "max_tokens": REPLY_TOKENS}
             )
         except ProviderFailure as failure:
             return await self._fallback(

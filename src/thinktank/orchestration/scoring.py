@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from thinktank.domain import Message, Persona, Usage
+from thinktank.models.ids import ModelId
 from thinktank.pricing.prices import FREE, Cost
 
 WEIGHTS = {"relevance": 0.4, "expertise": 0.3, "participation": 0.2, "flow": 0.1}
@@ -64,6 +65,13 @@ class Scorer(Protocol):
     name: str
 
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet: ...
+
+    def planned_call(
+        self, context: SelectionContext, candidates: Sequence[Persona]
+    ) -> tuple[ModelId, Usage] | None:
+        """The model call `score` would make and the most it may use (None: no model call), so the
+        engine can reserve it before the turn starts."""
+        ...
 
 
 def participation(context: SelectionContext, candidates: Sequence[Persona]) -> dict[str, float]:
