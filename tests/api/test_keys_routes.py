@@ -25,9 +25,12 @@ class Provider:
     def __init__(self) -> None:
         self.authorizations: list[str] = []
         self.reject = False
+        self.unreachable = False
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.authorizations.append(request.headers.get("authorization", ""))
+        if self.unreachable:
+            raise httpx2.ConnectError("connection refused", request=request)
         if self.reject:
             return httpx2.Response(
                 401, json={"error": {"message": "key revoked", "type": "invalid_request_error"}}
@@ -51,8 +54,20 @@ def keyed_client(tmp_path: Path, provider: Provider) -> Iterator[TestClient]:
         scripted_latency=NO_LATENCY,
         data_dir=tmp_path,
     )
-    with TestClient(create_app(settings, http_client=server.client())) as client:
+    with TestClient(create_app(settings, http_client=server.client()), base_url="http://127.0.0.1") as client:
         yield client
+
+
+def test_a_key_check_that_cannot_reach_the_provider_answers_503(
+    keyed_client: TestClient, provider: Provider
+) -> None:
+    provider.unreachable = True
+    answer = keyed_client.put("/api/v1/keys/openai", json={"api_key": PLANTED})
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "provider_unreachable"
+    assert answer.json()["error"]["details"] == {"provider": "openai"}
+    assert answer.headers["retry-after"] == "5"
+    assert keyed_client.get("/api/v1/keys").json() == []
 
 
 def test_add_list_and_remove_my_keys(keyed_client: TestClient, provider: Provider) -> None:

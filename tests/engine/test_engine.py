@@ -236,6 +236,24 @@ async def test_a_provider_failure_after_fallbacks_pauses_auto_mode_with_an_error
     assert engine.persona_message_count() == 0
 
 
+async def test_a_provider_error_body_that_echoes_the_key_never_reaches_the_user(server: FakeServer) -> None:
+    """Users see a message made from the failure's kind, not the provider's text, which here
+    repeats the (platform's) key and would reach another user's SSE stream."""
+    import httpx2
+
+    echoed = "Incorrect API key provided: plat-KEY-0f9e8d7c6b5a"
+    server.queue(*[httpx2.Response(401, json={"error": {"message": echoed}})] * 5)
+    factory = ModelFactory(keys=KEYS, http_client=server.client())
+    engine, recorder = scripted_engine(
+        messages=5, factory=factory, model=parse_model_id("openai:gpt-4.1-mini")
+    )
+    await engine.take_turn()
+    shown = [e.to_json() for e in recorder.events]
+    assert "plat-KEY" not in repr(shown)
+    error = recorder.of("error")[0].message  # type: ignore[attr-defined]
+    assert error.endswith("Unauthorized: openai rejected the API key (missing, wrong or revoked) (HTTP 401)")
+
+
 async def test_invalid_setup_is_a_user_error() -> None:
     with pytest.raises(UserError, match="topic"):
         scripted_engine(template=None, topic="  ", personas=["cfo"])
