@@ -196,7 +196,9 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
 def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings) -> None:  # type: ignore[no-untyped-def]
     from thinktank.api.app import create_app
 
-    with TestClient(create_app(settings), raise_server_exceptions=False) as unsafe_client:
+    with TestClient(
+        create_app(settings), raise_server_exceptions=False, base_url="http://127.0.0.1"
+    ) as unsafe_client:
         cid = start(unsafe_client)
 
         async def explode(**_: object) -> None:

@@ -125,7 +125,7 @@ def test_heartbeats_keep_an_idle_stream_alive(tmp_path: Path) -> None:
         scripted_latency=NO_LATENCY,
         data_dir=tmp_path,
     )
-    with TestClient(create_app(settings, heartbeat_seconds=0.05)) as client:
+    with TestClient(create_app(settings, heartbeat_seconds=0.05), base_url="http://127.0.0.1") as client:
         cid = client.post(
             "/api/v1/conversations", json={"template_id": "security-review", "model": "scripted"}
         ).json()["id"]

@@ -43,7 +43,7 @@ def stored_conversation(
     """A conversation stored by a server, and the environment that points the CLI at its database."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'stored.db'}"
     settings = Settings(database_url=url, scripted_latency=NO_LATENCY, data_dir=tmp_path / "data")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         cid = start(client, max_messages=turns + 1)
         for _ in range(turns):
             client.post(f"/api/v1/conversations/{cid}/turns")
@@ -83,7 +83,7 @@ def test_discuss_with_memo_and_the_memo_command(tmp_path: Path, monkeypatch: pyt
     stored = runner.invoke(cli, ["memo", cid, "--chair", "scripted"])
     assert stored.exit_code == 0, stored.output
     assert "Decision memo" in stored.output
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         assert client.get(f"/api/v1/conversations/{cid}/memo").json()["model_id"] == "scripted"
     missing = runner.invoke(cli, ["memo", "no-such-conversation"])
     assert missing.exit_code == 2

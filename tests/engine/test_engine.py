@@ -10,6 +10,7 @@ import pytest
 from tests.engine.helpers import library, scripted_engine
 from tests.fakes import FakeServer
 from tests.models.test_providers import KEYS, openai_stream
+from thinktank.domain import Message
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.members import seat
 from thinktank.errors import ConversationBusy, ConversationOver, UnknownIdError, UserError
@@ -264,3 +265,18 @@ async def test_invalid_setup_is_a_user_error() -> None:
         await engine.interject("   ")
     with pytest.raises(UserError, match="limited to 4000"):
         await engine.interject("x" * 4001)
+
+
+async def test_an_interjection_that_cannot_be_stored_is_not_kept_in_memory_either() -> None:
+    """Kept but not stored, it would leave a gap in the stored transcript once more is said."""
+    from thinktank.engine.engine import Persistence
+
+    class Failing(Persistence):
+        async def message_saved(self, message: Message) -> None:
+            raise RuntimeError("the database refused the row")
+
+    engine, _ = scripted_engine()
+    engine.persistence = Failing()
+    with pytest.raises(RuntimeError):
+        await engine.interject("hello")
+    assert [m.index for m in engine.messages] == [0]

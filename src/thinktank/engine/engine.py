@@ -181,7 +181,12 @@ class ConversationEngine:
             self._queued.append(text)
             return None
         message = self._append_user(text)
-        await self._saved(message)
+        try:
+            await self.persistence.message_saved(message)
+        except BaseException:
+            self.messages.pop()  # not stored, so not said: no gap in the transcript after a restart
+            raise
+        await self._emit(MessageCompleted(message))
         return message
 
     async def add_member(self, member: Member) -> None:
