@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from thinktank.domain import Message
 from thinktank.engine.setup import ConversationSpec
+from thinktank.errors import ConversationBusy
 from thinktank.events.log import EventBus
 from thinktank.library.loader import load_library
 from thinktank.models.ids import SCRIPTED
@@ -32,12 +34,12 @@ async def test_racing_requests_start_one_runner_and_never_two_turns_at_once(tmp_
         in_flight = max_in_flight = 0
         original = live.engine._speak
 
-        async def counting(turn):  # type: ignore[no-untyped-def]
+        async def counting(turn, held):  # type: ignore[no-untyped-def]
             nonlocal in_flight, max_in_flight
             in_flight += 1
             max_in_flight = max(max_in_flight, in_flight)
             try:
-                return await original(turn)
+                return await original(turn, held)
             finally:
                 in_flight -= 1
 
@@ -78,6 +80,67 @@ async def test_stored_messages_keep_their_timings(tmp_path: Path) -> None:
         )
         assert stored[0].latency_s == said.latency_s
         assert stored[0].time_to_first_token_s == said.time_to_first_token_s
+    finally:
+        await service.close()
+        await db.dispose()
+
+
+async def test_one_idempotency_key_sent_ten_times_at_once_takes_one_turn(tmp_path: Path) -> None:
+    """Each request gets the one turn's message or ConversationBusy (409), never a KeyError (500)."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'i.db'}")
+    await db.upgrade()
+    service = ConversationService(
+        db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
+    )
+    await service.start()
+    try:
+        spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=5)
+        row = await service.create(user_id=LOCAL_USER_ID, spec=spec)
+        results = await asyncio.gather(
+            *[
+                service.take_turn(
+                    user_id=LOCAL_USER_ID, conversation_id=row.id, speaker=None, idempotency_key="same"
+                )
+                for _ in range(10)
+            ],
+            return_exceptions=True,
+        )
+        messages = [r for r in results if isinstance(r, Message)]
+        others = [r for r in results if not isinstance(r, Message)]
+        assert all(isinstance(r, ConversationBusy) for r in others), others
+        assert messages
+        assert {m.index for m in messages} == {1}
+        live = await service.live(user_id=LOCAL_USER_ID, conversation_id=row.id)
+        assert live.engine.persona_message_count() == 1
+        again = await service.take_turn(
+            user_id=LOCAL_USER_ID, conversation_id=row.id, speaker=None, idempotency_key="same"
+        )
+        assert again == messages[0]
+    finally:
+        await service.close()
+        await db.dispose()
+
+
+async def test_idle_conversations_leave_memory_and_come_back_whole(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'u.db'}")
+    await db.upgrade()
+    service = ConversationService(
+        db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
+    )
+    await service.start()
+    try:
+        spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=5)
+        idle = await service.create(user_id=LOCAL_USER_ID, spec=spec)
+        used = await service.create(user_id=LOCAL_USER_ID, spec=spec)
+        said = await service.take_turn(
+            user_id=LOCAL_USER_ID, conversation_id=idle.id, speaker=None, idempotency_key=None
+        )
+        (await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)).used_at -= 3600
+        assert service.unload_idle(idle_seconds=600) == 1
+        assert set(service._live) == {used.id}
+        back = await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)
+        assert said is not None
+        assert (back.engine.messages[-1].index, back.engine.messages[-1].text) == (said.index, said.text)
     finally:
         await service.close()
         await db.dispose()

@@ -19,7 +19,7 @@ from thinktank.events.redis_bus import RedisEventBus
 from thinktank.jobs.scale import Scale, connect
 from thinktank.library.loader import Library
 from thinktank.models.stack import ModelFactory
-from thinktank.ops.profiles import profile_of, rate_limits
+from thinktank.ops.profiles import offered_local_models, profile_of, rate_limits
 from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database
@@ -71,6 +71,7 @@ async def running_service(
         scale=scale,
         profile=profile_of(settings),
         rate_limiter=None if limits.unlimited else limiter,
+        local_models=None if settings.auth == "local" else offered_local_models(settings),
     )
     await service.start()
     try:

@@ -46,7 +46,9 @@ class BatchSpec(BaseModel):
     max_cost: Decimal = Field(gt=0, le=10_000, description="Cap on the whole batch's billed cost (USD)")
     messages: int | None = Field(None, ge=1, le=200, description="Messages per run (default: the template's)")
     model: str | None = Field(None, description="Run every persona on this model id (e.g. scripted)")
-    seed: int | None = Field(None, ge=0, description="Same seed for every run, for comparable results")
+    seed: int | None = Field(
+        None, ge=0, lt=2**31, description="Same seed for every run, for comparable results"
+    )
     concurrency: int = Field(4, ge=1, le=50, description="Runs at the same time")
 
     @field_validator("topics")
