@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
 
 from thinktank.domain import Message
 from thinktank.engine.setup import ConversationSpec
@@ -85,62 +88,57 @@ async def test_stored_messages_keep_their_timings(tmp_path: Path) -> None:
         await db.dispose()
 
 
-async def test_one_idempotency_key_sent_ten_times_at_once_takes_one_turn(tmp_path: Path) -> None:
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[ConversationService]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'service.db'}")
+    await db.upgrade()
+    service = ConversationService(
+        db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
+    )
+    await service.start()
+    yield service
+    await service.close()
+    await db.dispose()
+
+
+async def test_one_idempotency_key_sent_ten_times_at_once_takes_one_turn(
+    service: ConversationService,
+) -> None:
     """Each request gets the one turn's message or ConversationBusy (409), never a KeyError (500)."""
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'i.db'}")
-    await db.upgrade()
-    service = ConversationService(
-        db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
+    spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=5)
+    row = await service.create(user_id=LOCAL_USER_ID, spec=spec)
+    results = await asyncio.gather(
+        *[
+            service.take_turn(
+                user_id=LOCAL_USER_ID, conversation_id=row.id, speaker=None, idempotency_key="same"
+            )
+            for _ in range(10)
+        ],
+        return_exceptions=True,
     )
-    await service.start()
-    try:
-        spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=5)
-        row = await service.create(user_id=LOCAL_USER_ID, spec=spec)
-        results = await asyncio.gather(
-            *[
-                service.take_turn(
-                    user_id=LOCAL_USER_ID, conversation_id=row.id, speaker=None, idempotency_key="same"
-                )
-                for _ in range(10)
-            ],
-            return_exceptions=True,
-        )
-        messages = [r for r in results if isinstance(r, Message)]
-        others = [r for r in results if not isinstance(r, Message)]
-        assert all(isinstance(r, ConversationBusy) for r in others), others
-        assert messages
-        assert {m.index for m in messages} == {1}
-        live = await service.live(user_id=LOCAL_USER_ID, conversation_id=row.id)
-        assert live.engine.persona_message_count() == 1
-        again = await service.take_turn(
-            user_id=LOCAL_USER_ID, conversation_id=row.id, speaker=None, idempotency_key="same"
-        )
-        assert again == messages[0]
-    finally:
-        await service.close()
-        await db.dispose()
+    messages = [r for r in results if isinstance(r, Message)]
+    others = [r for r in results if not isinstance(r, Message)]
+    assert all(isinstance(r, ConversationBusy) for r in others), others
+    assert messages
+    assert {m.index for m in messages} == {1}
+    live = await service.live(user_id=LOCAL_USER_ID, conversation_id=row.id)
+    assert live.engine.persona_message_count() == 1
+    again = await service.take_turn(
+        user_id=LOCAL_USER_ID, conversation_id=row.id, speaker=None, idempotency_key="same"
+    )
+    assert again == messages[0]
 
 
-async def test_idle_conversations_leave_memory_and_come_back_whole(tmp_path: Path) -> None:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'u.db'}")
-    await db.upgrade()
-    service = ConversationService(
-        db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
+async def test_idle_conversations_leave_memory_and_come_back_whole(service: ConversationService) -> None:
+    spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=5)
+    idle = await service.create(user_id=LOCAL_USER_ID, spec=spec)
+    used = await service.create(user_id=LOCAL_USER_ID, spec=spec)
+    said = await service.take_turn(
+        user_id=LOCAL_USER_ID, conversation_id=idle.id, speaker=None, idempotency_key=None
     )
-    await service.start()
-    try:
-        spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=5)
-        idle = await service.create(user_id=LOCAL_USER_ID, spec=spec)
-        used = await service.create(user_id=LOCAL_USER_ID, spec=spec)
-        said = await service.take_turn(
-            user_id=LOCAL_USER_ID, conversation_id=idle.id, speaker=None, idempotency_key=None
-        )
-        (await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)).used_at -= 3600
-        assert service.unload_idle(idle_seconds=600) == 1
-        assert set(service._live) == {used.id}
-        back = await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)
-        assert said is not None
-        assert (back.engine.messages[-1].index, back.engine.messages[-1].text) == (said.index, said.text)
-    finally:
-        await service.close()
-        await db.dispose()
+    (await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)).used_at -= 3600
+    assert service.unload_idle(idle_seconds=600) == 1
+    assert set(service._live) == {used.id}
+    back = await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)
+    assert said is not None
+    assert (back.engine.messages[-1].index, back.engine.messages[-1].text) == (said.index, said.text)

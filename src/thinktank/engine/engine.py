@@ -295,18 +295,22 @@ class ConversationEngine:
         candidates = [self.member(speaker)] if speaker is not None else self.members
         speaking = []
         for member in candidates:
-            others = [m.persona for m in self.members if m is not member]
-            system = system_prompt(
-                member.persona,
-                mode=self.config.mode,
-                topic=self.config.topic,
-                others=others,
-                summary=self.context.summary.text or None,
-            )
-            prompt = approximate_tokens(system) + window_tokens
+            prompt = approximate_tokens(self._system_for(member)[0]) + window_tokens
             speaking.append(self._share(member.models[0], Usage(prompt, self.config.reply_tokens, 1)))
         shares["speaker"] = max(speaking, key=_share_size)
         return shares
+
+    def _system_for(self, member: Member) -> tuple[str, list[Persona]]:
+        """The member's system prompt as things stand, and the others on the panel."""
+        others = [m.persona for m in self.members if m is not member]
+        system = system_prompt(
+            member.persona,
+            mode=self.config.mode,
+            topic=self.config.topic,
+            others=others,
+            summary=self.context.summary.text or None,
+        )
+        return system, others
 
     def _share(self, model_id: ModelId, usage: Usage) -> Share:
         cost = self.pricer.price(model_id, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
@@ -324,14 +328,7 @@ class ConversationEngine:
     async def _speak(self, turn: _Turn, held: HeldTurn) -> Message | None:
         member = turn.member
         await self._fold_context(member, held)
-        others = [m.persona for m in self.members if m is not member]
-        system = system_prompt(
-            member.persona,
-            mode=self.config.mode,
-            topic=self.config.topic,
-            others=others,
-            summary=self.context.summary.text or None,
-        )
+        system, others = self._system_for(member)
         window = self.context.window(self.messages)
         prompt = build_messages(member.persona, system=system, window=window)
         prompt_tokens = approximate_tokens(system) + sum(approximate_tokens(m.text) for m in window)
