@@ -43,7 +43,7 @@ from thinktank.orchestration.scoring import SelectionContext
 
 TURNS = 200
 REPLY_TOKENS = 45
-ROUNDS = 3
+ROUNDS = 5
 CHECKPOINTS = (1, 10, 50, 200)
 SENTENCES = (
     "From where I sit, the enterprise tier has to earn its price with controls that a buyer can audit.",

@@ -1,4 +1,5 @@
-"""`make bench`: every benchmark in one run, each printing its table and writing JSON to results/."""
+"""`make bench`: every benchmark in one run, each printing its table and writing JSON to results/;
+then the README's performance table, rendered from those files (`readme_table.py`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import context_growth
 import engine_overhead
 import load
 import local_throughput
+import peer_autogen
+import readme_table
 import room_open
 import selection_cost
 import sse_latency
@@ -20,6 +23,7 @@ import sse_latency
 async def main() -> None:
     for module in (
         engine_overhead,
+        peer_autogen,
         selection_cost,
         context_growth,
         local_throughput,
@@ -28,6 +32,7 @@ async def main() -> None:
         load,
     ):
         await module.main()
+    readme_table.main()
 
 
 if __name__ == "__main__":
