@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -20,7 +21,8 @@ import selection_cost
 import sse_latency
 
 
-async def main() -> None:
+async def main() -> int:
+    failed = []
     for module in (
         engine_overhead,
         peer_autogen,
@@ -31,9 +33,17 @@ async def main() -> None:
         room_open,
         load,
     ):
-        await module.main()
+        try:
+            await module.main()
+        except Exception as exc:
+            # One broken benchmark must not throw away the others' figures; it is named and fails the run.
+            traceback.print_exc()
+            failed.append(f"{module.__name__}: {type(exc).__name__}: {exc}")
     readme_table.main()
+    for line in failed:
+        print(f"FAILED {line}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))
