@@ -53,6 +53,10 @@ async def local_run(
     return per_turn, summaries.usage.input_tokens, summaries.usage.requests
 
 
+def _quarters(messages: int) -> list[int]:
+    return sorted({10, messages // 4, messages // 2, 3 * messages // 4, messages})
+
+
 def flat_after_budget(per_turn: list[int]) -> bool:
     late, settled = per_turn[len(per_turn) // 2 :], per_turn[len(per_turn) // 6 : len(per_turn) // 2]
     return max(late) <= max(settled) * 1.15
@@ -90,13 +94,17 @@ async def main() -> dict[str, object]:
     table(
         f"Prompt tokens per turn, local tokenizer, local summaries ({LOCAL_MESSAGES} messages)",
         ["message", "bounded", "full history"],
-        [[n, local_bounded[n - 1], local_full[n - 1]] for n in (10, 25, 50, 75, 100)],
+        [[n, local_bounded[n - 1], local_full[n - 1]] for n in _quarters(LOCAL_MESSAGES)],
     )
     flat = flat_after_budget(bounded)
     local_flat = flat_after_budget(local_bounded)
     table(
         "Totals",
-        ["", "scripted estimates, 200 msgs", "local tokenizer + local summaries, 100 msgs"],
+        [
+            "",
+            f"scripted estimates, {MESSAGES} msgs",
+            f"local tokenizer + local summaries, {LOCAL_MESSAGES} msgs",
+        ],
         [
             ["bounded (incl. summaries)", bounded_total, local_bounded_total],
             ["  of which summaries (input)", summary_tokens, local_summary_tokens],
