@@ -33,15 +33,9 @@ PANEL = ["product-manager", "senior-engineer", "ux-designer", "end-user", "cfo"]
 TOPIC = "How should we price the new enterprise tier?"
 
 
-def scripted_panel(
-    *,
-    messages: int,
-    context_budget_tokens: int | None = None,
-    summary_model: ModelId | None = None,
-    local_pool: LocalModelPool | None = None,
-) -> ConversationEngine:
+def panel_spec(*, messages: int, summary_model: ModelId | None = None) -> ConversationSpec:
     """The benchmarks' conversation: five personas on the scripted model, zero latency, seed 1."""
-    spec = ConversationSpec(
+    return ConversationSpec(
         topic=TOPIC,
         persona_ids=PANEL,
         model_override=SCRIPTED,
@@ -50,6 +44,17 @@ def scripted_panel(
         turn_delay=0.0,
         max_messages=messages,
     )
+
+
+def scripted_panel(
+    *,
+    messages: int,
+    context_budget_tokens: int | None = None,
+    summary_model: ModelId | None = None,
+    local_pool: LocalModelPool | None = None,
+) -> ConversationEngine:
+    """The benchmarks' conversation as an engine of its own (no events kept, nothing stored)."""
+    spec = panel_spec(messages=messages, summary_model=summary_model)
     if context_budget_tokens is not None:
         spec.context_budget_tokens = context_budget_tokens
     factory = ModelFactory(keys=ProviderKeys(), local_pool=local_pool)

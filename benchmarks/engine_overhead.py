@@ -21,8 +21,8 @@ from typing import Any
 
 from _common import (
     PANEL,
-    TOPIC,
     ModelWatch,
+    panel_spec,
     percentile,
     scripted_panel,
     table,
@@ -30,10 +30,8 @@ from _common import (
     write,
 )
 from thinktank.engine.engine import ConversationEngine
-from thinktank.engine.setup import ConversationSpec
 from thinktank.events.log import EventBus
 from thinktank.library.loader import load_library
-from thinktank.models.ids import SCRIPTED
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.stack import ModelFactory
 from thinktank.service import ConversationService
@@ -114,15 +112,7 @@ async def server_path() -> dict[str, Any]:
             await db.upgrade()
             with scoped(LOCAL_USER_ID):
                 await service.start()
-                spec = ConversationSpec(
-                    topic=TOPIC,
-                    persona_ids=PANEL,
-                    model_override=SCRIPTED,
-                    seed=1,
-                    turn_delay=0.0,
-                    max_messages=TURNS,
-                )
-                row = await service.create(user_id=LOCAL_USER_ID, spec=spec)
+                row = await service.create(user_id=LOCAL_USER_ID, spec=panel_spec(messages=TURNS))
                 live = await service.live(user_id=LOCAL_USER_ID, conversation_id=row.id)
                 subscriber = Subscriber(await bus.subscribe(row.id, None))
                 watching = subscriber
