@@ -31,6 +31,8 @@ from thinktank.models.streaming import Chunk
 RESULTS = Path(__file__).parent / "results"
 PANEL = ["product-manager", "senior-engineer", "ux-designer", "end-user", "cfo"]
 TOPIC = "How should we price the new enterprise tier?"
+SERVER_START_SECONDS = 120.0
+"""How long a benchmark waits for a server it starts: a busy shared machine needs more than 30 s."""
 
 
 def panel_spec(*, messages: int, summary_model: ModelId | None = None) -> ConversationSpec:

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx2
 
-from _common import PANEL, LocalTokenizer, scripted_panel, table, write
+from _common import PANEL, SERVER_START_SECONDS, LocalTokenizer, scripted_panel, table, write
 from thinktank.domain import Persona
 from thinktank.models.chat import ChatTurn, approximate_tokens
 from thinktank.models.ids import parse_model_id
@@ -48,7 +48,6 @@ SEED_SYSTEM = (
     "balance. Return JSON: {{relevance: 0-1, expertise: 0-1, participation: 0-1, flow: 0-1}}"
 )
 SEED_ANSWER_TOKENS = 30
-SERVER_START_SECONDS = 120.0
 SERVED_MODEL = "smollm2"
 
 
