@@ -44,7 +44,9 @@ def running_server(
     port: int | None = None,
     data_dir: str | None = None,
     extra_env: dict[str, str] | None = None,
+    start_seconds: float = 30.0,
 ) -> Iterator[ServerProcess]:
+    """`start_seconds`: how long to wait for /healthz (benchmarks on a busy machine wait longer)."""
     port = port or free_port()
     scratch = None if data_dir else tempfile.mkdtemp(prefix="thinktank-data-")
     env = {
@@ -71,7 +73,7 @@ def running_server(
     server = ServerProcess(process, f"http://127.0.0.1:{port}", logged)
 
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited: {logged()}")
@@ -81,7 +83,7 @@ def running_server(
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 30 s")
+                raise RuntimeError(f"server did not start within {start_seconds:.0f} s")
             time.sleep(0.1)
         yield server
     finally:

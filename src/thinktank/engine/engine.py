@@ -360,11 +360,14 @@ class ConversationEngine:
         prompt: list[ModelMessage],
         prompt_tokens: int,
     ) -> Message | None:
-        await self._emit(
-            TurnDecided(
-                turn.decision, member.persona.name, member.persona.role, tuple(map(str, member.models))
+        # Nobody listens to the default sink: no event object is built for it, one per token least of all.
+        listened = self.sink is not discard
+        if listened:
+            await self._emit(
+                TurnDecided(
+                    turn.decision, member.persona.name, member.persona.role, tuple(map(str, member.models))
+                )
             )
-        )
         guard = SpeakerGuard(own_name=member.persona.name, other_names=[p.name for p in others])
         first_token: float | None = None
         error: ProviderFailure | None = None
@@ -378,11 +381,11 @@ class ConversationEngine:
                         continue
                     if first_token is None:
                         first_token = time.perf_counter()
-                    if shown := guard.feed(delta):
+                    if (shown := guard.feed(delta)) and listened:
                         await self._emit(TokenDelta(member.persona.id, shown))
         except ProviderFailure as failure:
             error = failure
-        if tail := guard.finish():
+        if (tail := guard.finish()) and listened:
             await self._emit(TokenDelta(member.persona.id, tail))
         text = guard.text
         if not text:
@@ -435,7 +438,8 @@ class ConversationEngine:
         self.messages.append(message)
         self.totals.add(account=member.persona.id, model_id=model_id, usage=usage, cost=cost)
         await self._saved(message)
-        await self._emit(CostsUpdated(self.totals.to_json()))
+        if listened:
+            await self._emit(CostsUpdated(self.totals.to_json()))
         await self._check_limits_after_turn()
         return message
 

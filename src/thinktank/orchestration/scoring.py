@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,17 +95,29 @@ def is_addressed(persona: Persona, text: str) -> bool:
     ("building on what Diana said") is not being addressed."""
     if f"@{persona.id}" in text.lower():
         return True
-    first = re.escape(persona.name.split()[0])
-    full = re.escape(persona.name)
-    role = re.escape(persona.role)
-    name = rf"(?:{full}|{first})(?![\w-])"
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
-        sentence = sentence.strip()
-        if re.match(rf"(?:(?:so|and|but|ok|okay|well|now|hey)[,\s]+)?{name}\s*[,:?!]", sentence, re.I):
+    called, named, by_role = _address_patterns(persona.name, persona.role)
+    for sentence in _sentences(text):
+        if called.match(sentence):
             return True
-        if sentence.endswith("?") and (
-            re.search(rf"(?<![\w-]){name}", sentence)
-            or re.search(rf"(?<![\w-]){role}(?![\w-])", sentence, re.I)
-        ):
+        if sentence.endswith("?") and (named.search(sentence) or by_role.search(sentence)):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_patterns(name: str, role: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Compiled once per persona: every turn asks each candidate whether the last message named them."""
+    first = re.escape(name.split()[0])
+    full = re.escape(name)
+    called_name = rf"(?:{full}|{first})(?![\w-])"
+    return (
+        re.compile(rf"(?:(?:so|and|but|ok|okay|well|now|hey)[,\s]+)?{called_name}\s*[,:?!]", re.I),
+        re.compile(rf"(?<![\w-]){called_name}"),
+        re.compile(rf"(?<![\w-]){re.escape(role)}(?![\w-])", re.I),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _sentences(text: str) -> tuple[str, ...]:
+    # The same last message is split for every candidate of a turn: once is enough.
+    return tuple(sentence.strip() for sentence in re.split(r"(?<=[.!?])\s+|\n+", text))
