@@ -1,4 +1,6 @@
-"""One running `ConversationService` from settings: the web app and the job worker both start here.
+"""Everything built from settings: the model factory, the key store and one running
+`ConversationService`. The web app, the job worker and the CLI all start here, so the layers below
+never read `Settings`.
 
 Without THINKTANK_REDIS_URL it is the embedded default (in-process bus, auto mode as tasks of this
 process). With it, events go through Redis Streams, conversations are shared by lease, and auto
@@ -11,20 +13,54 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
-from thinktank.accounts.keys import KeyStore
+import httpx2
+
+from thinktank.accounts.crypto import load_fingerprint_secret, load_keyring
+from thinktank.accounts.keys import KeyStore, validate_with_provider
 from thinktank.accounts.ratelimit import RateLimiter, RedisRateLimiter
 from thinktank.accounts.tiers import Tiers
 from thinktank.events.log import Bus, EventBus
 from thinktank.events.redis_bus import RedisEventBus
 from thinktank.jobs.scale import Scale, connect
 from thinktank.library.loader import Library
+from thinktank.models.ids import ProviderName, parse_model_id
 from thinktank.models.stack import ModelFactory
 from thinktank.ops.profiles import profile_of, rate_limits
+from thinktank.pricing.prices import Pricer
 from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database
 
 Role = Literal["web", "worker"]
+
+
+def factory_from_settings(
+    settings: Settings, *, http_client: httpx2.AsyncClient | None = None
+) -> ModelFactory:
+    """The factory every entry point (server, CLI) builds from its settings."""
+    return ModelFactory(
+        keys=settings.keys,
+        pricer=Pricer(markup=settings.markup),
+        scripted_latency=settings.scripted_latency,
+        substitute=parse_model_id(settings.substitute_model),
+        http_client=http_client,
+    )
+
+
+def open_keystore(settings: Settings, db: Database, *, http_client: httpx2.AsyncClient) -> KeyStore:
+    """The key store for these settings: key files in the data directory unless the env names keys."""
+    key_dir = settings.resolved_data_dir()
+
+    async def validate(provider: ProviderName, api_key: str) -> None:
+        await validate_with_provider(provider, api_key, http_client=http_client)
+
+    return KeyStore(
+        db,
+        keyring=load_keyring(settings.env, key_dir=key_dir),
+        fingerprint_secret=load_fingerprint_secret(settings.env, key_dir=key_dir),
+        validator=validate,
+        env_keys=settings.keys,
+    )
 
 
 async def prepare_database(db: Database) -> None:

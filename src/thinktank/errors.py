@@ -13,6 +13,9 @@
     │   ├── TooManyAttempts            sign-in rate limit; carries `retry_after`
     │   └── ConfigurationError         a setting or environment variable is invalid or missing
     │       └── NetworkModelsForbidden a real provider call while the process forbids them (tests)
+    ├── ServiceUnavailable             Redis or a worker cannot be reached now; try again shortly (503)
+    ├── ServerFault                    this deployment is broken, not the request; the operator must act (500)
+    │   └── DecryptionError            a stored secret cannot be opened: master key changed or lost
     └── ProviderFailure                a model provider (or our local model) failed; carries `provider`
         ├── TransientFailure           worth retrying after a pause
         │   ├── RateLimited            429 and friends; `retry_after` seconds when the provider said
@@ -103,6 +106,15 @@ class NetworkModelsForbidden(ConfigurationError):
 class ServiceUnavailable(ThinkTankError):
     """A service the deployment depends on (Redis, a worker) cannot be reached: try again shortly.
     Not the caller's mistake and not a provider's: the API answers 503."""
+
+
+class ServerFault(ThinkTankError):
+    """The deployment itself is broken (not the caller's input, not a provider): the API answers 500
+    with a readable body, the CLI exits 1 with one line, and the operator has to act."""
+
+
+class DecryptionError(ServerFault):
+    """A sealed secret could not be opened: wrong or missing master key, or tampered data."""
 
 
 class ProviderFailure(ThinkTankError):

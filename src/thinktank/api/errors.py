@@ -51,6 +51,13 @@ def install(app: FastAPI) -> None:
         details = {"provider": exc.provider, "status_code": exc.status_code}
         return JSONResponse(error_body("provider_failed", str(exc), details), status_code=502)
 
+    @app.exception_handler(errors.ServerFault)
+    async def server_fault(request: Request, exc: errors.ServerFault) -> JSONResponse:
+        # The operator's problem, not the caller's: logged in full, answered without the details.
+        log.error("server fault on %s %s: %s", request.method, request.url.path, exc)
+        message = "the server cannot open its stored secrets; the operator has been told"
+        return JSONResponse(error_body("server_fault", message), status_code=500)
+
     @app.exception_handler(errors.ServiceUnavailable)
     async def unavailable(request: Request, exc: errors.ServiceUnavailable) -> JSONResponse:
         body = error_body("service_unavailable", str(exc))

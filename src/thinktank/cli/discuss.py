@@ -13,6 +13,7 @@ import typer
 from rich.markdown import Markdown
 from rich.table import Table
 
+from thinktank.assembly import factory_from_settings
 from thinktank.cli.common import (
     console,
     err_console,
@@ -38,7 +39,7 @@ from thinktank.engine.totals import Line
 from thinktank.errors import ConversationBusy, ConversationOver, UserError
 from thinktank.library.loader import Library, parse_persona_file
 from thinktank.models.ids import LOCAL_DEFAULT, ModelId, parse_model_id
-from thinktank.models.stack import ModelFactory, factory_from_settings
+from thinktank.models.stack import ModelFactory
 from thinktank.outcomes.memo import memo_for_conversation
 from thinktank.settings import Settings
 

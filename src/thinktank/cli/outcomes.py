@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from thinktank.accounts.tiers import load_tiers
+from thinktank.assembly import factory_from_settings
 from thinktank.cli.common import (
     console,
     load_library_for,
@@ -19,7 +20,6 @@ from thinktank.cli.discuss import parse_mode, parse_scorer, print_memo
 from thinktank.errors import UserError
 from thinktank.events.log import EventBus
 from thinktank.models.ids import parse_model_id
-from thinktank.models.stack import factory_from_settings
 from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database

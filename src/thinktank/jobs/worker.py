@@ -19,12 +19,10 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from thinktank.accounts.keys import open_keystore
 from thinktank.accounts.tiers import load_tiers
-from thinktank.assembly import running_service
+from thinktank.assembly import factory_from_settings, open_keystore, running_service
 from thinktank.jobs.scale import BATCH_JOB, DRIVE_JOB, QUEUE_NAME, redis_settings
 from thinktank.library.loader import load_library
-from thinktank.models.stack import factory_from_settings
 from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from thinktank.service import ConversationService
 from thinktank.settings import Settings
