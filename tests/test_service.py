@@ -12,8 +12,10 @@ from thinktank.models.ids import SCRIPTED
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.stack import ModelFactory
 from thinktank.service import ConversationService
+from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.repository import LOCAL_USER_ID
+from thinktank.store.scope import scoped
 
 
 async def test_racing_requests_start_one_runner_and_never_two_turns_at_once(tmp_path: Path) -> None:
@@ -80,4 +82,42 @@ async def test_stored_messages_keep_their_timings(tmp_path: Path) -> None:
         assert stored[0].time_to_first_token_s == said.time_to_first_token_s
     finally:
         await service.close()
+        await db.dispose()
+
+
+async def test_a_command_beside_a_running_server_leaves_its_conversations_running(tmp_path: Path) -> None:
+    """The CLI builds the whole service, but its start must not do the server's crash recovery: a
+    conversation the server is running stays running, and the server's own start still pauses it."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await db.upgrade()
+
+    def service() -> ConversationService:
+        return ConversationService(
+            db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
+        )
+
+    server = service()
+    await server.start()
+    try:
+        spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=200)
+        row = await server.create(user_id=LOCAL_USER_ID, spec=spec)
+        await server.set_run_mode(user_id=LOCAL_USER_ID, conversation_id=row.id, mode="auto")
+        command = service()
+        await command.start(recover=False)
+        await command.close()
+        with scoped(LOCAL_USER_ID):
+            async with db.session() as session:
+                assert (
+                    await repo.get_conversation(session, user_id=LOCAL_USER_ID, conversation_id=row.id)
+                ).status == "running"
+        restarted = service()
+        await restarted.start()
+        await restarted.close()
+        with scoped(LOCAL_USER_ID):
+            async with db.session() as session:
+                assert (
+                    await repo.get_conversation(session, user_id=LOCAL_USER_ID, conversation_id=row.id)
+                ).status == "paused"
+    finally:
+        await server.close()
         await db.dispose()

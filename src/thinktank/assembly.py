@@ -18,11 +18,11 @@ import httpx2
 from thinktank.accounts.crypto import load_fingerprint_secret, load_keyring
 from thinktank.accounts.keys import KeyStore, validate_with_provider
 from thinktank.accounts.ratelimit import RateLimiter, RedisRateLimiter
-from thinktank.accounts.tiers import Tiers
+from thinktank.accounts.tiers import Tiers, load_tiers
 from thinktank.events.log import Bus, EventBus
 from thinktank.events.redis_bus import RedisEventBus
 from thinktank.jobs.scale import Scale, connect
-from thinktank.library.loader import Library
+from thinktank.library.loader import Library, load_library
 from thinktank.models.ids import ProviderName, parse_model_id
 from thinktank.models.stack import ModelFactory
 from thinktank.ops.profiles import profile_of, rate_limits
@@ -31,7 +31,9 @@ from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database
 
-Role = Literal["web", "worker"]
+# "command": a short-lived CLI command (memo, fork, rerun, batch run) beside a server that may be
+# running on the same database; it leaves start-up recovery, the purge and Redis to the server.
+Role = Literal["web", "worker", "command"]
 
 
 def factory_from_settings(
@@ -87,7 +89,7 @@ async def running_service(
     bus: Bus = EventBus()
     limits = rate_limits(settings)
     limiter = RateLimiter(limits)
-    if settings.redis_url:
+    if settings.redis_url and role != "command":
         scale = await connect(
             settings.redis_url, kind=role, drives_here=role == "worker", lease_ttl=settings.lease_seconds
         )
@@ -108,7 +110,7 @@ async def running_service(
         profile=profile_of(settings),
         rate_limiter=None if limits.unlimited else limiter,
     )
-    await service.start()
+    await service.start(recover=role != "command")
     try:
         yield service
     finally:
@@ -116,3 +118,26 @@ async def running_service(
         await bus.close()
         if scale is not None:
             await scale.close()
+
+
+@asynccontextmanager
+async def service_from_settings(
+    settings: Settings, *, role: Role, db: Database, http_client: httpx2.AsyncClient | None = None
+) -> AsyncIterator[ConversationService]:
+    """The service with everything settings name (library, models, the key store, plans), so the
+    worker and every CLI command use a user's stored keys and the profile exactly as the web app."""
+    validation_client = http_client or httpx2.AsyncClient(timeout=30.0)
+    try:
+        async with running_service(
+            settings,
+            role=role,
+            db=db,
+            library=load_library(user_dir=settings.library_dir),
+            factory=factory_from_settings(settings, http_client=http_client),
+            keystore=open_keystore(settings, db, http_client=validation_client),
+            tiers=load_tiers(settings.tiers_file),
+        ) as service:
+            yield service
+    finally:
+        if http_client is None:
+            await validation_client.aclose()

@@ -114,15 +114,19 @@ class ConversationService:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, recover: bool = True) -> None:
+        """`recover=False` for a short-lived command beside a server that may be running: it leaves
+        that server's running conversations, reservations and the retention purge alone."""
         with system_scope():  # start-up work crosses users; so does the purge task started here
-            await self._start()
+            await self._start(recover=recover)
 
-    async def _start(self) -> None:
+    async def _start(self, *, recover: bool) -> None:
         paused = 0
         async with self.db.session() as session:
             await repo.ensure_local_user(session)
             await repo.sync_library(session, library=self.library, pricer=self.factory.pricer)
+            if not recover:
+                return
             if self.scale is None:
                 # Alone, nothing can be running at start-up. With other processes, their turns are
                 # real: workers take over what a dead process drove (see `sweep`).
