@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from thinktank.domain.vocabulary import SETTLED
 from thinktank.engine.setup import ConversationSpec
 from thinktank.errors import UnknownIdError, UserError
 from thinktank.models.ids import parse_model_id
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 MAX_RUNS = 500
 POLL_SECONDS = 0.25
-ENDED = ("finished", "stopped", "paused")
 
 
 class BatchSpec(BaseModel):
@@ -165,7 +165,7 @@ class Batches:
             "total_cost_usd": _money(spent),
             "progress": {
                 "total": len(runs),
-                "done": sum(counts.get(s, 0) for s in ("finished", "stopped", "paused", "failed", "skipped")),
+                "done": sum(counts.get(s, 0) for s in (*SETTLED, "failed", "skipped")),
                 **counts,
             },
             "created_at": row.created_at.isoformat(),
@@ -270,7 +270,7 @@ class Batches:
                     run.update(status="failed", reason="its conversation was deleted")
                     return
                 status, reason = row.status, row.stop_reason
-            if status in ENDED:
+            if status in SETTLED:
                 break
             await asyncio.sleep(POLL_SECONDS)
         memo: dict[str, Any] | None = None

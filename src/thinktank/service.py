@@ -27,6 +27,7 @@ from thinktank.accounts.ratelimit import RateLimiter
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
 from thinktank.batches import Batches
 from thinktank.domain import DiscussionMode, Message, Persona
+from thinktank.domain.vocabulary import ENDED
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
 from thinktank.engine.events import ErrorOccurred, Event, EventSink, MessageCompleted, StateChanged
@@ -565,11 +566,7 @@ class ConversationService:
                 self.metrics.message_completed(event.message)
             elif isinstance(event, ErrorOccurred):
                 self.metrics.turn_failed()
-            if (
-                kept != "permanent"
-                and isinstance(event, StateChanged)
-                and event.status in ("stopped", "finished")
-            ):
+            if kept != "permanent" and isinstance(event, StateChanged) and event.status in ENDED:
                 # The live session is over: with retention none or session, nothing of it stays.
                 asyncio.get_running_loop().call_soon(
                     lambda: asyncio.ensure_future(
@@ -729,7 +726,7 @@ class ConversationService:
         sides = {}
         for key, conversation_id in (("first", first), ("second", second)):
             live = await self.live(user_id=user_id, conversation_id=conversation_id)
-            ended = live.engine.status in ("finished", "stopped")
+            ended = live.engine.status in ENDED
             running_here = live.runner is not None and not live.runner.done()
             if (running_here or live.engine.status == "running") and not ended:
                 raise ConversationBusy("a conversation being compared is still running; compare when it ends")
@@ -1029,5 +1026,5 @@ class ConversationService:
 
 def _refuse_ended(status: str, reason: str) -> None:
     """Auto mode cannot start on a conversation that was stopped or ran to its end."""
-    if status in ("stopped", "finished"):
+    if status in ENDED:
         raise UserError(f"this conversation has ended ({reason})")

@@ -23,6 +23,7 @@ from thinktank.cli.common import (
     usd,
 )
 from thinktank.domain import DISCUSSION_MODES, DiscussionMode, Persona
+from thinktank.domain.vocabulary import ENDED, SETTLED
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.events import (
     ErrorOccurred,
@@ -147,7 +148,7 @@ class Steering:
             await self.engine.run_auto()
             return
         console.print(f"[dim]{MANUAL_HELP}[/dim]")
-        while self.engine.status not in ("stopped", "finished"):
+        while self.engine.status not in ENDED:
             line = await asyncio.to_thread(_read_line, "› ")
             if line is None or line.strip() == "/quit":
                 await self.engine.stop("you quit")
@@ -243,7 +244,7 @@ class TerminalView:
                 console.print()
                 console.print(f"{why}{answered}{flag}", style="dim", markup=False, highlight=False)
                 console.print()
-        elif isinstance(event, StateChanged) and event.status in ("finished", "stopped", "paused"):
+        elif isinstance(event, StateChanged) and event.status in SETTLED:
             console.print(f"— {event.reason}", style="dim", markup=False)
         elif isinstance(event, ErrorOccurred):
             console.print(f"\n{event.message}", style="red", markup=False, highlight=False)

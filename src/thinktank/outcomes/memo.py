@@ -22,6 +22,7 @@ from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
 from pydantic_ai.models import Model
 
 from thinktank.domain import Message, Usage
+from thinktank.domain.vocabulary import CHAIR_OPENING
 from thinktank.engine.engine import ConversationEngine
 from thinktank.errors import ProviderFailure
 from thinktank.models.answer import read_answer
@@ -29,7 +30,7 @@ from thinktank.models.ids import SCRIPTED, ModelId
 from thinktank.models.stack import ModelFactory
 from thinktank.pricing.prices import FREE, UNKNOWN_COST, Cost
 
-CHAIR_INSTRUCTIONS = "You chair the panel and write its decision memo."
+CHAIR_INSTRUCTIONS = CHAIR_OPENING
 MESSAGE_CHARS = 700
 WINDOW = 80
 
