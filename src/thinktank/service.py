@@ -100,7 +100,7 @@ class ConversationService:
         """None: this process alone serves every conversation (the embedded default)."""
         self._holds: dict[str, int] = {}
         self._driving: set[str] = set()
-        self.batches = Batches(self)
+        self.batches = Batches(self, db=db, library=library, scale=scale)
         self._renewer: asyncio.Task[None] | None = None
         self.library = library
         self.factory = factory
