@@ -96,28 +96,32 @@ async def test_a_command_beside_a_running_server_leaves_its_conversations_runnin
             db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
         )
 
+    async def status_of(conversation_id: str) -> str:
+        with scoped(LOCAL_USER_ID):
+            async with db.session() as session:
+                found = await repo.get_conversation(
+                    session, user_id=LOCAL_USER_ID, conversation_id=conversation_id
+                )
+                return found.status
+
     server = service()
     await server.start()
     try:
         spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=200)
         row = await server.create(user_id=LOCAL_USER_ID, spec=spec)
         await server.set_run_mode(user_id=LOCAL_USER_ID, conversation_id=row.id, mode="auto")
+        deadline = asyncio.get_running_loop().time() + 10
+        while await status_of(row.id) != "running":  # its state reaches the database by group commit
+            assert asyncio.get_running_loop().time() < deadline, "auto mode never ran"
+            await asyncio.sleep(0.02)
         command = service()
         await command.start(recover=False)
         await command.close()
-        with scoped(LOCAL_USER_ID):
-            async with db.session() as session:
-                assert (
-                    await repo.get_conversation(session, user_id=LOCAL_USER_ID, conversation_id=row.id)
-                ).status == "running"
+        assert await status_of(row.id) == "running"
         restarted = service()
         await restarted.start()
         await restarted.close()
-        with scoped(LOCAL_USER_ID):
-            async with db.session() as session:
-                assert (
-                    await repo.get_conversation(session, user_id=LOCAL_USER_ID, conversation_id=row.id)
-                ).status == "paused"
+        assert await status_of(row.id) == "paused"
     finally:
         await server.close()
         await db.dispose()
