@@ -17,8 +17,10 @@ from thinktank.models.ids import SCRIPTED
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.stack import ModelFactory
 from thinktank.service import ConversationService
+from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.repository import LOCAL_USER_ID
+from thinktank.store.scope import scoped
 
 
 async def test_racing_requests_start_one_runner_and_never_two_turns_at_once(tmp_path: Path) -> None:
@@ -142,3 +144,45 @@ async def test_idle_conversations_leave_memory_and_come_back_whole(service: Conv
     back = await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)
     assert said is not None
     assert (back.engine.messages[-1].index, back.engine.messages[-1].text) == (said.index, said.text)
+
+
+async def test_a_command_beside_a_running_server_leaves_its_conversations_running(tmp_path: Path) -> None:
+    """The CLI builds the whole service, but its start must not do the server's crash recovery: a
+    conversation the server is running stays running, and the server's own start still pauses it."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    await db.upgrade()
+
+    def service() -> ConversationService:
+        return ConversationService(
+            db=db, library=load_library(), factory=ModelFactory(keys=ProviderKeys()), bus=EventBus()
+        )
+
+    async def status_of(conversation_id: str) -> str:
+        with scoped(LOCAL_USER_ID):
+            async with db.session() as session:
+                found = await repo.get_conversation(
+                    session, user_id=LOCAL_USER_ID, conversation_id=conversation_id
+                )
+                return found.status
+
+    server = service()
+    await server.start()
+    try:
+        spec = ConversationSpec(template_id="security-review", model_override=SCRIPTED, max_messages=200)
+        row = await server.create(user_id=LOCAL_USER_ID, spec=spec)
+        await server.set_run_mode(user_id=LOCAL_USER_ID, conversation_id=row.id, mode="auto")
+        deadline = asyncio.get_running_loop().time() + 10
+        while await status_of(row.id) != "running":  # its state reaches the database by group commit
+            assert asyncio.get_running_loop().time() < deadline, "auto mode never ran"
+            await asyncio.sleep(0.02)
+        command = service()
+        await command.start(recover=False)
+        await command.close()
+        assert await status_of(row.id) == "running"
+        restarted = service()
+        await restarted.start()
+        await restarted.close()
+        assert await status_of(row.id) == "paused"
+    finally:
+        await server.close()
+        await db.dispose()

@@ -15,6 +15,8 @@
     │       └── NetworkModelsForbidden a real provider call while the process forbids them (tests)
     ├── ServiceUnavailable             Redis, a worker or the process holding a conversation is away (503)
     │   └── ProviderUnreachable        a provider could not be reached to check a new key (503)
+    ├── ServerFault                    this deployment is broken, not the request; the operator must act (500)
+    │   └── DecryptionError            a stored secret cannot be opened: master key changed or lost
     └── ProviderFailure                a model provider (or our local model) failed; carries `provider`
         ├── TransientFailure           worth retrying after a pause
         │   ├── RateLimited            429 and friends; `retry_after` seconds when the provider said
@@ -116,6 +118,15 @@ class ProviderUnreachable(ServiceUnavailable):
     def __init__(self, provider: str) -> None:
         self.provider = provider
         super().__init__(f"{provider} could not be reached to check this key; nothing was saved, try again")
+
+
+class ServerFault(ThinkTankError):
+    """The deployment itself is broken (not the caller's input, not a provider): the API answers 500
+    with a readable body, the CLI exits 1 with one line, and the operator has to act."""
+
+
+class DecryptionError(ServerFault):
+    """A sealed secret could not be opened: wrong or missing master key, or tampered data."""
 
 
 class ProviderFailure(ThinkTankError):

@@ -28,6 +28,7 @@ from thinktank.accounts.ratelimit import RateLimiter
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
 from thinktank.batches import Batches
 from thinktank.domain import DiscussionMode, Message, Persona
+from thinktank.domain.vocabulary import ENDED
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
 from thinktank.engine.events import ErrorOccurred, Event, EventSink, MessageCompleted, StateChanged
@@ -109,7 +110,7 @@ class ConversationService:
         """None: this process alone serves every conversation (the embedded default)."""
         self._holds: dict[str, int] = {}
         self._driving: set[str] = set()
-        self.batches = Batches(self)
+        self.batches = Batches(self, db=db, library=library, scale=scale)
         self._renewer: asyncio.Task[None] | None = None
         self.library = library
         self.factory = factory
@@ -125,15 +126,19 @@ class ConversationService:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, recover: bool = True) -> None:
+        """`recover=False` for a short-lived command beside a server that may be running: it leaves
+        that server's running conversations, reservations and the retention purge alone."""
         with system_scope():  # start-up work crosses users; so does the purge task started here
-            await self._start()
+            await self._start(recover=recover)
 
-    async def _start(self) -> None:
+    async def _start(self, *, recover: bool) -> None:
         paused = 0
         async with self.db.session() as session:
             await repo.ensure_local_user(session)
             await repo.sync_library(session, library=self.library, pricer=self.factory.pricer)
+            if not recover:
+                return
             if self.scale is None:
                 # Alone, nothing can be running at start-up. With other processes, their turns are
                 # real: workers take over what a dead process drove (see `sweep`).
@@ -608,11 +613,7 @@ class ConversationService:
                 self.metrics.message_completed(event.message)
             elif isinstance(event, ErrorOccurred):
                 self.metrics.turn_failed()
-            if (
-                kept != "permanent"
-                and isinstance(event, StateChanged)
-                and event.status in ("stopped", "finished")
-            ):
+            if kept != "permanent" and isinstance(event, StateChanged) and event.status in ENDED:
                 # The live session is over: with retention none or session, nothing of it stays.
                 asyncio.get_running_loop().call_soon(
                     lambda: asyncio.ensure_future(
@@ -772,7 +773,7 @@ class ConversationService:
         sides = {}
         for key, conversation_id in (("first", first), ("second", second)):
             live = await self.live(user_id=user_id, conversation_id=conversation_id)
-            ended = live.engine.status in ("finished", "stopped")
+            ended = live.engine.status in ENDED
             running_here = live.runner is not None and not live.runner.done()
             if (running_here or live.engine.status == "running") and not ended:
                 raise ConversationBusy("a conversation being compared is still running; compare when it ends")
@@ -1091,5 +1092,5 @@ class ConversationService:
 
 def _refuse_ended(status: str, reason: str) -> None:
     """Auto mode cannot start on a conversation that was stopped or ran to its end."""
-    if status in ("stopped", "finished"):
+    if status in ENDED:
         raise UserError(f"this conversation has ended ({reason})")

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
-from thinktank.accounts.crypto import Keyring, fingerprint, last_four, load_fingerprint_secret, load_keyring
+from thinktank.accounts.crypto import Keyring, fingerprint, last_four
 from thinktank.errors import (
     ProviderFailure,
     ProviderTimeout,
@@ -34,7 +34,6 @@ from thinktank.errors import (
 )
 from thinktank.models.ids import ProviderName
 from thinktank.models.keys import ProviderKeys
-from thinktank.settings import Settings
 from thinktank.store.db import Database
 from thinktank.store.tables import PlatformApiKey, UserApiKey
 
@@ -356,19 +355,3 @@ def _as_http_error(exc: Exception, status: object, provider: str) -> Exception:
     if isinstance(status, int):
         return ModelHTTPError(status_code=status, model_name=f"{provider} key check", body=str(exc))
     return exc
-
-
-def open_keystore(settings: Settings, db: Database, *, http_client: httpx2.AsyncClient) -> KeyStore:
-    """The key store for these settings: key files in the data directory unless the env names keys."""
-    key_dir = settings.resolved_data_dir()
-
-    async def validate(provider: ProviderName, api_key: str) -> None:
-        await validate_with_provider(provider, api_key, http_client=http_client)
-
-    return KeyStore(
-        db,
-        keyring=load_keyring(settings.env, key_dir=key_dir),
-        fingerprint_secret=load_fingerprint_secret(settings.env, key_dir=key_dir),
-        validator=validate,
-        env_keys=settings.keys,
-    )

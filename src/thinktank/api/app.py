@@ -14,7 +14,6 @@ import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from thinktank.accounts.keys import open_keystore
 from thinktank.accounts.oauth import OAuthSignIn, providers_from_env
 from thinktank.accounts.signin import LogMailer, Mailer, SignIn, SmtpMailer
 from thinktank.accounts.tiers import load_tiers
@@ -23,9 +22,8 @@ from thinktank.api.guards import MAX_BODY_BYTES, BodyLimit, LocalOriginGuard
 from thinktank.api.routes import account, auth, batches, conversations, events, keys, models, steering, tokens
 from thinktank.api.routes import library as library_routes
 from thinktank.api.schemas import ERROR_RESPONSES
-from thinktank.assembly import running_service
+from thinktank.assembly import factory_from_settings, open_keystore, running_service
 from thinktank.library.loader import load_library
-from thinktank.models.stack import factory_from_settings
 from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database

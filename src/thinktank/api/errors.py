@@ -58,6 +58,13 @@ def install(app: FastAPI) -> None:
         body = error_body("provider_unreachable", str(exc), {"provider": exc.provider})
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
+    @app.exception_handler(errors.ServerFault)
+    async def server_fault(request: Request, exc: errors.ServerFault) -> JSONResponse:
+        # The operator's problem, not the caller's: logged in full, answered without the details.
+        log.error("server fault on %s %s: %s", request.method, request.url.path, exc)
+        message = "the server cannot open its stored secrets; the operator has been told"
+        return JSONResponse(error_body("server_fault", message), status_code=500)
+
     @app.exception_handler(errors.ServiceUnavailable)
     async def unavailable(request: Request, exc: errors.ServiceUnavailable) -> JSONResponse:
         body = error_body("service_unavailable", str(exc))

@@ -13,6 +13,7 @@ import typer
 from rich.markdown import Markdown
 from rich.table import Table
 
+from thinktank.assembly import factory_from_settings
 from thinktank.cli.common import (
     console,
     err_console,
@@ -22,6 +23,7 @@ from thinktank.cli.common import (
     usd,
 )
 from thinktank.domain import DISCUSSION_MODES, DiscussionMode, Persona
+from thinktank.domain.vocabulary import ENDED, SETTLED
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.events import (
     ErrorOccurred,
@@ -38,7 +40,7 @@ from thinktank.engine.totals import Line
 from thinktank.errors import ConversationBusy, ConversationOver, UserError
 from thinktank.library.loader import Library, parse_persona_file
 from thinktank.models.ids import LOCAL_DEFAULT, ModelId, parse_model_id
-from thinktank.models.stack import ModelFactory, factory_from_settings
+from thinktank.models.stack import ModelFactory
 from thinktank.outcomes.memo import memo_for_conversation
 from thinktank.settings import Settings
 
@@ -146,7 +148,7 @@ class Steering:
             await self.engine.run_auto()
             return
         console.print(f"[dim]{MANUAL_HELP}[/dim]")
-        while self.engine.status not in ("stopped", "finished"):
+        while self.engine.status not in ENDED:
             line = await asyncio.to_thread(_read_line, "› ")
             if line is None or line.strip() == "/quit":
                 await self.engine.stop("you quit")
@@ -242,7 +244,7 @@ class TerminalView:
                 console.print()
                 console.print(f"{why}{answered}{flag}", style="dim", markup=False, highlight=False)
                 console.print()
-        elif isinstance(event, StateChanged) and event.status in ("finished", "stopped", "paused"):
+        elif isinstance(event, StateChanged) and event.status in SETTLED:
             console.print(f"— {event.reason}", style="dim", markup=False)
         elif isinstance(event, ErrorOccurred):
             console.print(f"\n{event.message}", style="red", markup=False, highlight=False)

@@ -15,13 +15,14 @@ from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
 from pydantic_ai.models import Model
 
 from thinktank.domain import Message, Usage
+from thinktank.domain.vocabulary import SUMMARISER_OPENING
 from thinktank.engine.prompts import speaker_label
 from thinktank.models.answer import read_answer
 from thinktank.models.chat import approximate_tokens
 from thinktank.pricing.prices import UNKNOWN_COST, Cost
 
 SUMMARY_INSTRUCTIONS = (
-    "You summarise discussions. Write a neutral summary of the discussion below in under 150 words: "
+    f"{SUMMARISER_OPENING} Write a neutral summary of the discussion below in under 150 words: "
     "each person's main position, what they agree on, and the open questions. Use the speakers' names."
 )
 DEFAULT_BUDGET_TOKENS = 1200

@@ -18,6 +18,7 @@ from pydantic_ai.direct import model_request_stream
 from pydantic_ai.messages import ModelMessage
 
 from thinktank.domain import DiscussionMode, Message, Persona, TurnDecision, Usage
+from thinktank.domain.vocabulary import ENDED
 from thinktank.engine.budget import Budget, HeldTurn, Share
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.events import (
@@ -221,7 +222,7 @@ class ConversationEngine:
             await self._set_status("idle", "switched to manual mode")
 
     async def stop(self, reason: str = "stopped by the user") -> None:
-        if self.status not in ("stopped", "finished"):
+        if self.status not in ENDED:
             await self._set_status("stopped", reason)
 
     def set_speed(self, speed: int) -> None:
@@ -522,7 +523,7 @@ class ConversationEngine:
         await self._emit(MessageCompleted(message))
 
     def _ensure_open(self) -> None:
-        if self.status in ("stopped", "finished"):
+        if self.status in ENDED:
             raise ConversationOver(f"this conversation has ended ({self.stop_reason})")
 
     async def _set_status(self, status: Status, reason: str) -> None:

@@ -23,6 +23,7 @@ from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
 from pydantic_ai.models import Model
 
 from thinktank.domain import Message, Usage
+from thinktank.domain.vocabulary import CHAIR_OPENING
 from thinktank.engine.budget import Budget, HeldTurn, Share
 from thinktank.engine.engine import ConversationEngine
 from thinktank.errors import ProviderFailure, public_message
@@ -32,7 +33,7 @@ from thinktank.models.ids import SCRIPTED, ModelId
 from thinktank.models.stack import ModelFactory
 from thinktank.pricing.prices import FREE, UNKNOWN_COST, Cost, Pricer
 
-CHAIR_INSTRUCTIONS = "You chair the panel and write its decision memo."
+CHAIR_INSTRUCTIONS = CHAIR_OPENING
 MESSAGE_CHARS = 700
 WINDOW = 80
 REPLY_TOKENS = 2000
