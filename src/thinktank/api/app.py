@@ -20,7 +20,18 @@ from thinktank.accounts.oauth import OAuthSignIn, providers_from_env
 from thinktank.accounts.signin import LogMailer, Mailer, SignIn, SmtpMailer
 from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
-from thinktank.api.routes import account, auth, batches, conversations, events, keys, models, steering, tokens
+from thinktank.api.routes import (
+    account,
+    auth,
+    batches,
+    conversations,
+    events,
+    keys,
+    local_server,
+    models,
+    steering,
+    tokens,
+)
 from thinktank.api.routes import library as library_routes
 from thinktank.assembly import running_service
 from thinktank.library.loader import load_library
@@ -28,7 +39,7 @@ from thinktank.models.stack import factory_from_settings
 from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database
-from thinktank.web import fragments, pages
+from thinktank.web import fragments, pages, servers
 from thinktank.web.assets import STATIC_DIR
 from thinktank.web.render import build_templates, install_redirects
 
@@ -158,6 +169,7 @@ def create_app(
         account.router,
         tokens.router,
         keys.router,
+        local_server.router,
         library_routes.router,
         conversations.router,
         steering.router,
@@ -169,6 +181,7 @@ def create_app(
 
     app.include_router(pages.router)
     app.include_router(fragments.router)
+    app.include_router(servers.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -7,9 +7,12 @@ from fastapi import APIRouter, Query, Response
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.schemas import PersonaIn, PersonaPublic, TemplatePublic
 from thinktank.domain import Persona
+from thinktank.engine.members import chain_for
 from thinktank.errors import UnknownIdError, UserError
 from thinktank.library.loader import closest
+from thinktank.models.stack import ModelFactory
 from thinktank.pricing.estimate import estimate_conversation_cost
+from thinktank.pricing.prices import Cost
 from thinktank.store import repository as repo
 
 router = APIRouter(tags=["personas and templates"])
@@ -89,17 +92,34 @@ async def duplicate_persona(
     return PersonaPublic(source="mine", persona=copy)
 
 
-def template_public(service: Service, template_id: str) -> TemplatePublic:
+def _usd(cost: Cost) -> str | None:
+    return None if cost.billed is None else f"{cost.billed:.4f}"
+
+
+def template_public(
+    service: Service, template_id: str, *, factory: ModelFactory | None = None
+) -> TemplatePublic:
+    """With the cost on the personas' own models, and on what will answer with these keys (the
+    server's, or a user's factory): a panel without keys runs free on the local model."""
     template = service.library.template(template_id)
-    cost = estimate_conversation_cost(
-        service.library.template_personas(template),
-        template.estimated_messages,
-        pricer=service.factory.pricer,
-        topic=template.initial_prompt,
+    factory = factory or service.factory
+    personas = service.library.template_personas(template)
+    runs = {p.id: chain_for(p, factory).models[0] for p in personas}
+    wanted, running = (
+        estimate_conversation_cost(
+            personas,
+            template.estimated_messages,
+            pricer=factory.pricer,
+            topic=template.initial_prompt,
+            model_for=model_for,
+        )
+        for model_for in (None, lambda p: runs[p.id])
     )
     return TemplatePublic(
         **template.model_dump(),
-        estimated_cost_usd=None if cost.billed is None else f"{cost.billed:.4f}",
+        estimated_cost_usd=_usd(wanted),
+        running_cost_usd=_usd(running),
+        runs_on=[str(runs[p.id]) for p in personas],
     )
 
 
