@@ -7,6 +7,7 @@ must satisfy wherever it comes from: the bundled library, a user's directory, or
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -31,6 +32,12 @@ def _slug(value: str) -> str:
 
 
 Slug = Annotated[str, AfterValidator(_slug)]
+
+
+def slug_of(name: str) -> str:
+    """An id made from a name: "Night Nurse" -> "night-nurse"."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")
 
 
 class _Strict(BaseModel):

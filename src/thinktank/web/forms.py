@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -11,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import ImmutableMultiDict
 
 from thinktank.api.schemas import ConversationCreate, PersonaIn
+from thinktank.domain.library import slug_of
 
 M = TypeVar("M", bound=BaseModel)
 Fields = ImmutableMultiDict[str, Any]
@@ -62,12 +61,6 @@ def field_errors(error: ValidationError) -> FieldErrors:
         name = ".".join(str(part) for part in problem["loc"] if not isinstance(part, int))
         errors.setdefault(name, _plain(problem))
     return errors
-
-
-def slug_of(name: str) -> str:
-    """An id made from a name: "Night Nurse" -> "night-nurse"."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")
 
 
 def _optional(group: dict[str, Any]) -> dict[str, Any] | None:

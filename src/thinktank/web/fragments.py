@@ -13,6 +13,7 @@ from thinktank.accounts.keys import KEYED_PROVIDERS
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.routes.conversations import create_conversation
 from thinktank.api.routes.keys import keystore_of, list_keys
+from thinktank.api.routes.library import persona_draft
 from thinktank.api.schemas import ConversationCreate
 from thinktank.domain import Persona
 from thinktank.engine.members import chain_for
@@ -203,6 +204,26 @@ async def save_persona(request: Request, service: Service, user: CurrentUser) ->
         editing=editing,
         errors=errors,
         models=await model_choices(service, user, fields),
+    )
+
+
+@router.post("/personas/draft", response_class=HTMLResponse)
+async def draft_persona_fields(request: Request, service: Service, user: CurrentUser) -> Response:
+    """The builder filled in by a model from one sentence, to edit before saving."""
+    form = await request.form()
+    sentence, model = str(form.get("sentence") or ""), str(form.get("draft_model") or "") or None
+    try:
+        persona = await persona_draft(service, user, sentence=sentence, model=model)
+        errors: FieldErrors = {}
+    except (UserError, ProviderFailure) as error:
+        persona, errors = persona_fields(form), {"": f"No draft: {error}"}
+    return render(
+        request,
+        "_persona_fields.html",
+        persona=persona,
+        editing=None,
+        errors=errors,
+        models=await model_choices(service, user, persona),
     )
 
 

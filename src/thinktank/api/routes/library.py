@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.schemas import PersonaIn, PersonaPublic, TemplatePublic
 from thinktank.domain import Persona
+from thinktank.domain.library import slug_of
+from thinktank.engine.drafting import MAX_SENTENCE, draft_persona
 from thinktank.engine.members import chain_for
 from thinktank.errors import UnknownIdError, UserError
 from thinktank.library.loader import closest
+from thinktank.models.ids import parse_model_id
 from thinktank.models.stack import ModelFactory
 from thinktank.pricing.estimate import estimate_conversation_cost
 from thinktank.pricing.prices import Cost
@@ -40,6 +46,27 @@ async def list_personas(
 
 def _searchable(persona: Persona) -> str:
     return " ".join([persona.name, persona.role, persona.description, *persona.expertise]).lower()
+
+
+class DraftRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sentence: str = Field(min_length=1, max_length=MAX_SENTENCE, description="Who, in one sentence")
+    model: str | None = Field(None, description="Model id that writes the draft (default: the substitute)")
+
+
+async def persona_draft(service: Service, user: str, *, sentence: str, model: str | None) -> dict[str, Any]:
+    """A persona drafted by the chosen model, as the builder's fields (not saved)."""
+    factory = await service.factory_for(user)
+    model_id = parse_model_id(model) if model else factory.substitute
+    draft = await draft_persona(sentence, model=factory.build(model_id))
+    fields = draft.model_dump(exclude_none=True)
+    return fields | {"id": slug_of(draft.name), "model": str(model_id)}
+
+
+@router.post("/personas/draft")
+async def draft_a_persona(body: DraftRequest, service: Service, user: CurrentUser) -> dict[str, Any]:
+    """Draft a persona from one sentence with the chosen model; edit it, then POST /personas to save."""
+    return await persona_draft(service, user, sentence=body.sentence, model=body.model)
 
 
 @router.get("/personas/{persona_id}", response_model=PersonaPublic)
