@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import context_growth
 import engine_overhead
 import load
+import local_quality
 import local_throughput
 import room_open
 import selection_cost
@@ -23,6 +24,7 @@ async def main() -> None:
         selection_cost,
         context_growth,
         local_throughput,
+        local_quality,
         sse_latency,
         room_open,
         load,
