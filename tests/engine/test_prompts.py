@@ -76,9 +76,8 @@ def test_small_models_get_the_compact_prompt_name_and_role_first_and_a_closing_c
     assert "Diana Patel (Security Architect)" in compact
     assert len(compact) < len(full) / 2
     window = [msg(0, "security-expert", "Diana Patel", "Security Architect", "Passkeys, clearly.")]
-    last = build_messages(alex, system=compact, window=window, style="compact", topic="Passkeys?")[-1]
+    last = build_messages(alex, system=compact, window=window, style="compact")[-1]
     assert isinstance(last, ModelRequest)
-    assert "Passkeys, clearly.\n\nTopic: Passkeys?\nNow Alex Chen" in str(last.parts[-1].content)
     assert str(last.parts[-1].content).endswith(
         "Now Alex Chen (Senior Software Engineer) replies in 2 or 3 sentences:"
     )

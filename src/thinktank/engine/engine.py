@@ -290,9 +290,7 @@ class ConversationEngine:
             style=style,
         )
         window = self.context.window(self.messages)
-        prompt = build_messages(
-            member.persona, system=system, window=window, style=style, topic=self.config.topic
-        )
+        prompt = build_messages(member.persona, system=system, window=window, style=style)
         prompt_tokens = approximate_tokens(system) + sum(approximate_tokens(m.text) for m in window)
         estimate = self.pricer.price(
             member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens

@@ -30,7 +30,6 @@ from thinktank.models.size import is_small
 PromptStyle = Literal["full", "compact"]
 COMPACT_REPLY_TOKENS = 120
 """A small model's reply: two or three sentences fit; past that it wanders or repeats itself."""
-COMPACT_CUE = "Topic: {topic}\nNow {name} ({role}) replies in 2 or 3 sentences:"
 _MAX_STOP_SEQUENCES = 4  # OpenAI-compatible servers accept at most four
 
 MODE_INSTRUCTIONS: dict[DiscussionMode, str] = {
@@ -163,7 +162,6 @@ def build_messages(
     system: str,
     window: Sequence[Message],
     style: PromptStyle = "full",
-    topic: str = "",
 ) -> list[ModelMessage]:
     """The transcript window as alternating turns; others' consecutive messages share one user turn."""
     messages: list[ModelMessage] = []
@@ -187,9 +185,8 @@ def build_messages(
     if pending or first or isinstance(messages[-1], ModelResponse):
         if not pending:
             pending.append(f"{persona.name}, please continue.")
-        if style == "compact" and COMPACT_CUE:
-            # A small model answers the last thing it read (measured: replies drift off topic when
-            # the topic is only in the system prompt): end on the topic, who speaks and how.
-            pending.append(COMPACT_CUE.format(name=persona.name, role=persona.role, topic=topic))
+        if style == "compact":
+            # A small model answers the last thing it read: end on who speaks and how.
+            pending.append(f"Now {persona.name} ({persona.role}) replies in 2 or 3 sentences:")
         flush()
     return messages
