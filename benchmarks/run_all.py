@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import context_growth
 import engine_overhead
 import load
+import local_quality
 import local_throughput
 import peer_autogen
 import readme_table
@@ -29,6 +30,7 @@ async def main() -> int:
         selection_cost,
         context_growth,
         local_throughput,
+        local_quality,
         sse_latency,
         room_open,
         load,

@@ -133,7 +133,9 @@ def test_the_commands_use_the_users_stored_keys(
     cid, settings = stored_conversation(tmp_path, monkeypatch, turns=2)
     if stored_key:
         models = FakeServer().queue(httpx2.Response(200, json={"object": "list", "data": []}))
-        with TestClient(create_app(settings, http_client=models.client()), base_url="http://127.0.0.1") as client:
+        with TestClient(
+            create_app(settings, http_client=models.client()), base_url="http://127.0.0.1"
+        ) as client:
             added = client.put("/api/v1/keys/openai", json={"api_key": "sk-stored-by-the-user-7731"})
             assert added.status_code == 200, added.text
     monkeypatch.setenv("THINKTANK_SCRIPTED_LATENCY", "0")

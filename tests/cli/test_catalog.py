@@ -102,4 +102,6 @@ def test_a_broken_user_library_is_one_readable_line(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("THINKTANK_LIBRARY_DIR", str(tmp_path))
     result = runner.invoke(app, ["personas", "list"])
     assert result.exit_code == 2
-    assert "x.yaml: category: required field is missing" in result.output
+    assert (
+        "x.yaml: name: required field is missing" in result.output
+    )  # only name, role, system prompt are required

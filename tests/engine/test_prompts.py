@@ -56,3 +56,36 @@ def test_a_window_that_ends_with_the_persona_itself_still_ends_on_a_user_turn() 
     messages = build_messages(alex, system="SYSTEM", window=window)
     assert isinstance(messages[-1], ModelRequest)
     assert "please continue" in messages[-1].parts[0].content  # type: ignore[operator]
+
+
+def test_small_models_get_the_compact_prompt_name_and_role_first_and_a_closing_cue() -> None:
+    from thinktank.engine.prompts import prompt_style_for, reply_settings
+    from thinktank.models.ids import LOCAL_DEFAULT, parse_model_id
+
+    assert prompt_style_for(LOCAL_DEFAULT) == "compact"
+    assert prompt_style_for(parse_model_id("openai:gpt-4.1")) == "full"
+    alex, diana, michael = (
+        library().persona(p) for p in ("senior-engineer", "security-expert", "product-manager")
+    )
+    full = system_prompt(alex, mode="debate", topic="Passkeys?", others=[diana, michael], summary=None)
+    compact = system_prompt(
+        alex, mode="debate", topic="Passkeys?", others=[diana, michael], summary=None, style="compact"
+    )
+    assert compact.startswith("You are Alex Chen, Senior Software Engineer.")
+    assert "Topic: Passkeys?" in compact
+    assert "Diana Patel (Security Architect)" in compact
+    assert len(compact) < len(full) / 2
+    window = [msg(0, "security-expert", "Diana Patel", "Security Architect", "Passkeys, clearly.")]
+    last = build_messages(alex, system=compact, window=window, style="compact")[-1]
+    assert isinstance(last, ModelRequest)
+    assert str(last.parts[-1].content).endswith(
+        "Now Alex Chen (Senior Software Engineer) replies in 2 or 3 sentences:"
+    )
+    settings = reply_settings(alex, others=[diana, michael], style="compact", max_tokens=300, temperature=0.8)
+    assert settings["max_tokens"] <= 120
+    assert "\nDiana Patel" in settings["stop_sequences"]
+    assert len(settings["stop_sequences"]) <= 4
+    assert reply_settings(alex, others=[diana], style="full", max_tokens=300, temperature=0.8) == {
+        "max_tokens": 300,
+        "temperature": 0.8,
+    }

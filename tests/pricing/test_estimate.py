@@ -29,3 +29,19 @@ def test_local_model_estimate_is_free() -> None:
     personas = library.template_personas(library.template("security-review"))
     cost = estimate_conversation_cost(personas, 15, pricer=Pricer(), model_override=LOCAL_DEFAULT)
     assert cost.raw == 0
+
+
+def test_the_models_that_will_answer_can_be_priced_instead() -> None:
+    from thinktank.library.loader import load_library
+    from thinktank.models.ids import LOCAL_DEFAULT
+    from thinktank.pricing.estimate import estimate_conversation_cost
+    from thinktank.pricing.prices import Pricer
+
+    personas = [load_library().persona("cfo"), load_library().persona("ux-designer")]
+    wanted = estimate_conversation_cost(personas, 10, pricer=Pricer(), topic="Pricing")
+    local = estimate_conversation_cost(
+        personas, 10, pricer=Pricer(), topic="Pricing", model_for=lambda p: LOCAL_DEFAULT
+    )
+    assert wanted.billed is not None
+    assert wanted.billed > 0
+    assert local.billed == 0

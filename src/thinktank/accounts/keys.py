@@ -38,6 +38,9 @@ from thinktank.store.db import Database
 from thinktank.store.tables import PlatformApiKey, UserApiKey
 
 KEYED_PROVIDERS: tuple[ProviderName, ...] = ("anthropic", "openai", "google")
+LOCAL_SERVER: ProviderName = "openai-compatible"
+"""A user's own OpenAI-compatible server: its row holds the base URL and optional key, sealed
+together as JSON (see `accounts.local_servers`)."""
 CACHE_SECONDS = 300.0
 SHARED_CACHE_PREFIX = "tt:keys:"
 
@@ -150,7 +153,9 @@ class KeyStore:
         async with self.db.session() as session:
             rows = list(
                 await session.scalars(
-                    select(UserApiKey).where(UserApiKey.user_id == user_id).order_by(UserApiKey.provider)
+                    select(UserApiKey)
+                    .where(UserApiKey.user_id == user_id, UserApiKey.provider != LOCAL_SERVER)
+                    .order_by(UserApiKey.provider)
                 )
             )
         return [
@@ -174,6 +179,10 @@ class KeyStore:
                 raise UnknownIdError("key", provider)
             await session.delete(row)
         await self._invalidate(user_id)
+
+    def fingerprint(self, text: str) -> str:
+        """The keyed hash stored beside a sealed secret (finds duplicates without decrypting)."""
+        return fingerprint(self._secret, text)
 
     async def forget(self, user_id: str) -> None:
         """Drop a user's keys from every cache (their account is gone)."""
@@ -239,6 +248,13 @@ class KeyStore:
         keys = replace(
             self._env, anthropic=chosen["anthropic"], openai=chosen["openai"], google=chosen["google"]
         )
+        if LOCAL_SERVER in own:
+            server = json.loads(self.keyring.open(own[LOCAL_SERVER]))
+            keys = replace(
+                keys,
+                openai_compatible_base_url=server["base_url"],
+                openai_compatible_key=server.get("api_key"),
+            )
         if self._shared is None:
             self._cache[user_id] = (self._clock(), keys)
         return keys

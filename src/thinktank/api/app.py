@@ -19,7 +19,18 @@ from thinktank.accounts.signin import LogMailer, Mailer, SignIn, SmtpMailer
 from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
 from thinktank.api.guards import MAX_BODY_BYTES, BodyLimit, LocalOriginGuard
-from thinktank.api.routes import account, auth, batches, conversations, events, keys, models, steering, tokens
+from thinktank.api.routes import (
+    account,
+    auth,
+    batches,
+    conversations,
+    events,
+    keys,
+    local_server,
+    models,
+    steering,
+    tokens,
+)
 from thinktank.api.routes import library as library_routes
 from thinktank.api.schemas import ERROR_RESPONSES
 from thinktank.assembly import factory_from_settings, open_keystore, running_service
@@ -27,7 +38,7 @@ from thinktank.library.loader import load_library
 from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database
-from thinktank.web import fragments, pages
+from thinktank.web import fragments, pages, servers
 from thinktank.web.assets import STATIC_DIR
 from thinktank.web.render import build_templates, install_redirects
 
@@ -151,6 +162,7 @@ def create_app(
         account.router,
         tokens.router,
         keys.router,
+        local_server.router,
         library_routes.router,
         conversations.router,
         steering.router,
@@ -162,6 +174,7 @@ def create_app(
 
     app.include_router(pages.router)
     app.include_router(fragments.router)
+    app.include_router(servers.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -73,6 +73,12 @@ class TemplatePublic(BaseModel):
     estimated_cost_usd: str | None = Field(
         description="Billed USD on the personas' own models, from current prices"
     )
+    running_cost_usd: str | None = Field(
+        None, description="Billed USD on the models that will actually answer here (free when local)"
+    )
+    runs_on: list[str] = Field(
+        default_factory=list, description="The model each persona will actually use here, in panel order"
+    )
 
 
 class ConversationCreate(BaseModel):

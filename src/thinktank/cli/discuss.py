@@ -82,6 +82,10 @@ def discuss_command(
     ),
 ) -> None:
     """Run a discussion: stream each persona's reply, say why they were chosen, and total the cost."""
+    if template is None and not persona:
+        raise UserError(
+            "a discussion needs a template or personas: add --template ID or --persona ID (repeatable)"
+        )
     settings = load_settings()
     library = load_library_for(settings)
     spec = ConversationSpec(

@@ -43,20 +43,23 @@ def show_persona(
 ) -> None:
     """Show every field of one persona, including its system prompt."""
     p = load_library_for(load_settings()).persona(persona_id)
-    d = p.demographics
+    d, character = p.demographics, p.personality
     lines = [
         f"[bold]{p.role}[/bold] · {p.category} · {p.experience_level} · attitude: {p.attitude}",
         p.description,
         "",
         f"model: {p.model}" + (f"  (fallbacks: {', '.join(p.fallbacks)})" if p.fallbacks else ""),
-        f"age {d.age} · {d.education} · {d.location}",
-        f"traits: {', '.join(p.personality.traits)}",
-        f"communication: {p.personality.communication}",
-        f"decision making: {p.personality.decision_making}",
-        f"expertise: {', '.join(p.expertise)}",
-        "",
-        "[bold]system prompt[/bold]",
-        p.system_prompt,
     ]
+    if d is not None:
+        lines.append(f"age {d.age} · {d.education} · {d.location}")
+    if character is not None:
+        lines += [
+            f"traits: {', '.join(character.traits)}",
+            f"communication: {character.communication}",
+            f"decision making: {character.decision_making}",
+        ]
+    if p.expertise:
+        lines.append(f"expertise: {', '.join(p.expertise)}")
+    lines += ["", "[bold]system prompt[/bold]", p.system_prompt]
     title = f"{p.avatar.emoji} {p.name} ({p.id})"
     console.print(Panel("\n".join(lines), title=title, border_style=p.avatar.color, expand=False))

@@ -7,11 +7,12 @@ must satisfy wherever it comes from: the bundled library, a user's directory, or
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from thinktank.domain.ids import ModelId, parse_model_id
+from thinktank.domain.ids import LOCAL_DEFAULT, ModelId, parse_model_id
 from thinktank.errors import InvalidModelIdError
 
 DiscussionMode = Literal["ideation", "refinement", "planning", "debate", "review"]
@@ -31,6 +32,12 @@ def _slug(value: str) -> str:
 
 
 Slug = Annotated[str, AfterValidator(_slug)]
+
+
+def slug_of(name: str) -> str:
+    """An id made from a name: "Night Nurse" -> "night-nurse"."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")
 
 
 class _Strict(BaseModel):
@@ -61,21 +68,28 @@ class Avatar(_Strict):
         return value.lower()
 
 
+DEFAULT_CATEGORY = "Custom"
+DEFAULT_AVATAR = Avatar(emoji="🧑", color="#64748b")
+
+
 class Persona(_Strict):
+    """Name, role and system prompt make a persona; everything else has a default (a persona with
+    no model named runs on the bundled local model, like any persona whose provider has no key)."""
+
     id: Slug
-    category: str = Field(min_length=1)
     name: str = Field(min_length=1, max_length=80)
     role: str = Field(min_length=1, max_length=120)
-    description: str = Field(min_length=1)
-    model: str
-    fallbacks: list[str] = Field(default_factory=list)
-    demographics: Demographics
-    personality: Personality
-    expertise: list[str] = Field(min_length=1)
-    experience_level: ExperienceLevel
-    attitude: Attitude
     system_prompt: str
-    avatar: Avatar
+    category: str = Field(DEFAULT_CATEGORY, min_length=1)
+    description: str = ""
+    model: str = str(LOCAL_DEFAULT)
+    fallbacks: list[str] = Field(default_factory=list)
+    demographics: Demographics | None = None
+    personality: Personality | None = None
+    expertise: list[str] = Field(default_factory=list)
+    experience_level: ExperienceLevel = "Senior"
+    attitude: Attitude = "Neutral"
+    avatar: Avatar = DEFAULT_AVATAR
 
     @field_validator("model")
     @classmethod

@@ -35,7 +35,14 @@ from thinktank.engine.events import (
     discard,
 )
 from thinktank.engine.members import Member
-from thinktank.engine.prompts import USER_NAME, USER_ROLE, build_messages, system_prompt
+from thinktank.engine.prompts import (
+    USER_NAME,
+    USER_ROLE,
+    build_messages,
+    prompt_style_for,
+    reply_settings,
+    system_prompt,
+)
 from thinktank.engine.speaker_guard import SpeakerGuard
 from thinktank.engine.totals import CostTotals
 from thinktank.errors import (
@@ -304,12 +311,14 @@ class ConversationEngine:
     def _system_for(self, member: Member) -> tuple[str, list[Persona]]:
         """The member's system prompt as things stand, and the others on the panel."""
         others = [m.persona for m in self.members if m is not member]
+        style = prompt_style_for(member.models[0])
         system = system_prompt(
             member.persona,
             mode=self.config.mode,
             topic=self.config.topic,
             others=others,
             summary=self.context.summary.text or None,
+            style=style,
         )
         return system, others
 
@@ -331,7 +340,9 @@ class ConversationEngine:
         await self._fold_context(member, held)
         system, others = self._system_for(member)
         window = self.context.window(self.messages)
-        prompt = build_messages(member.persona, system=system, window=window)
+        prompt = build_messages(
+            member.persona, system=system, window=window, style=prompt_style_for(member.models[0])
+        )
         prompt_tokens = approximate_tokens(system) + sum(approximate_tokens(m.text) for m in window)
         estimate = self.pricer.price(
             member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens
@@ -373,7 +384,13 @@ class ConversationEngine:
         first_token: float | None = None
         error: ProviderFailure | None = None
         stream = None
-        settings = {"max_tokens": self.config.reply_tokens, "temperature": self.config.temperature}
+        settings = reply_settings(
+            member.persona,
+            others=others,
+            style=prompt_style_for(member.models[0]),
+            max_tokens=self.config.reply_tokens,
+            temperature=self.config.temperature,
+        )
         try:
             async with model_request_stream(member.model, prompt, model_settings=settings) as stream:  # type: ignore[arg-type]
                 async for event in stream:

@@ -1,10 +1,18 @@
 """What a persona sees: its system prompt, the mode's instructions, the roster, the topic, the
 summary of older turns, and the recent transcript as named turns (others as user turns, its own as
-assistant turns)."""
+assistant turns).
+
+Two styles. "full" is for capable models. "compact" is for models under 1B parameters
+(`models.size.is_small`), measured with `benchmarks/local_quality.py`: such a model loses the thread
+in a long system prompt, so it gets its name and role first, one or two sentences of character,
+the topic, and a closing cue naming who speaks; its sampling is tighter too (`reply_settings`).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -17,6 +25,13 @@ from pydantic_ai.messages import (
 
 from thinktank.domain import DiscussionMode, Message, Persona
 from thinktank.domain.vocabulary import SEAT_OPENING
+from thinktank.models.ids import ModelId
+from thinktank.models.size import is_small
+
+PromptStyle = Literal["full", "compact"]
+COMPACT_REPLY_TOKENS = 120
+"""A small model's reply: two or three sentences fit; past that it wanders or repeats itself."""
+_MAX_STOP_SEQUENCES = 4  # OpenAI-compatible servers accept at most four
 
 MODE_INSTRUCTIONS: dict[DiscussionMode, str] = {
     "ideation": (
@@ -51,6 +66,10 @@ def speaker_label(message: Message) -> str:
     return f"{message.speaker_name} ({message.speaker_role})"
 
 
+def prompt_style_for(model_id: ModelId) -> PromptStyle:
+    return "compact" if is_small(model_id) else "full"
+
+
 def system_prompt(
     persona: Persona,
     *,
@@ -58,7 +77,10 @@ def system_prompt(
     topic: str,
     others: Sequence[Persona],
     summary: str | None,
+    style: PromptStyle = "full",
 ) -> str:
+    if style == "compact":
+        return _compact_system_prompt(persona, mode=mode, topic=topic, others=others, summary=summary)
     roster = "\n".join(f"- {p.name}, {p.role}" for p in others) or "- nobody else yet"
     parts = [
         persona.system_prompt,
@@ -82,11 +104,65 @@ def system_prompt(
     return "\n".join(parts)
 
 
+def _character(persona: Persona, *, sentences: int = 2) -> str:
+    """The first sentences of the persona's own prompt, minus the "You are <name>," opener that the
+    compact prompt already states."""
+    parts = re.split(r"(?<=[.!?])\s+", persona.system_prompt.strip())
+    text = " ".join(parts[:sentences])
+    return re.sub(rf"^You are {re.escape(persona.name)},?\s*", "", text).strip()
+
+
+def _compact_system_prompt(
+    persona: Persona,
+    *,
+    mode: DiscussionMode,
+    topic: str,
+    others: Sequence[Persona],
+    summary: str | None,
+) -> str:
+    roster = ", ".join(f"{p.name} ({p.role})" for p in others) or "nobody else yet"
+    character = _character(persona)
+    lines = [
+        f"You are {persona.name}, {persona.role}." + (f" You are {character}" if character else ""),
+        f"Panel discussion. Topic: {topic}",
+        f"Also on the panel: {roster}, and the user.",
+        MODE_INSTRUCTIONS[mode].split(". ")[0].rstrip(".") + ".",
+    ]
+    if summary:
+        lines.append(f"So far: {summary}")
+    lines.append(
+        f"Answer as {persona.name} only, in 2 or 3 short sentences of plain text about the topic."
+        " No lists, no headings, no names before your words."
+    )
+    return "\n".join(lines)
+
+
+def reply_settings(
+    persona: Persona,
+    *,
+    others: Sequence[Persona],
+    style: PromptStyle,
+    max_tokens: int,
+    temperature: float,
+) -> dict[str, Any]:
+    """Sampling for one reply. A small model also stops where it would start another speaker's
+    line (the speaker guard would cut there anyway; stopping saves the tokens) and is kept short."""
+    if style == "full":
+        return {"max_tokens": max_tokens, "temperature": temperature}
+    stops = [*[f"\n{p.name}" for p in others][: _MAX_STOP_SEQUENCES - 2], "\nUser:", "\nYou:"]
+    return {
+        "max_tokens": min(max_tokens, COMPACT_REPLY_TOKENS),
+        "temperature": min(temperature, 0.7),
+        "stop_sequences": stops,
+    }
+
+
 def build_messages(
     persona: Persona,
     *,
     system: str,
     window: Sequence[Message],
+    style: PromptStyle = "full",
 ) -> list[ModelMessage]:
     """The transcript window as alternating turns; others' consecutive messages share one user turn."""
     messages: list[ModelMessage] = []
@@ -110,5 +186,8 @@ def build_messages(
     if pending or first or isinstance(messages[-1], ModelResponse):
         if not pending:
             pending.append(f"{persona.name}, please continue.")
+        if style == "compact":
+            # A small model answers the last thing it read: end on who speaks and how.
+            pending.append(f"Now {persona.name} ({persona.role}) replies in 2 or 3 sentences:")
         flush()
     return messages

@@ -73,7 +73,7 @@ def resolve_personas(
         seen.add(persona.id)
         personas.append(persona)
     if not personas:
-        raise UserError("a conversation needs at least one persona: pick a template or add --persona")
+        raise UserError("a conversation needs at least one persona: pick a template or choose personas")
     if messages < 1:
         raise UserError("the number of messages must be at least 1")
     return topic, mode, personas, messages

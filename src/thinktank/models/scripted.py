@@ -173,8 +173,47 @@ def scripted_memo(chat: list[ChatTurn]) -> str:
     return json.dumps(memo)
 
 
+PERSONA_DRAFTER = "You design panel personas"
+"""How the persona drafter's instructions start (`engine.drafting`): the scripted model answers
+them with a persona as JSON."""
+_FIRST_NAMES = ("Ana", "Ben", "Chidi", "Dana", "Emil", "Farah", "Goran", "Hana", "Ivo", "Jae")
+_LAST_NAMES = ("Alves", "Brandt", "Costa", "Dube", "Eriksen", "Fujita", "Gallo", "Haddad", "Ilic", "Joshi")
+
+
+def scripted_persona(chat: list[ChatTurn]) -> str:
+    """A persona (JSON) made from the one-sentence description: deterministic, offline."""
+    sentence = (chat[-1].content if chat else "").strip().rstrip(".") or "a thoughtful panelist"
+    rng = random.Random(hashlib.sha256(sentence.encode()).digest())
+    name = f"{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}"
+    role = re.sub(r"^(?:an?|the)\s+", "", sentence, flags=re.I).split(" who ")[0].split(",")[0][:80]
+    role = role[:1].upper() + role[1:]
+    expertise = [w.capitalize() for w in re.findall(r"[A-Za-z]{5,}", sentence)[:4]] or ["Judgement"]
+    prompt = (
+        f"You are {name}, {sentence[:1].lower() + sentence[1:]}. You reason from what you have seen in your "
+        f"own work as {role.lower()} and you say plainly when a proposal ignores it. You ask what a plan "
+        "costs, who carries it out, and how we will know it worked. You notice the people a decision "
+        "affects who are not in the room, and the second-order effects others skip. You speak briefly "
+        "and concretely, with one example rather than three abstractions, and you change your mind "
+        "when someone shows you evidence. You never pretend to expertise you do not have, never repeat "
+        "a point already made, and never let a vague next step stand without an owner and a date."
+    )
+    draft = {
+        "name": name,
+        "role": role,
+        "category": "Custom",
+        "description": sentence[:1].upper() + sentence[1:] + ".",
+        "expertise": expertise,
+        "experience_level": "Senior",
+        "attitude": rng.choice(["Supportive", "Intrigued", "Neutral", "Skeptical"]),
+        "system_prompt": prompt,
+    }
+    return json.dumps(draft)
+
+
 def scripted_reply(chat: list[ChatTurn]) -> str:
     """The reply of the persona described by the system prompt; a pure function of `chat`."""
+    if chat and chat[0].role == "system" and chat[0].content.startswith(PERSONA_DRAFTER):
+        return scripted_persona(chat)
     if chat and chat[0].role == "system" and chat[0].content.startswith(SUMMARISER_OPENING):
         return scripted_summary(chat)
     if chat and chat[0].role == "system" and chat[0].content.startswith(CHAIR_OPENING):

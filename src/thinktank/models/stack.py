@@ -18,6 +18,7 @@ from thinktank.models.cost import CostedModel
 from thinktank.models.ids import LOCAL_DEFAULT, ModelId
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.local import LocalModel, LocalModelPool, default_local_pool
+from thinktank.models.local_server import ServerCatalog, model_ids
 from thinktank.models.providers import build_cloud_model
 from thinktank.models.resilience.breaker import BreakerModel, BreakerRegistry
 from thinktank.models.resilience.fallback import FallbackChain
@@ -53,8 +54,10 @@ class ModelFactory:
         scripted_latency: Latency = NO_LATENCY,
         substitute: ModelId = LOCAL_DEFAULT,
         on_rejected_key: RejectedKey | None = None,
+        catalog: ServerCatalog | None = None,
     ) -> None:
         self.keys = keys
+        self.catalog = catalog or ServerCatalog(http_client)
         self.pricer = pricer or Pricer()
         self.clock = clock or SystemClock()
         self.retry_policy = retry_policy or RetryPolicy()
@@ -78,7 +81,18 @@ class ModelFactory:
             scripted_latency=self._scripted_latency,
             substitute=self.substitute,
             on_rejected_key=on_rejected_key,
+            catalog=self.catalog,
         )
+
+    async def server_models(self) -> list[ModelId]:
+        """The models of the OpenAI-compatible server these keys point at ([] without one, or
+        while it does not answer)."""
+        if self.keys.openai_compatible_base_url is None:
+            return []
+        names = await self.catalog.models(
+            self.keys.openai_compatible_base_url, api_key=self.keys.openai_compatible_key
+        )
+        return model_ids(names)
 
     def raw(self, model_id: ModelId) -> Model:
         """The bare model for an id (our error tree out, no retry or breaker)."""

@@ -8,7 +8,7 @@ figure: real conversations report their real cost per message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from thinktank.domain import Persona
@@ -31,8 +31,11 @@ def estimate_conversation_cost(
     pricer: Pricer,
     topic: str = "",
     model_override: ModelId | None = None,
+    model_for: Callable[[Persona], ModelId] | None = None,
     assumptions: EstimateAssumptions | None = None,
 ) -> Cost:
+    """Priced on each persona's own model (or the override); `model_for` prices the model that
+    will really answer instead (a free local model where a key is missing)."""
     if not personas or messages <= 0:
         return Cost(ZERO, ZERO)
     a = assumptions or EstimateAssumptions()
@@ -40,7 +43,7 @@ def estimate_conversation_cost(
     transcript = approximate_tokens(topic)
     for turn in range(messages):
         persona = personas[turn % len(personas)]
-        model = model_override or persona.model_id
+        model = model_for(persona) if model_for is not None else model_override or persona.model_id
         prompt = (
             approximate_tokens(persona.system_prompt)
             + a.prompt_overhead_tokens

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import ImmutableMultiDict
 
 from thinktank.api.schemas import ConversationCreate, PersonaIn
+from thinktank.domain.library import slug_of
 
 M = TypeVar("M", bound=BaseModel)
 Fields = ImmutableMultiDict[str, Any]
@@ -24,42 +26,86 @@ def _text(form: Fields, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _plain(problem: Mapping[str, Any]) -> str:
+    """pydantic's message in the words of a form ("List should have at least 1 item after
+    validation" is how a library talks, not a page)."""
+    kind, context = problem["type"], problem.get("ctx") or {}
+    if kind in ("missing", "string_too_short") and context.get("min_length", 1) <= 1:
+        return "required"
+    if kind == "too_short":
+        count = context.get("min_length", 1)
+        return "add at least one" if count == 1 else f"add at least {count}"
+    if kind == "too_long":
+        return f"at most {context.get('max_length')}"
+    if kind == "string_too_long":
+        return f"at most {context.get('max_length')} characters"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "a whole number"
+    if kind in ("decimal_parsing", "float_parsing", "decimal_type"):
+        return "a number"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        words = {"greater_than_equal": "at least", "greater_than": "more than"}
+        words |= {"less_than_equal": "at most", "less_than": "less than"}
+        bound = next(v for k, v in context.items() if k in ("ge", "gt", "le", "lt"))
+        return f"{words[kind]} {bound}"
+    if kind == "literal_error":
+        return "choose one of " + str(context.get("expected", "the options")).replace("'", "")
+    if kind == "extra_forbidden":
+        return "not a field this form has"
+    return str(problem["msg"]).removeprefix("Value error, ")
+
+
 def field_errors(error: ValidationError) -> FieldErrors:
     errors: FieldErrors = {}
     for problem in error.errors():
         name = ".".join(str(part) for part in problem["loc"] if not isinstance(part, int))
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        errors.setdefault(name, message)
+        errors.setdefault(name, _plain(problem))
     return errors
 
 
+def _optional(group: dict[str, Any]) -> dict[str, Any] | None:
+    """An optional group of fields: left out when all of its fields are blank."""
+    return group if any(group.values()) else None
+
+
 def persona_fields(form: Fields) -> dict[str, Any]:
-    """The builder's fields as the nested shape of a persona; lists are comma- or line-separated."""
+    """The builder's fields as the nested shape of a persona; lists are comma- or line-separated.
+    Only name, role and system prompt are required: a blank optional field is left out, so the
+    persona's default applies (the id is made from the name)."""
     age = _text(form, "demographics.age")
-    return {
-        "id": _text(form, "id"),
+    fields: dict[str, Any] = {
+        "id": _text(form, "id") or slug_of(_text(form, "name")),
         "category": _text(form, "category"),
         "name": _text(form, "name"),
         "role": _text(form, "role"),
         "description": _text(form, "description"),
         "model": _text(form, "model"),
         "fallbacks": [f for f in form.getlist("fallbacks") if isinstance(f, str) and f],
-        "demographics": {
-            "age": int(age) if age.isdigit() else age,
-            "education": _text(form, "demographics.education"),
-            "location": _text(form, "demographics.location"),
-        },
-        "personality": {
-            "traits": _words(_text(form, "personality.traits")),
-            "communication": _text(form, "personality.communication"),
-            "decision_making": _text(form, "personality.decision_making"),
-        },
+        "demographics": _optional(
+            {
+                "age": int(age) if age.isdigit() else age,
+                "education": _text(form, "demographics.education"),
+                "location": _text(form, "demographics.location"),
+            }
+        ),
+        "personality": _optional(
+            {
+                "traits": _words(_text(form, "personality.traits")),
+                "communication": _text(form, "personality.communication"),
+                "decision_making": _text(form, "personality.decision_making"),
+            }
+        ),
         "expertise": _words(_text(form, "expertise")),
         "experience_level": _text(form, "experience_level"),
         "attitude": _text(form, "attitude"),
         "system_prompt": _text(form, "system_prompt"),
-        "avatar": {"emoji": _text(form, "avatar.emoji"), "color": _text(form, "avatar.color")},
+        # The colour input always sends a colour: the avatar counts as set once it has an emoji.
+        "avatar": {"emoji": _text(form, "avatar.emoji"), "color": _text(form, "avatar.color")}
+        if _text(form, "avatar.emoji")
+        else None,
     }
+    required = ("id", "name", "role", "system_prompt")
+    return {k: v for k, v in fields.items() if k in required or v not in ("", None, [])}
 
 
 def parse_persona(form: Fields) -> tuple[PersonaIn | None, FieldErrors]:

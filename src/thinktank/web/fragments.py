@@ -13,6 +13,7 @@ from thinktank.accounts.keys import KEYED_PROVIDERS
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.routes.conversations import create_conversation
 from thinktank.api.routes.keys import keystore_of, list_keys
+from thinktank.api.routes.library import persona_draft
 from thinktank.api.schemas import ConversationCreate
 from thinktank.domain import Persona
 from thinktank.engine.members import chain_for
@@ -32,11 +33,11 @@ from thinktank.web.forms import (
 from thinktank.web.render import render
 from thinktank.web.views import (
     ROOM_PAGE,
-    available_models,
     avatars_for,
     conversation_rows,
     memo_context,
     message_views,
+    model_choices,
     panel_context,
 )
 
@@ -129,7 +130,7 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
     fields = conversation_fields(request.query_params)
     problem: str | None = None
     rows: list[dict[str, Any]] = []
-    cost = None
+    cost = running = None
     messages = 0
     try:
         override = parse_model_id(fields["model"]) if fields.get("model") else None
@@ -144,11 +145,20 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
         )
         topic, _mode, personas, messages = resolve_personas(spec, library)
         factory = await service.factory_for(user)
-        cost = estimate_conversation_cost(
-            personas, messages, pricer=factory.pricer, topic=topic, model_override=override
+        chains = {p.id: chain_for(p, factory, override=override) for p in personas}
+        cost, running = (
+            estimate_conversation_cost(
+                personas,
+                messages,
+                pricer=factory.pricer,
+                topic=topic,
+                model_override=override,
+                model_for=model_for,
+            )
+            for model_for in (None, lambda p: chains[p.id].models[0])
         )
         for persona in personas:
-            chain = chain_for(persona, factory, override=override)
+            chain = chains[persona.id]
             rows.append(
                 {
                     "persona": persona,
@@ -159,7 +169,9 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
             )
     except UserError as error:
         problem = str(error)
-    return render(request, "_estimate.html", cost=cost, messages=messages, rows=rows, problem=problem)
+    return render(
+        request, "_estimate.html", cost=cost, running=running, messages=messages, rows=rows, problem=problem
+    )
 
 
 # --- the persona builder -----------------------------------------------------------------------
@@ -183,14 +195,35 @@ async def save_persona(request: Request, service: Service, user: CurrentUser) ->
                 return redirect(f"/personas#mine-{persona.id}")
             except UserError as error:
                 errors = {"id" if "id" in str(error) else "": str(error)}
+    fields = persona_fields(form)
     return render(
         request,
         "_persona_fields.html",
         status_code=FORM_ERRORS,
-        persona=persona_fields(form),
+        persona=fields,
         editing=editing,
         errors=errors,
-        models=await available_models(service),
+        models=await model_choices(service, user, fields),
+    )
+
+
+@router.post("/personas/draft", response_class=HTMLResponse)
+async def draft_persona_fields(request: Request, service: Service, user: CurrentUser) -> Response:
+    """The builder filled in by a model from one sentence, to edit before saving."""
+    form = await request.form()
+    sentence, model = str(form.get("sentence") or ""), str(form.get("draft_model") or "") or None
+    try:
+        persona = await persona_draft(service, user, sentence=sentence, model=model)
+        errors: FieldErrors = {}
+    except (UserError, ProviderFailure) as error:
+        persona, errors = persona_fields(form), {"": f"No draft: {error}"}
+    return render(
+        request,
+        "_persona_fields.html",
+        persona=persona,
+        editing=None,
+        errors=errors,
+        models=await model_choices(service, user, persona),
     )
 
 

@@ -12,6 +12,7 @@ from thinktank.accounts.keys import KEYED_PROVIDERS
 from thinktank.api.routes.account import get_preferences
 from thinktank.api.routes.keys import list_keys
 from thinktank.api.routes.library import template_public
+from thinktank.api.routes.local_server import local_server_status
 from thinktank.domain import Persona
 from thinktank.errors import ConversationBusy
 from thinktank.store import repository as repo
@@ -20,8 +21,10 @@ from thinktank.web.render import PageUser, UiService, render
 from thinktank.web.views import (
     available_models,
     conversation_rows,
+    first_run,
     group_by,
     known_personas,
+    model_choices,
     room_context,
 )
 
@@ -35,7 +38,8 @@ async def gallery(
     user: PageUser,
     industry: str | None = Query(None, max_length=80),
 ) -> Response:
-    templates = [template_public(service, t) for t in service.library.templates]
+    factory = await service.factory_for(user, touch=False)
+    templates = [template_public(service, t, factory=factory) for t in service.library.templates]
     industries = sorted({t.industry for t in templates})
     if industry:
         templates = [t for t in templates if t.industry.lower() == industry.lower()]
@@ -47,6 +51,7 @@ async def gallery(
         industries=industries,
         industry=industry,
         personas=service.library.personas,
+        first_run=await first_run(service, user),
     )
 
 
@@ -72,7 +77,8 @@ async def new_conversation(
         everyone=everyone,
         categories=sorted({p.category for _, p in everyone}),
         selected=selected,
-        models=await available_models(service),
+        models=await available_models(service, user),
+        first_run=await first_run(service, user),
     )
 
 
@@ -97,16 +103,17 @@ async def personas(request: Request, service: UiService, user: PageUser) -> Resp
 
 
 async def _builder(
-    request: Request, service: UiService, *, persona: dict[str, Any] | None, editing: str | None
+    request: Request, service: UiService, user: str, *, persona: dict[str, Any] | None, editing: str | None
 ) -> Response:
+    persona = persona or {}
     return render(
         request,
         "persona_form.html",
         active="personas",
-        persona=persona or {},
+        persona=persona,
         editing=editing,
         errors={},
-        models=await available_models(service),
+        models=await model_choices(service, user, persona),
     )
 
 
@@ -119,7 +126,7 @@ async def persona_new(
     if start_from:
         original = await service.persona(user_id=user, persona_id=start_from)
         persona = {**original.model_dump(), "id": f"{original.id}-copy", "name": f"{original.name} (copy)"}
-    return await _builder(request, service, persona=persona, editing=None)
+    return await _builder(request, service, user, persona=persona, editing=None)
 
 
 @router.get("/personas/{persona_id}/edit", response_class=HTMLResponse)
@@ -127,7 +134,7 @@ async def persona_edit(request: Request, persona_id: str, service: UiService, us
     async with service.db.session() as session:
         row = await repo.get_user_persona(session, user_id=user, slug=persona_id)
         persona = Persona.model_validate(row.data)
-    return await _builder(request, service, persona=persona.model_dump(), editing=persona_id)
+    return await _builder(request, service, user, persona=persona.model_dump(), editing=persona_id)
 
 
 @router.get("/history", response_class=HTMLResponse)
@@ -151,6 +158,7 @@ async def settings_page(request: Request, service: UiService, user: PageUser) ->
         providers=KEYED_PROVIDERS,
         preferences=await get_preferences(service, user),
         usage=await budget.usage(),
+        status=await local_server_status(service, user),
     )
 
 

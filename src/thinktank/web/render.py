@@ -55,6 +55,16 @@ def clock(value: datetime | str | None) -> str:
     return moment.strftime("%H:%M:%S")
 
 
+def cost_here(value: Any) -> str:
+    """A cost that may be nothing because the model runs on this machine: "free" then."""
+    try:
+        if value not in (None, "") and Decimal(str(value)) == 0:
+            return "free"
+    except InvalidOperation:
+        pass
+    return usd(value)
+
+
 def day(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
@@ -75,6 +85,7 @@ def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.filters["usd"] = usd
     templates.env.filters["clock"] = clock
+    templates.env.filters["cost_here"] = cost_here
     templates.env.filters["day"] = day
     # The choices a persona's fields allow, wherever a form offers them (builder, room sidebar).
     templates.env.globals["modes"] = DISCUSSION_MODES

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from thinktank.accounts.keys import KEYED_PROVIDERS
 from thinktank.api.routes.conversations import conversation_public
 from thinktank.api.routes.models import list_models
 from thinktank.api.schemas import ConversationPublic
@@ -25,9 +26,36 @@ def group_by(items: Iterable[T], *, key: Callable[[T], str]) -> list[tuple[str, 
     return sorted(groups.items())
 
 
-async def available_models(service: ConversationService) -> list[str]:
-    """Only models that can be called here now: the builder and pickers offer nothing else."""
-    return [m.model_id for m in await list_models(service) if m.available]
+async def available_models(service: ConversationService, user_id: str) -> list[str]:
+    """Only models that can be called here now, with my keys and my local server's models: the
+    builder and pickers offer nothing else."""
+    return [m.model_id for m in await list_models(service, user_id) if m.available]
+
+
+async def model_choices(
+    service: ConversationService, user_id: str, persona: Mapping[str, Any]
+) -> dict[str, bool]:
+    """The builder's model options: every model that can be called here, and the persona's own
+    models even when they cannot (a duplicated library persona keeps its model, marked, instead
+    of the select silently falling back to nothing). Model id -> callable here."""
+    choices = dict.fromkeys(await available_models(service, user_id), True)
+    for model in [persona.get("model"), *(persona.get("fallbacks") or [])]:
+        if isinstance(model, str) and model and model not in choices:
+            choices[model] = False
+    return choices
+
+
+async def first_run(service: ConversationService, user_id: str) -> dict[str, Any] | None:
+    """What a user with no key and no local server gets, to say it plainly; None once they have one."""
+    factory = await service.factory_for(user_id, touch=False)
+    keys = factory.keys
+    if keys.openai_compatible_base_url or any(keys.key_for(p) for p in KEYED_PROVIDERS):
+        return None
+    return {
+        "substitute": str(factory.substitute),
+        "scripted": factory.substitute.provider == "scripted",
+        "ollama": await factory.catalog.detect_ollama(),
+    }
 
 
 async def known_personas(
@@ -77,7 +105,7 @@ async def panel_context(service: ConversationService, user_id: str, conversation
         "members_json": {pid: p.model_dump(mode="json") for pid, p in members.items()},
         "last_decision": None if last_decision is None else last_decision.to_json(),
         "candidates": [p for p in everyone if p.id not in members],
-        "models": await available_models(service),
+        "models": await available_models(service, user_id),
         "tree": await service.fork_tree(user_id=user_id, conversation_id=conversation_id),
         "rerun_of": (row.settings or {}).get("rerun_of"),
     }
@@ -89,7 +117,7 @@ async def memo_context(service: ConversationService, user_id: str, conversation_
     return {
         "memo": await service.memo(user_id=user_id, conversation_id=conversation_id),
         "names": {pid: p.name for pid, p in known.items()},
-        "models": await available_models(service),
+        "models": await available_models(service, user_id),
     }
 
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.schemas import PersonaIn, PersonaPublic, TemplatePublic
 from thinktank.domain import Persona
+from thinktank.domain.library import slug_of
+from thinktank.engine.drafting import MAX_SENTENCE, draft_persona
+from thinktank.engine.members import chain_for
 from thinktank.errors import UnknownIdError, UserError
 from thinktank.library.loader import closest
+from thinktank.models.ids import parse_model_id
+from thinktank.models.stack import ModelFactory
 from thinktank.pricing.estimate import estimate_conversation_cost
+from thinktank.pricing.prices import Cost
 from thinktank.store import repository as repo
 
 router = APIRouter(tags=["personas and templates"])
@@ -38,6 +46,27 @@ async def list_personas(
 
 def _searchable(persona: Persona) -> str:
     return " ".join([persona.name, persona.role, persona.description, *persona.expertise]).lower()
+
+
+class DraftRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sentence: str = Field(min_length=1, max_length=MAX_SENTENCE, description="Who, in one sentence")
+    model: str | None = Field(None, description="Model id that writes the draft (default: the substitute)")
+
+
+async def persona_draft(service: Service, user: str, *, sentence: str, model: str | None) -> dict[str, Any]:
+    """A persona drafted by the chosen model, as the builder's fields (not saved)."""
+    factory = await service.factory_for(user)
+    model_id = parse_model_id(model) if model else factory.substitute
+    draft = await draft_persona(sentence, model=factory.build(model_id))
+    fields = draft.model_dump(exclude_none=True)
+    return fields | {"id": slug_of(draft.name), "model": str(model_id)}
+
+
+@router.post("/personas/draft")
+async def draft_a_persona(body: DraftRequest, service: Service, user: CurrentUser) -> dict[str, Any]:
+    """Draft a persona from one sentence with the chosen model; edit it, then POST /personas to save."""
+    return await persona_draft(service, user, sentence=body.sentence, model=body.model)
 
 
 @router.get("/personas/{persona_id}", response_model=PersonaPublic)
@@ -96,17 +125,34 @@ async def duplicate_persona(
     return PersonaPublic(source="mine", persona=copy)
 
 
-def template_public(service: Service, template_id: str) -> TemplatePublic:
+def _usd(cost: Cost) -> str | None:
+    return None if cost.billed is None else f"{cost.billed:.4f}"
+
+
+def template_public(
+    service: Service, template_id: str, *, factory: ModelFactory | None = None
+) -> TemplatePublic:
+    """With the cost on the personas' own models, and on what will answer with these keys (the
+    server's, or a user's factory): a panel without keys runs free on the local model."""
     template = service.library.template(template_id)
-    cost = estimate_conversation_cost(
-        service.library.template_personas(template),
-        template.estimated_messages,
-        pricer=service.factory.pricer,
-        topic=template.initial_prompt,
+    factory = factory or service.factory
+    personas = service.library.template_personas(template)
+    runs = {p.id: chain_for(p, factory).models[0] for p in personas}
+    wanted, running = (
+        estimate_conversation_cost(
+            personas,
+            template.estimated_messages,
+            pricer=factory.pricer,
+            topic=template.initial_prompt,
+            model_for=model_for,
+        )
+        for model_for in (None, lambda p: runs[p.id])
     )
     return TemplatePublic(
         **template.model_dump(),
-        estimated_cost_usd=None if cost.billed is None else f"{cost.billed:.4f}",
+        estimated_cost_usd=_usd(wanted),
+        running_cost_usd=_usd(running),
+        runs_on=[str(runs[p.id]) for p in personas],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from thinktank.api.deps import Service
+from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.schemas import ModelAvailability
 from thinktank.models.ids import LOCAL_DEFAULT, SCRIPTED, ModelId
 from thinktank.models.local import bundled_model_path
@@ -13,13 +13,18 @@ router = APIRouter(tags=["models"])
 
 
 @router.get("/models", response_model=list[ModelAvailability])
-async def list_models(service: Service) -> list[ModelAvailability]:
-    keys = service.factory.keys
-    pricer = service.factory.pricer
+async def list_models(service: Service, user: CurrentUser) -> list[ModelAvailability]:
+    """The library's models, the bundled and scripted ones, and every model my local server (or the
+    server's configured one) lists, with my keys."""
+    factory = await service.factory_for(user, touch=False)
+    keys = factory.keys
+    pricer = factory.pricer
     ids: dict[str, ModelId] = {str(LOCAL_DEFAULT): LOCAL_DEFAULT, str(SCRIPTED): SCRIPTED}
     for persona in service.library.personas.values():
         for model_id in (persona.model_id, *persona.fallback_ids):
             ids[str(model_id)] = model_id
+    for model_id in await factory.server_models():
+        ids[str(model_id)] = model_id
     result = []
     for text, model_id in sorted(ids.items()):
         reason = keys.why_not_configured(model_id)
