@@ -323,7 +323,11 @@ class ConversationEngine:
                 turn.decision, member.persona.name, member.persona.role, tuple(map(str, member.models))
             )
         )
-        guard = SpeakerGuard(own_name=member.persona.name, other_names=[p.name for p in others])
+        guard = SpeakerGuard(
+            own_name=member.persona.name,
+            own_role=member.persona.role,
+            others=[(p.name, p.role) for p in others],
+        )
         first_token: float | None = None
         error: ProviderFailure | None = None
         stream = None
