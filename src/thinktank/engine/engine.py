@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pydantic_ai.direct import model_request_stream
 from pydantic_ai.messages import ModelMessage
+from pydantic_ai.settings import ModelSettings
 
 from thinktank.domain import DiscussionMode, Message, Persona, TurnDecision, Usage
 from thinktank.engine.budget import Budget
@@ -29,27 +29,24 @@ from thinktank.engine.events import (
     MessageCompleted,
     StateChanged,
     Status,
-    TokenDelta,
     TurnDecided,
     discard,
 )
 from thinktank.engine.members import Member
 from thinktank.engine.prompts import USER_NAME, USER_ROLE, build_messages, system_prompt
+from thinktank.engine.reply import stream_reply
 from thinktank.engine.speaker_guard import SpeakerGuard
 from thinktank.engine.totals import CostTotals
 from thinktank.errors import (
     BudgetExceeded,
     ConversationBusy,
     ConversationOver,
-    ProviderFailure,
     UnknownIdError,
     UserError,
 )
 from thinktank.library.loader import closest
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.clock import Clock, SystemClock
-from thinktank.models.ids import parse_model_id
-from thinktank.models.streaming import text_delta, thinktank_facts
 from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.orchestration.scoring import SelectionContext
 from thinktank.pricing.prices import Cost, Pricer
@@ -142,6 +139,7 @@ class ConversationEngine:
         self.stop_reason = ""
         self._generating = False
         self._queued: list[str] = []
+        self._passed_over: set[str] = set()
         self._wake = asyncio.Event()
         if not self.messages:
             self._append_user(config.topic.strip())
@@ -262,9 +260,17 @@ class ConversationEngine:
         try:
             if await self._finished_before_turn():
                 return None
-            decision = await self.orchestrator.decide(self._selection_context(), requested=speaker)
+            decision = await self.orchestrator.decide(
+                self._selection_context(), requested=speaker, passed_over=self._passed_over
+            )
             await self._book_selection(decision)
-            return await self._speak(_Turn(decision, self.member(decision.persona_id)))
+            message = await self._speak(_Turn(decision, self.member(decision.persona_id)))
+            if message is None:
+                # Asked again with the same transcript, the orchestrator would choose them again.
+                self._passed_over.add(decision.persona_id)
+            else:
+                self._passed_over.clear()
+            return message
         finally:
             self._generating = False
             await self._flush_queued()
@@ -299,7 +305,7 @@ class ConversationEngine:
             await self._set_status("stopped", str(exceeded))
             return None
         try:
-            message = await self._generate(turn, member, others, system, prompt, prompt_tokens)
+            message = await self._generate(turn, member, others, prompt)
         except BaseException:
             await self.budget.settle(reservation, tokens=0, cost=Decimal(0))
             raise
@@ -314,9 +320,7 @@ class ConversationEngine:
         turn: _Turn,
         member: Member,
         others: list[Persona],
-        system: str,
         prompt: list[ModelMessage],
-        prompt_tokens: int,
     ) -> Message | None:
         await self._emit(
             TurnDecided(
@@ -328,30 +332,21 @@ class ConversationEngine:
             own_role=member.persona.role,
             others=[(p.name, p.role) for p in others],
         )
-        first_token: float | None = None
-        error: ProviderFailure | None = None
-        stream = None
-        settings = {"max_tokens": self.config.reply_tokens, "temperature": self.config.temperature}
-        try:
-            async with model_request_stream(member.model, prompt, model_settings=settings) as stream:  # type: ignore[arg-type]
-                async for event in stream:
-                    delta = text_delta(event)
-                    if not delta:
-                        continue
-                    if first_token is None:
-                        first_token = time.perf_counter()
-                    if shown := guard.feed(delta):
-                        await self._emit(TokenDelta(member.persona.id, shown))
-        except ProviderFailure as failure:
-            error = failure
-        if tail := guard.finish():
-            await self._emit(TokenDelta(member.persona.id, tail))
-        text = guard.text
-        if not text:
+        settings: ModelSettings = {
+            "max_tokens": self.config.reply_tokens,
+            "temperature": self.config.temperature,
+        }
+        reply = await stream_reply(
+            member, prompt, guard=guard, settings=settings, pricer=self.pricer, emit=self._emit
+        )
+        if not reply.text:
+            error = reply.failure
             if error is not None:
                 reason = f"{type(error).__name__}: {error}"
-            elif guard.cut:
-                reason = "the reply only spoke for other people, so it was cut"
+            elif reply.guard_cut:
+                reason = "the reply spoke for someone else or recited its instructions, so it was cut"
+                # What the model wrote was paid for, though none of it is kept.
+                await self._charge(member.persona.id, reply.model_id, reply.usage, reply.cost)
             else:
                 reason = "the model's reply was empty"
             await self._emit(
@@ -364,38 +359,30 @@ class ConversationEngine:
             if error is not None and self.status == "running":
                 await self._set_status("paused", f"paused after an error from {member.persona.name}'s model")
             return None
-        response = stream.get() if stream is not None else None
-        facts = thinktank_facts(response) if response is not None else {}
-        usage = Usage(response.usage.input_tokens, response.usage.output_tokens, 1) if response else Usage()
-        model_id = facts.get("model_id") or str(member.models[0])
-        if "cost" in facts:
-            cost = Cost.from_json(facts["cost"])
-        else:
-            # The stream broke before the provider reported usage: estimate it so the books stay honest.
-            usage = Usage(prompt_tokens, approximate_tokens(text), 1)
-            cost = self.pricer.price(
-                parse_model_id(model_id), input_tokens=usage.input_tokens, output_tokens=usage.output_tokens
-            )
         ended = time.perf_counter()
+        first_token = reply.first_token_at
         message = Message(
             index=len(self.messages),
             kind="persona",
             speaker_id=member.persona.id,
             speaker_name=member.persona.name,
             speaker_role=member.persona.role,
-            text=text,
+            text=reply.text,
             created_at=datetime.now(UTC),
-            model_id=model_id,
-            usage=usage,
-            cost=cost,
+            model_id=reply.model_id,
+            usage=reply.usage,
+            cost=reply.cost,
             latency_s=ended - turn.started,
             time_to_first_token_s=None if first_token is None else first_token - turn.started,
             decision=turn.decision,
-            incomplete=error is not None,
-            error=None if error is None else f"{type(error).__name__}: {error}",
+            incomplete=reply.error is not None,
+            error=reply.error,
+            usage_estimated=reply.usage_estimated,
         )
         self.messages.append(message)
-        self.totals.add(account=member.persona.id, model_id=model_id, usage=usage, cost=cost)
+        self.totals.add(
+            account=member.persona.id, model_id=reply.model_id, usage=reply.usage, cost=reply.cost
+        )
         await self._saved(message)
         await self._emit(CostsUpdated(self.totals.to_json()))
         await self._check_limits_after_turn()
@@ -413,7 +400,9 @@ class ConversationEngine:
 
     async def _book_selection(self, decision: TurnDecision) -> None:
         if decision.selection_usage.requests:
-            await self._charge("orchestrator", None, decision.selection_usage, decision.selection_cost)
+            await self._charge(
+                "orchestrator", decision.selection_model_id, decision.selection_usage, decision.selection_cost
+            )
 
     async def _charge(self, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
         self.totals.add(account=account, model_id=model_id, usage=usage, cost=cost)
