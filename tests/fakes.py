@@ -4,7 +4,7 @@ answers), a fault-injecting model, and a fake clock."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,3 +157,14 @@ async def stream_pieces(model: Model, messages: list[ModelMessage]) -> tuple[lis
             if isinstance(chunk, str) and chunk:
                 pieces.append(chunk)
         return pieces, stream.get()
+
+
+def dropping_sse(events: list[dict[str, Any]], *, drop_after: int) -> httpx2.Response:
+    """A stream that sends `drop_after` events and then loses its connection (a reset mid-reply)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for event in events[:drop_after]:
+            yield f"data: {json.dumps(event)}\n\n".encode()
+        raise httpx2.ReadError("connection reset by peer")
+
+    return httpx2.Response(200, content=body(), headers={"content-type": "text/event-stream"})
