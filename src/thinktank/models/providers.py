@@ -24,9 +24,14 @@ from thinktank.models.ids import ModelId
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.resilience.deadline import Deadlines
 
+# A connection closed mid-reply can look like the end of a stream (an HTTP body that ends when the
+# connection does); a streamed reply that never said why it stopped was cut short, not finished.
+OPENAI_PROFILE = OpenAIModelProfile(openai_chat_streaming_requires_finish_reason=True)
 # Servers that speak OpenAI's API but not its newer fields (llama.cpp, llama-cpp-python, Ollama, ...)
 # ignore `max_completion_tokens`, so a reply limit sent that way is no limit at all.
-COMPATIBLE_PROFILE = OpenAIModelProfile(openai_chat_supports_max_completion_tokens=False)
+COMPATIBLE_PROFILE = OpenAIModelProfile(
+    openai_chat_streaming_requires_finish_reason=True, openai_chat_supports_max_completion_tokens=False
+)
 
 
 def build_cloud_model(
@@ -46,7 +51,9 @@ def build_cloud_model(
             return AnthropicModel(model_id.name, provider=AnthropicProvider(anthropic_client=anthropic))
         case "openai":
             openai = AsyncOpenAI(api_key=keys.openai, http_client=client, max_retries=0)
-            return OpenAIChatModel(model_id.name, provider=OpenAIProvider(openai_client=openai))
+            return OpenAIChatModel(
+                model_id.name, provider=OpenAIProvider(openai_client=openai), profile=OPENAI_PROFILE
+            )
         case "openai-compatible":
             compatible = AsyncOpenAI(
                 api_key=keys.openai_compatible_key or "not-needed",

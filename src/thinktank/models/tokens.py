@@ -8,6 +8,7 @@ token (`models.chat.approximate_tokens`). A prompt adds a few tokens per turn fo
 
 from __future__ import annotations
 
+import atexit
 import functools
 import threading
 from collections.abc import Callable, Sequence
@@ -37,6 +38,8 @@ def _bundled_tokenizer() -> Counter | None:
         vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
     except Exception:
         return None
+    # llama-cpp's own finaliser fails if it runs during interpreter shutdown (see LocalModelPool.close).
+    atexit.register(vocab.close)
     lock = threading.Lock()
 
     def count(text: str) -> int:
