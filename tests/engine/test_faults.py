@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import httpx2
 import pytest
 
 from tests.engine.helpers import scripted_engine
@@ -44,9 +45,9 @@ async def proxied_fake() -> AsyncIterator[FaultProxy]:
     await upstream.close()
 
 
-def engine_behind(proxy: FaultProxy, *, messages: int) -> ConversationEngine:
+def engine_behind(proxy: FaultProxy, *, messages: int, client: httpx2.AsyncClient) -> ConversationEngine:
     keys = ProviderKeys(openai_compatible_base_url=f"{proxy.url}/v1")
-    factory = ModelFactory(keys=keys, deadlines=DEADLINES, retry_policy=RETRY)
+    factory = ModelFactory(keys=keys, deadlines=DEADLINES, retry_policy=RETRY, http_client=client)
     engine, _ = scripted_engine(template="startup-product-planning", messages=messages, factory=factory)
     chain = (MODEL, SCRIPTED)  # a breaker opened by a run of faults falls back to the scripted model
     for i, member in enumerate(engine.members):
@@ -63,10 +64,12 @@ def sums(lines: dict[str, Line]) -> tuple[int, int, int, Decimal | None]:
 
 async def test_twenty_messages_through_injected_faults_keep_honest_books(proxied_fake: FaultProxy) -> None:
     proxy = proxied_fake
-    engine = engine_behind(proxy, messages=20)
     started = time.monotonic()
-    with network_models(True):  # loopback only: the proxy and the fake server in this process
-        await engine.run_auto()
+    # Loopback only: the proxy and the fake server run in this process.
+    async with httpx2.AsyncClient(timeout=DEADLINES.http_timeout()) as client:
+        engine = engine_behind(proxy, messages=20, client=client)
+        with network_models(True):
+            await engine.run_auto()
     elapsed = time.monotonic() - started
 
     assert engine.status == "finished", engine.stop_reason
