@@ -121,11 +121,8 @@ def llama_cpp_server(*, n_ctx: int = 2048, timeout: float = 90.0) -> Iterator[st
     import subprocess
     import sys
     import tempfile
-    import time
 
-    import httpx
-
-    from tests.server_process import free_port
+    from tests.server_process import end, free_port, wait_until_up
     from thinktank.models.local import bundled_model_path
 
     model = bundled_model_path()
@@ -136,28 +133,18 @@ def llama_cpp_server(*, n_ctx: int = 2048, timeout: float = 90.0) -> Iterator[st
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
     command += ["--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+
+    def logged() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")
+
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                error = RuntimeError(log.read().decode(errors="replace")[-500:] or "it exited")
-                _missing("llama-cpp-python's server", error)
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                _missing("llama-cpp-python's server", TimeoutError(f"not up after {timeout:.0f} s"))
-            time.sleep(0.2)
+        try:
+            wait_until_up(process, f"{url}/models", logged=logged, timeout=timeout)
+        except RuntimeError as exc:
+            _missing("llama-cpp-python's server", exc)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        end(process)
         log.close()

@@ -96,44 +96,32 @@ def discuss_command(
         )
         if speed:
             engine.set_speed(speed)
-        _run(
-            engine,
-            view,
-            settings,
-            factory,
-            library,
-            override=parse_model_id(model) if model else None,
-            manual=manual,
-            memo=memo,
-            chair=chair,
-            json_path=json_path or resume,
-            markdown_path=markdown_path,
+        json_path = json_path or resume
+    else:
+        spec = ConversationSpec(
+            template_id=template,
+            topic=topic,
+            persona_ids=[p for p in persona if not _is_file(p)],
+            custom_personas=custom,
+            mode=parse_mode(mode),
+            scorer=parse_scorer(scorer),
+            scorer_model=parse_model_id(scorer_model) if scorer_model else None,
+            summary_model=parse_model_id(summary_model) if summary_model else None,
+            model_override=parse_model_id(model) if model else None,
+            seed=seed,
+            speed=speed or 5,
+            turn_delay=None if speed else 0.0,
+            max_messages=messages,
+            max_cost=_money(max_cost),
         )
-        return
-    spec = ConversationSpec(
-        template_id=template,
-        topic=topic,
-        persona_ids=[p for p in persona if not _is_file(p)],
-        custom_personas=custom,
-        mode=parse_mode(mode),
-        scorer=parse_scorer(scorer),
-        scorer_model=parse_model_id(scorer_model) if scorer_model else None,
-        summary_model=parse_model_id(summary_model) if summary_model else None,
-        model_override=parse_model_id(model) if model else None,
-        seed=seed,
-        speed=speed or 5,
-        turn_delay=None if speed else 0.0,
-        max_messages=messages,
-        max_cost=_money(max_cost),
-    )
-    engine = start_conversation(spec, library=library, factory=factory, sink=view.show)
+        engine = start_conversation(spec, library=library, factory=factory, sink=view.show)
     _run(
         engine,
         view,
         settings,
         factory,
         library,
-        override=spec.model_override,
+        override=parse_model_id(model) if model else None,
         manual=manual,
         memo=memo,
         chair=chair,
