@@ -153,8 +153,10 @@ class FaultProxy(_Server):
         hang_s: float = 15.0,
         drop_after_events: int = 2,
         retry_after: str = "1",
+        faults: tuple[str, ...] = FAULTS,
     ) -> None:
         super().__init__()
+        self.faults = faults
         self.upstream = upstream
         self.rate = rate
         self.hang_s = hang_s
@@ -172,7 +174,7 @@ class FaultProxy(_Server):
         return {f.number for f in self.log if f.fault == "drop"}
 
     async def handle(self, request: _Request, writer: asyncio.StreamWriter) -> None:
-        fault = self._random.choice(FAULTS) if self._random.random() < self.rate else "ok"
+        fault = self._random.choice(self.faults) if self._random.random() < self.rate else "ok"
         streamed = request.method == "POST" and json.loads(request.body or b"{}").get("stream", False)
         if fault == "drop" and not streamed:
             fault = "reset"

@@ -7,14 +7,16 @@ books adding up, and the whole run bounded by the timeouts."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
+import httpx
 import httpx2
 import pytest
 
 from tests.engine.helpers import scripted_engine
-from tests.fault_proxy import FakeCompatibleServer, FaultProxy
+from tests.fault_proxy import FAULTS, FakeCompatibleServer, FaultProxy
+from tests.services import llama_cpp_server
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.members import Member
 from thinktank.engine.totals import Line
@@ -108,3 +110,65 @@ async def test_twenty_messages_through_injected_faults_keep_honest_books(proxied
         assert m.latency_s is not None
         assert m.latency_s < TURN_BOUND, (m.index, m.latency_s)
     assert elapsed < 20 * TURN_BOUND
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    with llama_cpp_server() as url:
+        # The first request pays for loading the weights: not something the deadlines should judge.
+        warm = {"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+        httpx.post(f"{url}/chat/completions", json=warm, timeout=120)
+        yield url
+
+
+@pytest.mark.local_model
+async def test_a_discussion_through_injected_faults_in_front_of_llama_cpp_pythons_server(
+    llama_server: str,
+) -> None:
+    """The same books, against a server nobody here wrote. Tiny replies keep it quick on a CPU; its
+    prompt processing on a busy 2-core machine takes seconds, so hangs are left to the fake server's
+    run above and the deadlines here are generous."""
+    upstream = llama_server.removesuffix("/v1")
+    deadlines = Deadlines(first_byte=60.0, idle=30.0)
+    faults = tuple(f for f in FAULTS if f != "hang")
+    proxy = FaultProxy(upstream, seed=7, rate=0.3, faults=faults, drop_after_events=3)
+    await proxy.start()
+    try:
+        async with httpx2.AsyncClient(timeout=deadlines.http_timeout()) as client:
+            keys = ProviderKeys(openai_compatible_base_url=f"{proxy.url}/v1")
+            factory = ModelFactory(keys=keys, deadlines=deadlines, retry_policy=RETRY, http_client=client)
+            engine, recorder = scripted_engine(template="security-review", messages=3, factory=factory)
+            engine.config.reply_tokens = 8
+            chain = (parse_model_id("openai-compatible:smollm2"), SCRIPTED)
+            for i, member in enumerate(engine.members):
+                engine.members[i] = Member(member.persona, chain, factory.build_exact(chain))
+            with network_models(True):
+                await engine.run_auto()
+    finally:
+        await proxy.close()
+    assert engine.status == "finished", (
+        engine.stop_reason,
+        [f.fault for f in proxy.log],
+        recorder.of("error"),
+    )
+    messages = engine.messages
+    assert [m.index for m in messages] == list(range(len(messages)))
+    replies = [m for m in messages if m.kind == "persona"]
+    assert len(replies) == 3
+    assert {f.fault for f in proxy.log} - {"ok"}, "the seed injects faults"
+    for m in replies:
+        assert m.model_id == str(chain[0]), (m.index, m.error)
+        assert m.usage.input_tokens > 0
+        assert m.usage.output_tokens > 0
+        assert m.usage_estimated, "llama-cpp-python's stream carries no usage"
+        assert m.usage.output_tokens <= 8, "the reply limit reached the server"
+        assert m.incomplete == (m.error is not None)
+    assert sum(m.incomplete for m in replies) <= len(proxy.dropped())
+    totals = engine.totals
+    grand = (
+        totals.total.usage.input_tokens,
+        totals.total.usage.output_tokens,
+        totals.total.usage.requests,
+        totals.total.cost.billed,
+    )
+    assert sums(totals.by_persona) == sums(totals.by_provider) == sums(totals.by_model) == grand

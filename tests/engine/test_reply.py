@@ -101,3 +101,17 @@ async def test_each_retry_is_announced_as_an_event() -> None:
     ]
     assert [r["error"] for r in retrying] == ["ProviderUnavailable", "ProviderTimeout"]
     assert all(r["persona_id"] == message.speaker_id for r in retrying)
+
+
+async def test_a_transient_failure_costs_one_turn_and_a_permanent_one_pauses_the_run() -> None:
+    server = FakeServer().queue(*[error(503)] * 3, *[openai_stream(f"Reply {i}.") for i in range(3)])
+    engine = engine_on(server, GPT, messages=3)
+    await engine.run_auto()
+    assert engine.status == "finished", engine.stop_reason
+    assert engine.persona_message_count() == 3
+
+    rejected = FakeServer().queue(error(401))
+    engine = engine_on(rejected, GPT, messages=3)
+    await engine.run_auto()
+    assert engine.status == "paused"
+    assert "after an error from" in engine.stop_reason

@@ -41,6 +41,7 @@ from thinktank.errors import (
     BudgetExceeded,
     ConversationBusy,
     ConversationOver,
+    TransientFailure,
     UnknownIdError,
     UserError,
 )
@@ -140,6 +141,7 @@ class ConversationEngine:
         self._generating = False
         self._queued: list[str] = []
         self._passed_over: set[str] = set()
+        self._why_silent = ""
         self._wake = asyncio.Event()
         if not self.messages:
             self._append_user(config.topic.strip())
@@ -236,7 +238,8 @@ class ConversationEngine:
                 break
             failures = 0 if message is not None else failures + 1
             if failures >= MAX_FAILED_TURNS:
-                await self._set_status("paused", f"paused after {failures} turns in a row produced no reply")
+                why = f"paused after {failures} turns in a row produced no reply"
+                await self._set_status("paused", f"{why} (the last: {self._why_silent})")
                 break
             delay = self.config.delay()
             if delay > 0:
@@ -349,6 +352,7 @@ class ConversationEngine:
                 await self._charge(member.persona.id, reply.model_id, reply.usage, reply.cost)
             else:
                 reason = "the model's reply was empty"
+            self._why_silent = f"{member.persona.name}: {reason}"
             await self._emit(
                 ErrorOccurred(
                     f"{member.persona.name} could not reply: {reason}",
@@ -356,7 +360,10 @@ class ConversationEngine:
                     type(error).__name__ if error else "EmptyReply",
                 )
             )
-            if error is not None and self.status == "running":
+            # A transient failure (a stream dropped before its first word, a provider still down after
+            # its retries) costs this turn only: someone else is asked, and three such turns in a row
+            # pause the run. A permanent one (a rejected key, a refused request) pauses it now.
+            if error is not None and self.status == "running" and not isinstance(error, TransientFailure):
                 await self._set_status("paused", f"paused after an error from {member.persona.name}'s model")
             return None
         ended = time.perf_counter()
