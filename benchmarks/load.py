@@ -6,20 +6,28 @@ Ideal = conversations / (1 s reply + the delay between turns). Runs:
 1. in process, SQLite, auto mode at the default speed (5: 6 s between turns) - the target run;
 2. in process at the fastest speed (10: 1 s between turns) and with no delay at all: how far one
    process goes before it saturates (a ceiling, not the target);
-3. deployed: PostgreSQL + Redis, 2 web processes and 2 job workers, driven over HTTP through both
-   web processes (`thinktank loadtest --url A --url B`), at the default speed.
+3. deployed, only with `--deployed`: PostgreSQL + Redis, 2 web processes and 2 job workers, driven
+   over HTTP through both web processes (`thinktank loadtest --url A --url B`), at the default speed.
+   It flushes Redis db 14 and starts four server processes, so `make bench` leaves it out (Redis is
+   shared with the test suite on a developer's machine) and says so.
 
-`python benchmarks/load.py [--quick]` (quick: 200 conversations, for a smoke run).
+The garbage collector is tuned as `thinktank serve`, `worker` and `loadtest` tune it, on the one
+path that both `make bench` and `python benchmarks/load.py` take, and given back afterwards.
+
+`python benchmarks/load.py [--quick] [--deployed]` (quick: 200 conversations, for a smoke run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from _common import table, write
@@ -103,16 +111,39 @@ async def _upgrade(db: Database) -> None:
         await db.dispose()
 
 
-async def main(*, quick: bool = False) -> None:
+@contextlib.contextmanager
+def served_gc() -> Iterator[None]:
+    """The server's garbage-collector settings for the duration, the process's own afterwards (in
+    `make bench` the other benchmarks share this process)."""
+    thresholds = gc.get_threshold()
+    tune_gc()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+async def main(*, quick: bool = False, with_deployed: bool = False) -> None:
+    with served_gc():
+        await _main(quick=quick, with_deployed=with_deployed)
+
+
+async def _main(*, quick: bool, with_deployed: bool) -> None:
     conversations = 200 if quick else CONVERSATIONS
     runs: list[tuple[str, LoadTestReport]] = []
     started = time.perf_counter()
     runs.append(("in process, speed 5 (target)", await in_process(conversations, DEFAULT_SPEED_DELAY)))
     runs.append(("in process, speed 10", await in_process(conversations, FASTEST_SPEED_DELAY)))
     runs.append(("in process, no delay", await in_process(conversations, 0.0)))
-    remote = await asyncio.to_thread(deployed, conversations)
-    if remote is not None:
-        runs.append(("PG+Redis, 2 web + 2 workers, speed 5", remote))
+    skipped = None
+    if with_deployed:
+        remote = await asyncio.to_thread(deployed, conversations)
+        if remote is not None:
+            runs.append(("PG+Redis, 2 web + 2 workers, speed 5", remote))
+    else:
+        skipped = "not run: it flushes Redis db 14 and starts 4 server processes; pass --deployed"
+        print(f"\n  deployed shape (PostgreSQL + Redis, 2 web + 2 workers) {skipped}")
     headers = [
         "run",
         "convs",
@@ -139,10 +170,10 @@ async def main(*, quick: bool = False) -> None:
             "latency_s": 1.0,
             "target_met": met,
             "runs": {name: report.to_json() for name, report in runs},
+            "deployed_skipped": skipped,
         },
     )
 
 
 if __name__ == "__main__":
-    tune_gc()  # as `thinktank serve`, `worker` and `loadtest` do
-    asyncio.run(main(quick="--quick" in sys.argv))
+    asyncio.run(main(quick="--quick" in sys.argv, with_deployed="--deployed" in sys.argv))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from _common import table, write
+from _common import SERVER_START_SECONDS, table, write
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
@@ -32,7 +32,8 @@ def measure() -> dict[str, dict[str, float]]:
     scratch = Path(tempfile.mkdtemp(prefix="thinktank-room-"))
     url = f"sqlite+aiosqlite:///{scratch / 'room.db'}"
     ids = {size: long_conversation(url, scratch / f"seed-{size}", messages=size) for size in SIZES}
-    with running_server(database_url=url, extra_env=server_env()) as server, sync_playwright() as playwright:
+    serving = running_server(database_url=url, extra_env=server_env(), start_seconds=SERVER_START_SECONDS)
+    with serving as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
         )

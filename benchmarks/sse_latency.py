@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from _common import percentile, table, write
+from _common import SERVER_START_SECONDS, percentile, table, write
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
@@ -63,7 +63,7 @@ async def watch(url: str, latencies: list[float], ready: asyncio.Event, connecte
 async def main() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        with running_server(database_url=url, latency="0.5-1") as server:
+        with running_server(database_url=url, latency="0.5-1", start_seconds=SERVER_START_SECONDS) as server:
             api = f"{server.url}/api/v1"
             async with httpx.AsyncClient(timeout=30) as client:
                 created = await client.post(

@@ -73,7 +73,9 @@ def running_server(
     port: int | None = None,
     data_dir: str | None = None,
     extra_env: dict[str, str] | None = None,
+    start_seconds: float = 30.0,
 ) -> Iterator[ServerProcess]:
+    """`start_seconds`: how long to wait for /healthz (benchmarks on a busy machine wait longer)."""
     port = port or free_port()
     scratch = None if data_dir else tempfile.mkdtemp(prefix="thinktank-data-")
     env = {
@@ -100,7 +102,7 @@ def running_server(
     server = ServerProcess(process, f"http://127.0.0.1:{port}", logged)
 
     try:
-        wait_until_up(process, f"{server.url}/healthz", logged=logged, timeout=30)
+        wait_until_up(process, f"{server.url}/healthz", logged=logged, timeout=start_seconds)
         yield server
     finally:
         end(process)

@@ -37,7 +37,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_a_batch_runs_every_template_on_every_topic_with_results(tmp_path: Path) -> None:
-    with TestClient(create_app(settings(tmp_path))) as client:
+    with TestClient(create_app(settings(tmp_path)), base_url="http://127.0.0.1") as client:
         started = client.post(
             "/api/v1/batches",
             json={
@@ -68,7 +68,9 @@ def test_a_batch_runs_every_template_on_every_topic_with_results(tmp_path: Path)
 def test_the_cap_skips_the_runs_it_cannot_afford(tmp_path: Path) -> None:
     server = FakeServer()
     server.handle = lambda request: openai_stream("Fine, let us measure it first.")  # type: ignore[method-assign]
-    with TestClient(create_app(settings(tmp_path), http_client=server.client())) as client:
+    with TestClient(
+        create_app(settings(tmp_path), http_client=server.client()), base_url="http://127.0.0.1"
+    ) as client:
         started = client.post(
             "/api/v1/batches",
             json={
@@ -95,7 +97,7 @@ def test_the_cap_skips_the_runs_it_cannot_afford(tmp_path: Path) -> None:
 
 
 def test_bad_batches_are_refused_with_a_clear_message(tmp_path: Path) -> None:
-    with TestClient(create_app(settings(tmp_path))) as client:
+    with TestClient(create_app(settings(tmp_path)), base_url="http://127.0.0.1") as client:
         for body, words in [
             ({"topics": ["x"], "templates": ["nope"], "max_cost": "1"}, "unknown template"),
             ({"topics": [], "templates": "all", "max_cost": "1"}, "topics"),

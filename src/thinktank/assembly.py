@@ -1,4 +1,6 @@
-"""One running `ConversationService` from settings: the web app and the job worker both start here.
+"""Everything built from settings: the model factory, the key store and one running
+`ConversationService`. The web app, the job worker and the CLI all start here, so the layers below
+never read `Settings`.
 
 Without THINKTANK_REDIS_URL it is the embedded default (in-process bus, auto mode as tasks of this
 process). With it, events go through Redis Streams, conversations are shared by lease, and auto
@@ -11,20 +13,58 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
-from thinktank.accounts.keys import KeyStore
+import httpx2
+
+from thinktank.accounts.crypto import load_fingerprint_secret, load_keyring
+from thinktank.accounts.keys import KeyStore, validate_with_provider
 from thinktank.accounts.ratelimit import RateLimiter, RedisRateLimiter
-from thinktank.accounts.tiers import Tiers
+from thinktank.accounts.tiers import Tiers, load_tiers
 from thinktank.events.log import Bus, EventBus
 from thinktank.events.redis_bus import RedisEventBus
 from thinktank.jobs.scale import Scale, connect
-from thinktank.library.loader import Library
+from thinktank.library.loader import Library, load_library
+from thinktank.models.ids import ProviderName, parse_model_id
+from thinktank.models.resilience.deadline import Deadlines
 from thinktank.models.stack import ModelFactory
-from thinktank.ops.profiles import profile_of, rate_limits
+from thinktank.ops.profiles import offered_local_models, profile_of, rate_limits
+from thinktank.pricing.prices import Pricer
 from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database
 
-Role = Literal["web", "worker"]
+# "command": a short-lived CLI command (memo, fork, rerun, batch run) beside a server that may be
+# running on the same database; it leaves start-up recovery, the purge and Redis to the server.
+Role = Literal["web", "worker", "command"]
+
+
+def factory_from_settings(
+    settings: Settings, *, http_client: httpx2.AsyncClient | None = None
+) -> ModelFactory:
+    """The factory every entry point (server, CLI) builds from its settings."""
+    return ModelFactory(
+        keys=settings.keys,
+        pricer=Pricer(markup=settings.markup),
+        scripted_latency=settings.scripted_latency,
+        substitute=parse_model_id(settings.substitute_model),
+        http_client=http_client,
+        deadlines=Deadlines(first_byte=settings.model_first_byte_timeout, idle=settings.model_idle_timeout),
+    )
+
+
+def open_keystore(settings: Settings, db: Database, *, http_client: httpx2.AsyncClient) -> KeyStore:
+    """The key store for these settings: key files in the data directory unless the env names keys."""
+    key_dir = settings.resolved_data_dir()
+
+    async def validate(provider: ProviderName, api_key: str) -> None:
+        await validate_with_provider(provider, api_key, http_client=http_client)
+
+    return KeyStore(
+        db,
+        keyring=load_keyring(settings.env, key_dir=key_dir),
+        fingerprint_secret=load_fingerprint_secret(settings.env, key_dir=key_dir),
+        validator=validate,
+        env_keys=settings.keys,
+    )
 
 
 async def prepare_database(db: Database) -> None:
@@ -51,7 +91,7 @@ async def running_service(
     bus: Bus = EventBus()
     limits = rate_limits(settings)
     limiter = RateLimiter(limits)
-    if settings.redis_url:
+    if settings.redis_url and role != "command":
         scale = await connect(
             settings.redis_url, kind=role, drives_here=role == "worker", lease_ttl=settings.lease_seconds
         )
@@ -71,8 +111,9 @@ async def running_service(
         scale=scale,
         profile=profile_of(settings),
         rate_limiter=None if limits.unlimited else limiter,
+        local_models=None if settings.auth == "local" else offered_local_models(settings),
     )
-    await service.start()
+    await service.start(recover=role != "command")
     try:
         yield service
     finally:
@@ -80,3 +121,26 @@ async def running_service(
         await bus.close()
         if scale is not None:
             await scale.close()
+
+
+@asynccontextmanager
+async def service_from_settings(
+    settings: Settings, *, role: Role, db: Database, http_client: httpx2.AsyncClient | None = None
+) -> AsyncIterator[ConversationService]:
+    """The service with everything settings name (library, models, the key store, plans), so the
+    worker and every CLI command use a user's stored keys and the profile exactly as the web app."""
+    validation_client = http_client or httpx2.AsyncClient(timeout=30.0)
+    try:
+        async with running_service(
+            settings,
+            role=role,
+            db=db,
+            library=load_library(user_dir=settings.library_dir),
+            factory=factory_from_settings(settings, http_client=http_client),
+            keystore=open_keystore(settings, db, http_client=validation_client),
+            tiers=load_tiers(settings.tiers_file),
+        ) as service:
+            yield service
+    finally:
+        if http_client is None:
+            await validation_client.aclose()

@@ -15,24 +15,25 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from thinktank.domain.vocabulary import SETTLED
 from thinktank.engine.setup import ConversationSpec
 from thinktank.errors import UnknownIdError, UserError
+from thinktank.jobs.scale import Scale
+from thinktank.library.loader import Library
 from thinktank.models.ids import parse_model_id
 from thinktank.store import repository as repo
+from thinktank.store.db import Database
 from thinktank.store.tables import BatchRow, Conversation
-
-if TYPE_CHECKING:
-    from thinktank.service import ConversationService
 
 log = logging.getLogger(__name__)
 
 MAX_RUNS = 500
+RunStatus = Literal["pending", "running", "finished", "stopped", "paused", "failed", "skipped"]
 POLL_SECONDS = 0.25
-ENDED = ("finished", "stopped", "paused")
 
 
 class BatchSpec(BaseModel):
@@ -46,7 +47,9 @@ class BatchSpec(BaseModel):
     max_cost: Decimal = Field(gt=0, le=10_000, description="Cap on the whole batch's billed cost (USD)")
     messages: int | None = Field(None, ge=1, le=200, description="Messages per run (default: the template's)")
     model: str | None = Field(None, description="Run every persona on this model id (e.g. scripted)")
-    seed: int | None = Field(None, ge=0, description="Same seed for every run, for comparable results")
+    seed: int | None = Field(
+        None, ge=0, lt=2**31, description="Same seed for every run, for comparable results"
+    )
     concurrency: int = Field(4, ge=1, le=50, description="Runs at the same time")
 
     @field_validator("topics")
@@ -79,39 +82,102 @@ def parse_spec(data: Any) -> BatchSpec:
         raise UserError(f"{where}: {first['msg']}") from None
 
 
-def spent_on(runs: list[dict[str, Any]]) -> Decimal:
+class BatchConversations(Protocol):
+    """The little a batch needs from the conversation service; the service satisfies it, and this
+    module never imports the service."""
+
+    async def tier_of(self, user_id: str) -> Any: ...
+
+    async def create(
+        self, *, user_id: str, spec: ConversationSpec, title: str | None = None
+    ) -> Conversation: ...
+
+    async def set_run_mode(self, *, user_id: str, conversation_id: str, mode: Literal["auto"]) -> None: ...
+
+    async def memo_or_write(self, *, user_id: str, conversation_id: str) -> dict[str, Any]: ...
+
+
+class BatchRun(BaseModel):
+    """One template on one topic: stored in the batch row as JSON, and shown as stored (fields a run
+    has not reached yet are absent, not null)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template_id: str
+    topic: str
+    status: RunStatus = "pending"
+    conversation_id: str | None = None
+    reason: str | None = None
+    messages: int | None = None
+    cost_usd: str | None = None
+    recommendation: str | None = None
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class BatchPublic(BaseModel):
+    """A batch as the API, the web page and `thinktank batch run --json` show it; `runs` is left out
+    of lists (serialise with `exclude_unset`)."""
+
+    id: str
+    name: str
+    status: str
+    max_cost_usd: str
+    total_cost_usd: str
+    progress: dict[str, int] = Field(description="total, done, and a count per run status")
+    created_at: str
+    finished_at: str | None
+    runs: list[BatchRun] | None = None
+
+    def shown(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+def spent_on(runs: list[BatchRun]) -> Decimal:
     """What the batch's runs cost so far (billed)."""
-    return sum((Decimal(r.get("cost_usd") or 0) for r in runs), Decimal(0))
+    return sum((Decimal(r.cost_usd or 0) for r in runs), Decimal(0))
 
 
 def _money(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
+def _runs_of(row: BatchRow) -> list[BatchRun]:
+    return [BatchRun.model_validate(r) for r in row.runs or []]
+
+
 class Batches:
-    def __init__(self, service: ConversationService) -> None:
-        self.service = service
+    """Create, list and run batches; each run is an ordinary conversation made through the service."""
+
+    def __init__(
+        self, conversations: BatchConversations, *, db: Database, library: Library, scale: Scale | None
+    ) -> None:
+        self.conversations = conversations
+        self.db = db
+        self.library = library
+        self.scale = scale
         self._running: set[asyncio.Task[str]] = set()
 
-    async def create(self, *, user_id: str, spec: BatchSpec) -> dict[str, Any]:
-        await self.service.tier_of(user_id)  # the local user comes into being here on a new database
-        library = self.service.library
+    async def create(self, *, user_id: str, spec: BatchSpec) -> BatchPublic:
+        await self.conversations.tier_of(user_id)  # the local user comes into being here on a new database
+        library = self.library
         template_ids = sorted(library.templates) if spec.templates == "all" else spec.templates
         for template_id in template_ids:
             library.template(template_id)  # an unknown id is the caller's mistake, said now
         runs = [
-            {"template_id": t, "topic": topic, "status": "pending"}
+            BatchRun(template_id=t, topic=topic, status="pending")
             for topic in spec.topics
             for t in template_ids
         ]
         if len(runs) > MAX_RUNS:
             raise UserError(f"a batch runs at most {MAX_RUNS} conversations, not {len(runs)}")
-        async with self.service.db.session() as session:
+        async with self.db.session() as session:
             row = BatchRow(
                 user_id=user_id,
                 name=spec.name,
                 spec=spec.model_dump(mode="json"),
-                runs=runs,
+                runs=[r.stored() for r in runs],
                 status="queued",
                 max_cost=spec.max_cost,
             )
@@ -121,7 +187,7 @@ class Batches:
 
     async def start(self, *, user_id: str, batch_id: str) -> None:
         """Run it on the job workers when there are any, else in this process."""
-        scale = self.service.scale
+        scale = self.scale
         if scale is not None and not scale.drives_here:
             await scale.enqueue_batch(batch_id, user_id)
             return
@@ -134,12 +200,12 @@ class Batches:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
 
-    async def get(self, *, user_id: str, batch_id: str) -> dict[str, Any]:
-        async with self.service.db.session() as session:
+    async def get(self, *, user_id: str, batch_id: str) -> BatchPublic:
+        async with self.db.session() as session:
             return self._public(await self._row(session, user_id, batch_id))
 
-    async def recent(self, *, user_id: str) -> list[dict[str, Any]]:
-        async with self.service.db.session() as session:
+    async def recent(self, *, user_id: str) -> list[BatchPublic]:
+        async with self.db.session() as session:
             rows = await repo.list_batches(session, user_id=user_id)
             return [self._public(row, with_runs=False) for row in rows]
 
@@ -151,29 +217,28 @@ class Batches:
         return row  # type: ignore[no-any-return]
 
     @staticmethod
-    def _public(row: BatchRow, *, with_runs: bool = True) -> dict[str, Any]:
-        runs = row.runs or []
-        spent = spent_on(runs)
+    def _public(row: BatchRow, *, with_runs: bool = True) -> BatchPublic:
+        runs = _runs_of(row)
         counts: dict[str, int] = {}
         for run in runs:
-            counts[run["status"]] = counts.get(run["status"], 0) + 1
-        body: dict[str, Any] = {
-            "id": row.id,
-            "name": row.name,
-            "status": row.status,
-            "max_cost_usd": _money(row.max_cost),
-            "total_cost_usd": _money(spent),
-            "progress": {
+            counts[run.status] = counts.get(run.status, 0) + 1
+        public = BatchPublic(
+            id=row.id,
+            name=row.name,
+            status=row.status,
+            max_cost_usd=_money(row.max_cost),
+            total_cost_usd=_money(spent_on(runs)),
+            progress={
                 "total": len(runs),
-                "done": sum(counts.get(s, 0) for s in ("finished", "stopped", "paused", "failed", "skipped")),
+                "done": sum(counts.get(s, 0) for s in (*SETTLED, "failed", "skipped")),
                 **counts,
             },
-            "created_at": row.created_at.isoformat(),
-            "finished_at": None if row.finished_at is None else row.finished_at.isoformat(),
-        }
+            created_at=row.created_at.isoformat(),
+            finished_at=None if row.finished_at is None else row.finished_at.isoformat(),
+        )
         if with_runs:
-            body["runs"] = runs
-        return body
+            public.runs = runs
+        return public
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -182,15 +247,15 @@ class Batches:
         *,
         user_id: str,
         batch_id: str,
-        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        on_progress: Callable[[BatchPublic], None] | None = None,
     ) -> str:
         """Run every pending run of the batch to its end; the batch's final status."""
-        async with self.service.db.session() as session:
+        async with self.db.session() as session:
             row = await self._row(session, user_id, batch_id)
             if row.status in ("finished", "failed"):
                 return row.status
             spec = BatchSpec.model_validate(row.spec)
-            runs: list[dict[str, Any]] = [dict(r) for r in row.runs]
+            runs = _runs_of(row)
             row.status = "running"
             await session.commit()
         cap = spec.max_cost
@@ -198,9 +263,9 @@ class Batches:
         slots = asyncio.Semaphore(spec.concurrency)
 
         async def save(final: str | None = None) -> None:
-            async with self.service.db.session() as session:
+            async with self.db.session() as session:
                 stored = await self._row(session, user_id, batch_id)
-                stored.runs = [dict(r) for r in runs]
+                stored.runs = [r.stored() for r in runs]
                 if final is not None:
                     stored.status = final
                     stored.finished_at = datetime.now(UTC)
@@ -208,25 +273,27 @@ class Batches:
                 if on_progress is not None:
                     on_progress(self._public(stored))
 
-        async def one(run: dict[str, Any]) -> None:
+        async def one(run: BatchRun) -> None:
             async with slots:
                 async with lock:
                     left = cap - spent_on(runs)
                     if left <= 0:
-                        run.update(status="skipped", reason=f"the batch's cap of ${_money(cap)} was reached")
+                        run.status = "skipped"
+                        run.reason = f"the batch's cap of ${_money(cap)} was reached"
                         await save()
                         return
-                    run["status"] = "running"
+                    run.status = "running"
                 try:
                     await self._run_one(user_id, spec, run, left, save)
                 except Exception as exc:
                     log.exception("a batch run failed")
-                    run.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
+                    run.status = "failed"
+                    run.reason = f"{type(exc).__name__}: {exc}"
                 async with lock:
                     await save()
 
         try:
-            await asyncio.gather(*(one(r) for r in runs if r["status"] in ("pending", "running")))
+            await asyncio.gather(*(one(r) for r in runs if r.status in ("pending", "running")))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -239,18 +306,18 @@ class Batches:
         self,
         user_id: str,
         spec: BatchSpec,
-        run: dict[str, Any],
+        run: BatchRun,
         cost_cap: Decimal,
         save: Callable[[], Any],
     ) -> None:
-        service = self.service
-        conversation_id = run.get("conversation_id")
+        conversations = self.conversations
+        conversation_id = run.conversation_id
         if conversation_id is None:
-            conversation = await service.create(
+            conversation = await conversations.create(
                 user_id=user_id,
                 spec=ConversationSpec(
-                    template_id=run["template_id"],
-                    topic=run["topic"],
+                    template_id=run.template_id,
+                    topic=run.topic,
                     max_messages=spec.messages,
                     model_override=parse_model_id(spec.model) if spec.model else None,
                     seed=spec.seed,
@@ -259,35 +326,34 @@ class Batches:
                 ),
             )
             conversation_id = conversation.id
-            run["conversation_id"] = conversation_id
+            run.conversation_id = conversation_id
             await save()
-            await service.set_run_mode(user_id=user_id, conversation_id=conversation_id, mode="auto")
+            await conversations.set_run_mode(user_id=user_id, conversation_id=conversation_id, mode="auto")
         # Resumed batches find their runs' conversations where they are: wait for each to end.
         while True:
-            async with service.db.session() as session:
+            async with self.db.session() as session:
                 row = await session.get(Conversation, conversation_id)
                 if row is None:
-                    run.update(status="failed", reason="its conversation was deleted")
+                    run.status = "failed"
+                    run.reason = "its conversation was deleted"
                     return
                 status, reason = row.status, row.stop_reason
-            if status in ENDED:
+            if status in SETTLED:
                 break
             await asyncio.sleep(POLL_SECONDS)
         memo: dict[str, Any] | None = None
         if status == "finished":
             # The runner writes it as the run ends; this waits for that one rather than writing another.
             try:
-                memo = await service.memo_or_write(user_id=user_id, conversation_id=conversation_id)
+                memo = await conversations.memo_or_write(user_id=user_id, conversation_id=conversation_id)
             except Exception as exc:
                 log.warning("the memo of a batch run could not be written: %s", exc)
-        async with service.db.session() as session:
+        async with self.db.session() as session:
             spending = await repo.spending(session, user_id=user_id, conversation_ids=[conversation_id])
             messages = await repo.count_messages(session, conversation_id=conversation_id)
         totals = spending.by_conversation.get(conversation_id)
-        run.update(
-            status=status,
-            reason=reason,
-            messages=messages,
-            cost_usd=_money(totals.total.cost.billed or Decimal(0)) if totals else "0",
-            recommendation=(memo or {}).get("memo", {}).get("recommendation", {}).get("text"),
-        )
+        run.status = cast(RunStatus, status)  # one of SETTLED, a subset of a run's statuses
+        run.reason = reason
+        run.messages = messages
+        run.cost_usd = _money(totals.total.cost.billed or Decimal(0)) if totals else "0"
+        run.recommendation = (memo or {}).get("memo", {}).get("recommendation", {}).get("text")

@@ -13,6 +13,10 @@
     │   ├── TooManyAttempts            sign-in rate limit; carries `retry_after`
     │   └── ConfigurationError         a setting or environment variable is invalid or missing
     │       └── NetworkModelsForbidden a real provider call while the process forbids them (tests)
+    ├── ServiceUnavailable             Redis, a worker or the process holding a conversation is away (503)
+    │   └── ProviderUnreachable        a provider could not be reached to check a new key (503)
+    ├── ServerFault                    this deployment is broken, not the request; the operator must act (500)
+    │   └── DecryptionError            a stored secret cannot be opened: master key changed or lost
     └── ProviderFailure                a model provider (or our local model) failed; carries `provider`
         ├── TransientFailure           worth retrying after a pause
         │   ├── RateLimited            429 and friends; `retry_after` seconds when the provider said
@@ -25,6 +29,9 @@
             ├── ContentRefused         the provider's safety filter refused the content
             ├── QuotaExceeded          the account's credits or quota are used up
             └── ModelFailed            a local model failed to load or to generate
+
+A provider's own words (its error body) can echo the key it was sent: users are shown
+`public_message(failure)`, a message made from the failure's class, never `str(failure)`.
 
 The retry wrapper retries `TransientFailure` only; the circuit breaker counts `TransientFailure`;
 the fallback chain moves on after any `ProviderFailure`. A `UserError` never reaches a provider.
@@ -105,6 +112,23 @@ class ServiceUnavailable(ThinkTankError):
     Not the caller's mistake and not a provider's: the API answers 503."""
 
 
+class ProviderUnreachable(ServiceUnavailable):
+    """A provider could not be reached (or timed out) while checking a new key; nothing was stored."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        super().__init__(f"{provider} could not be reached to check this key; nothing was saved, try again")
+
+
+class ServerFault(ThinkTankError):
+    """The deployment itself is broken (not the caller's input, not a provider): the API answers 500
+    with a readable body, the CLI exits 1 with one line, and the operator has to act."""
+
+
+class DecryptionError(ServerFault):
+    """A sealed secret could not be opened: wrong or missing master key, or tampered data."""
+
+
 class ProviderFailure(ThinkTankError):
     """A model call failed for a reason on the provider's side (or the network between)."""
 
@@ -170,3 +194,30 @@ class QuotaExceeded(PermanentFailure):
 
 class ModelFailed(PermanentFailure):
     pass
+
+
+_PUBLIC_MESSAGES: list[tuple[type[ProviderFailure], str]] = [
+    (CircuitOpen, "{provider} is failing; requests to it are paused for a moment"),
+    (RateLimited, "{provider} is rate limiting requests"),
+    (ProviderTimeout, "{provider} did not answer in time"),
+    (ProviderUnavailable, "{provider} is unavailable"),
+    (Unauthorized, "{provider} rejected the API key (missing, wrong or revoked)"),
+    (ContentRefused, "{provider}'s content filter refused to answer"),
+    (QuotaExceeded, "the {provider} account's quota or credits are used up"),
+    (InvalidRequest, "{provider} rejected the request"),
+    (ModelFailed, "the local model could not load or generate"),
+]
+
+
+def public_message(failure: ProviderFailure) -> str:
+    """What a user may be told of a provider's failure: its kind, provider and HTTP status, never
+    the provider's own text (it can carry a key or a server path)."""
+    for kind, template in _PUBLIC_MESSAGES:
+        if isinstance(failure, kind):
+            text = template.format(provider=failure.provider)
+            break
+    else:
+        text = f"{failure.provider} failed"
+    if failure.status_code is not None:
+        text += f" (HTTP {failure.status_code})"
+    return f"{type(failure).__name__}: {text}"

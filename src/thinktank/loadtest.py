@@ -22,6 +22,7 @@ from typing import Any
 import httpx2
 
 from thinktank.domain import Message, Persona
+from thinktank.domain.vocabulary import SETTLED
 from thinktank.engine.setup import ConversationSpec
 from thinktank.events.log import EventBus
 from thinktank.library.loader import Library, load_library
@@ -333,7 +334,7 @@ async def run_against_server(
                 for item in page["items"]:
                     if item["id"] in wanted:
                         seen += 1
-                        if item["status"] in ("finished", "stopped", "paused"):
+                        if item["status"] in SETTLED:
                             ended[item["id"]] = (item["status"], item["stop_reason"])
                 cursor = page.get("next_cursor")
                 if not cursor:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from thinktank.accounts.ratelimit import RateLimiter
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
 from thinktank.batches import Batches
 from thinktank.domain import DiscussionMode, Message, Persona
+from thinktank.domain.vocabulary import ENDED
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
 from thinktank.engine.events import ErrorOccurred, Event, EventSink, MessageCompleted, StateChanged
@@ -41,7 +43,7 @@ from thinktank.library.loader import Library
 from thinktank.models.ids import ModelId, parse_model_id
 from thinktank.models.stack import ModelFactory
 from thinktank.ops.metrics import Metrics
-from thinktank.ops.profiles import PROFILES, Profile, refuse_scripted
+from thinktank.ops.profiles import PROFILES, Profile, refuse_scripted, refuse_server_paths
 from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.outcomes.memo import memo_for_conversation
 from thinktank.store import repository as repo
@@ -60,6 +62,10 @@ FORWARD_TIMEOUT_SECONDS = 300
 DRIVE_ACQUIRE_SECONDS = 10.0
 
 RunMode = Literal["auto", "manual"]
+DELETED_EVENT = "conversation.deleted"
+"""The last event of a deleted conversation's stream."""
+IDLE_UNLOAD_SECONDS = 600.0
+"""A conversation nobody used for this long leaves memory (it is restored from the database)."""
 
 
 @dataclass
@@ -73,6 +79,8 @@ class Live:
     runner: asyncio.Task[None] | None = None
     memo_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """One memo written at a time: the end of a run and a comparison never both write one."""
+    used_at: float = field(default_factory=time.monotonic)
+    """When a request last asked for it (`unload_idle` forgets those unused for a while)."""
 
 
 class ConversationService:
@@ -89,8 +97,11 @@ class ConversationService:
         metrics: Metrics | None = None,
         profile: Profile = PROFILES["development"],
         rate_limiter: RateLimiter | None = None,
+        local_models: Sequence[ModelId] | None = None,
     ) -> None:
         self.rate_limiter = rate_limiter
+        self.local_models = local_models
+        """None: any `local:` path (one user, on their own machine); else only these local models."""
         self.ledger = UsageLedger(db)
         self.db = db
         self.profile = profile
@@ -99,7 +110,7 @@ class ConversationService:
         """None: this process alone serves every conversation (the embedded default)."""
         self._holds: dict[str, int] = {}
         self._driving: set[str] = set()
-        self.batches = Batches(self)
+        self.batches = Batches(self, db=db, library=library, scale=scale)
         self._renewer: asyncio.Task[None] | None = None
         self.library = library
         self.factory = factory
@@ -110,19 +121,24 @@ class ConversationService:
         self._loading = asyncio.Lock()
         self._in_flight: dict[tuple[str, str], asyncio.Future[Message | None]] = {}
         self._purger: asyncio.Task[None] | None = None
+        self._unloader: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, recover: bool = True) -> None:
+        """`recover=False` for a short-lived command beside a server that may be running: it leaves
+        that server's running conversations, reservations and the retention purge alone."""
         with system_scope():  # start-up work crosses users; so does the purge task started here
-            await self._start()
+            await self._start(recover=recover)
 
-    async def _start(self) -> None:
+    async def _start(self, *, recover: bool) -> None:
         paused = 0
         async with self.db.session() as session:
             await repo.ensure_local_user(session)
             await repo.sync_library(session, library=self.library, pricer=self.factory.pricer)
+            if not recover:
+                return
             if self.scale is None:
                 # Alone, nothing can be running at start-up. With other processes, their turns are
                 # real: workers take over what a dead process drove (see `sweep`).
@@ -134,6 +150,7 @@ class ConversationService:
                 "%d conversation(s) were running when the server stopped; they are now paused", paused
             )
         self._purger = asyncio.create_task(self._purge_periodically(), name="retention purge")
+        self._unloader = asyncio.create_task(self._unload_periodically(), name="idle unload")
         if self.scale is not None:
             await self.scale.commands.serve(self._answer_forwarded)
             self._renewer = asyncio.create_task(self._renew_leases(), name="lease renewal")
@@ -146,6 +163,30 @@ class ConversationService:
             except Exception:
                 log.exception("the retention purge failed; it runs again in an hour")
 
+    async def _unload_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(IDLE_UNLOAD_SECONDS / 10)
+            self.unload_idle()
+
+    def unload_idle(self, *, idle_seconds: float = IDLE_UNLOAD_SECONDS) -> int:
+        """Forget the engines of conversations nobody used for `idle_seconds`: not running, not
+        speaking, not writing a memo, not held for another process, and stored (with retention
+        "none" the engine is the only copy). The next use restores them from the database."""
+        now = time.monotonic()
+        idle = [
+            conversation_id
+            for conversation_id, live in self._live.items()
+            if now - live.used_at > idle_seconds
+            and conversation_id not in self._holds
+            and (live.runner is None or live.runner.done())
+            and not live.engine.busy
+            and not live.memo_lock.locked()
+            and live.retention != "none"
+        ]
+        for conversation_id in idle:
+            del self._live[conversation_id]
+        return len(idle)
+
     async def purge(self) -> int:
         """Apply every user's retention now (the server does this hourly by itself)."""
         with system_scope():
@@ -154,7 +195,7 @@ class ConversationService:
 
     async def close(self) -> None:
         await self.batches.close()
-        for task in (self._purger, self._renewer):
+        for task in (self._purger, self._renewer, self._unloader):
             if task is not None:
                 task.cancel()
         runners = [live.runner for live in self._live.values() if live.runner and not live.runner.done()]
@@ -346,6 +387,9 @@ class ConversationService:
         self._check_panel_size(await self.tier_of(user_id), len(panel))
         chosen = [spec.model_override, spec.scorer_model, spec.summary_model]
         self._check_models(chosen if spec.model_override else [*chosen, *self._models_of(panel)])
+        if spec.model_override is None:
+            for persona in panel:
+                self.check_persona_models(persona)
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         settings = {
             "scorer_model": None if spec.scorer_model is None else str(spec.scorer_model),
@@ -407,6 +451,7 @@ class ConversationService:
         if live is not None:
             if live.user_id != user_id:
                 raise repo.NotFound("conversation", conversation_id)
+            live.used_at = time.monotonic()
             return live
         if self.scale is not None and conversation_id not in self._holds:
             return await self._restore(user_id=user_id, conversation_id=conversation_id, snapshot=True)
@@ -468,7 +513,14 @@ class ConversationService:
         )
 
     def _check_models(self, models: Iterable[ModelId | None]) -> None:
+        models = list(models)
         refuse_scripted(models, profile=self.profile)
+        if self.local_models is not None:
+            refuse_server_paths(models, offered=self.local_models)
+
+    def check_persona_models(self, persona: Persona) -> None:
+        """A persona a user saves names only models this server lets users choose."""
+        self._check_models([persona.model_id, *persona.fallback_ids])
 
     @staticmethod
     def _models_of(personas: Iterable[Persona]) -> list[ModelId]:
@@ -561,11 +613,7 @@ class ConversationService:
                 self.metrics.message_completed(event.message)
             elif isinstance(event, ErrorOccurred):
                 self.metrics.turn_failed()
-            if (
-                kept != "permanent"
-                and isinstance(event, StateChanged)
-                and event.status in ("stopped", "finished")
-            ):
+            if kept != "permanent" and isinstance(event, StateChanged) and event.status in ENDED:
                 # The live session is over: with retention none or session, nothing of it stays.
                 asyncio.get_running_loop().call_soon(
                     lambda: asyncio.ensure_future(
@@ -725,7 +773,7 @@ class ConversationService:
         sides = {}
         for key, conversation_id in (("first", first), ("second", second)):
             live = await self.live(user_id=user_id, conversation_id=conversation_id)
-            ended = live.engine.status in ("finished", "stopped")
+            ended = live.engine.status in ENDED
             running_here = live.runner is not None and not live.runner.done()
             if (running_here or live.engine.status == "running") and not ended:
                 raise ConversationBusy("a conversation being compared is still running; compare when it ends")
@@ -792,9 +840,13 @@ class ConversationService:
                 if live.runner is not None:
                     live.runner.cancel()
                 self._live.pop(conversation_id, None)
-                await self.bus.forget(conversation_id)
+                await self._announce_deleted(conversation_id)
         async with self.db.session() as session:
             await retention.delete_account(session, user_id=user_id)
+            if user_id == repo.LOCAL_USER_ID:
+                # Local mode has no sign-up: the one user starts again, empty, at once (every
+                # route that writes a row of theirs needs the user row).
+                await repo.ensure_local_user(session)
         if self.keystore is not None:
             await self.keystore.forget(user_id)
 
@@ -816,20 +868,12 @@ class ConversationService:
         flight = (conversation_id, idempotency_key)
         if flight in self._in_flight:
             return await asyncio.shield(self._in_flight[flight])
-        async with self.db.session() as session:
-            earlier = await repo.find_turn(session, conversation_id=conversation_id, key=idempotency_key)
-        if earlier is not None:
-            index = earlier.get("message_index")
-            return None if index is None else live.engine.messages[index]
+        # Claimed before the first await: a second request with this key waits for this one's
+        # result instead of starting (and then forgetting) a flight of its own.
         future: asyncio.Future[Message | None] = asyncio.get_running_loop().create_future()
         self._in_flight[flight] = future
         try:
-            message = await live.engine.take_turn(speaker=speaker)
-            async with self.db.session() as session:
-                payload = {"message_index": None if message is None else message.index}
-                await repo.remember_turn(
-                    session, conversation_id=conversation_id, key=idempotency_key, payload=payload
-                )
+            message = await self._turn_once(live, conversation_id, speaker, idempotency_key)
             future.set_result(message)
             return message
         except BaseException as exc:
@@ -837,7 +881,24 @@ class ConversationService:
             future.exception()  # retrieved, so an unawaited failure is not logged as lost
             raise
         finally:
-            del self._in_flight[flight]
+            self._in_flight.pop(flight, None)
+
+    async def _turn_once(
+        self, live: Live, conversation_id: str, speaker: str | None, idempotency_key: str
+    ) -> Message | None:
+        """The turn of an Idempotency-Key: the one taken earlier with it, else a new one, remembered."""
+        async with self.db.session() as session:
+            earlier = await repo.find_turn(session, conversation_id=conversation_id, key=idempotency_key)
+        if earlier is not None:
+            index = earlier.get("message_index")
+            return None if index is None else live.engine.messages[index]
+        message = await live.engine.take_turn(speaker=speaker)
+        async with self.db.session() as session:
+            payload = {"message_index": None if message is None else message.index}
+            await repo.remember_turn(
+                session, conversation_id=conversation_id, key=idempotency_key, payload=payload
+            )
+        return message
 
     async def set_run_mode(self, *, user_id: str, conversation_id: str, mode: RunMode) -> None:
         return await self._held("set_run_mode", user_id, conversation_id, mode=mode)  # type: ignore[no-any-return]
@@ -1000,7 +1061,7 @@ class ConversationService:
     def _seat(self, persona: Persona, live: Live) -> Member:
         """A persona joining a running panel, on the conversation's one model if it has one."""
         if live.override is None:
-            self._check_models(self._models_of([persona]))
+            self.check_persona_models(persona)
         return seat(persona, live.factory, override=live.override)
 
     async def _save_members(self, user_id: str, conversation_id: str, live: Live) -> None:
@@ -1020,10 +1081,16 @@ class ConversationService:
             if live.runner is not None:
                 live.runner.cancel()
             self._live.pop(conversation_id, None)
-            await self.bus.forget(conversation_id)
+        await self._announce_deleted(conversation_id)
+
+    async def _announce_deleted(self, conversation_id: str) -> None:
+        """Watchers get a last event, after which their streams close (the SSE route ends on it);
+        then the conversation's events are forgotten."""
+        await self.bus.publish(conversation_id, {"type": DELETED_EVENT, "conversation_id": conversation_id})
+        await self.bus.forget(conversation_id)
 
 
 def _refuse_ended(status: str, reason: str) -> None:
     """Auto mode cannot start on a conversation that was stopped or ran to its end."""
-    if status in ("stopped", "finished"):
+    if status in ENDED:
         raise UserError(f"this conversation has ended ({reason})")

@@ -64,6 +64,7 @@ class Settings:
     def resolved_data_dir(self) -> Path:
         data_dir = self.data_dir or Path(platformdirs.user_data_dir("thinktank", appauthor=False))
         data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # keys, the database and its conversations: the owner's alone
         return data_dir
 
     def resolved_database_url(self) -> str:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.fakes import FakeServer
 from tests.models.test_providers import KEYS, openai_stream
@@ -17,8 +18,9 @@ from tests.services import fresh_postgres_database
 from tests.store.test_migrations import upgrade
 from thinktank.accounts.budget import UserBudget
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
+from thinktank.domain import Message
 from thinktank.engine.setup import ConversationSpec
-from thinktank.errors import ConfigurationError, UserError
+from thinktank.errors import BudgetExceeded, ConfigurationError, UserError
 from thinktank.events.log import EventBus
 from thinktank.library.loader import load_library
 from thinktank.models.ids import SCRIPTED, parse_model_id
@@ -26,7 +28,7 @@ from thinktank.models.keys import ProviderKeys
 from thinktank.models.stack import ModelFactory
 from thinktank.service import ConversationService
 from thinktank.store.db import Database
-from thinktank.store.tables import User
+from thinktank.store.tables import CostRecord, User
 
 USER = "00000000-0000-0000-0000-0000000000aa"
 TIERS = Tiers(
@@ -110,9 +112,68 @@ async def test_fifty_concurrent_turns_overshoot_the_daily_cap_by_at_most_one_mes
     assert usage["day"]["tokens_used"] <= 6000 + largest
     refused = [r for r, m in zip(rows, results, strict=True) if m is None]
     live = await tight.live(user_id=USER, conversation_id=refused[0].id)
-    assert live.engine.status == "stopped"
+    assert live.engine.status == "paused"
     assert live.engine.stop_reason == "your daily token limit of 6,000 is reached (tight plan)"
     assert usage["day"]["tokens_left"] == max(6000 - usage["day"]["tokens_used"], 0)
+
+
+async def test_fifty_concurrent_turns_with_the_llm_scorer_and_memos_stay_within_one_message_of_the_cap(
+    tight: ConversationService,
+) -> None:
+    """The scorer's, the summaries' and the memo chairs' calls are reserved like the speakers':
+    whatever runs at once, the counters pass the cap by at most one message."""
+    spec = ConversationSpec(
+        template_id="security-review", model_override=SCRIPTED, scorer="llm", max_messages=5
+    )
+    rows = [await tight.create(user_id=USER, spec=spec) for _ in range(50)]
+
+    async def memo(conversation_id: str) -> dict[str, object] | None:
+        try:
+            return await tight.write_memo(user_id=USER, conversation_id=conversation_id)
+        except BudgetExceeded:
+            return None
+
+    turns = [
+        tight.take_turn(user_id=USER, conversation_id=r.id, speaker=None, idempotency_key=None) for r in rows
+    ]
+    results = await asyncio.gather(*turns, *[memo(r.id) for r in rows[::5]])
+    spoken = [m for m in results[:50] if isinstance(m, Message)]
+    usage = await (await tight.budget_for(USER)).usage()
+    largest = max((m.usage.total_tokens for m in spoken), default=0)
+    assert 0 < len(spoken) < 50
+    assert usage["day"]["tokens_used"] <= 6000 + largest
+    async with tight.db.session() as session:
+        booked = await session.scalar(
+            select(func.sum(CostRecord.input_tokens + CostRecord.output_tokens)).where(
+                CostRecord.user_id == USER
+            )
+        )
+    assert usage["day"]["tokens_used"] == booked  # every call that ran was counted, nothing else
+
+
+async def test_a_user_at_the_cap_spends_nothing_more_not_even_on_the_scorer_or_a_memo(
+    tight: ConversationService,
+) -> None:
+    spec = ConversationSpec(
+        template_id="security-review", model_override=SCRIPTED, scorer="llm", max_messages=5
+    )
+    row = await tight.create(user_id=USER, spec=spec)
+    await tight.take_turn(user_id=USER, conversation_id=row.id, speaker=None, idempotency_key=None)
+    budget = await tight.budget_for(USER)
+    left = (await budget.usage())["day"]["tokens_left"]
+    await budget.settle(await budget.reserve(tokens=left, cost=Decimal(0)), tokens=left, cost=Decimal(0))
+    before = await budget.usage()
+    assert (
+        await tight.take_turn(user_id=USER, conversation_id=row.id, speaker=None, idempotency_key=None)
+        is None
+    )
+    with pytest.raises(BudgetExceeded, match="daily token limit"):
+        await tight.write_memo(user_id=USER, conversation_id=row.id)
+    assert await budget.usage() == before
+    live = await tight.live(user_id=USER, conversation_id=row.id)
+    assert live.engine.status == "paused"  # not ended: it goes on when the budget allows again
+    await tight.resume(user_id=USER, conversation_id=row.id)
+    assert live.engine.status == "idle"
 
 
 async def test_no_reservation_is_left_behind(tight: ConversationService) -> None:
@@ -120,8 +181,6 @@ async def test_no_reservation_is_left_behind(tight: ConversationService) -> None
     row = await tight.create(user_id=USER, spec=spec)
     for _ in range(3):
         await tight.take_turn(user_id=USER, conversation_id=row.id, speaker=None, idempotency_key=None)
-    from sqlalchemy import func, select
-
     from thinktank.store.tables import UsageCounter
 
     async with tight.db.session() as session:
@@ -156,11 +215,11 @@ async def test_monthly_credits_stop_a_priced_conversation_and_alerts_fire(
         row = await service.create(user_id=USER, spec=spec)
         live = await service.live(user_id=USER, conversation_id=row.id)
         with caplog.at_level(logging.WARNING):
-            while live.engine.status not in ("stopped", "finished"):
+            while live.engine.status not in ("paused", "finished"):
                 await service.take_turn(
                     user_id=USER, conversation_id=row.id, speaker=None, idempotency_key=None
                 )
-        assert live.engine.status == "stopped"
+        assert live.engine.status == "paused"
         assert "monthly credits of $0.005 are used up" in live.engine.stop_reason
         usage = await (await service.budget_for(USER)).usage()
         # Each reply costs $0.00144 billed: three fit in $0.005, the fourth would not.
@@ -228,8 +287,6 @@ async def test_spend_on_one_model_past_its_threshold_is_logged_and_shown(
 
 
 async def test_a_restart_releases_reservations_a_crash_left_behind(database_url: str) -> None:
-    from sqlalchemy import select
-
     from thinktank.store.tables import UsageCounter
 
     service = await make_service(database_url, "tight")

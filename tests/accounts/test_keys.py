@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from thinktank.accounts.crypto import load_fingerprint_secret, load_keyring
 from thinktank.accounts.keys import KeyStore
 from thinktank.accounts.rotation import rotate_master
-from thinktank.errors import Unauthorized, UnknownIdError, UserError
+from thinktank.errors import ProviderUnavailable, ProviderUnreachable, Unauthorized, UnknownIdError, UserError
 from thinktank.models.keys import ProviderKeys
 from thinktank.store.db import Database
 from thinktank.store.repository import LOCAL_USER_ID, ensure_local_user
@@ -71,17 +71,38 @@ async def test_a_user_key_is_validated_stored_encrypted_and_listed_by_its_last_f
     assert "sk-user-openai-9876" not in stored
 
 
-async def test_rejected_duplicate_and_malformed_keys_are_refused(store: KeyStore) -> None:
+async def test_rejected_and_malformed_keys_are_refused(store: KeyStore) -> None:
     store._validate.rejected.add("sk-wrong-key-0000")  # type: ignore[attr-defined]
     with pytest.raises(UserError, match="did not accept"):
         await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-wrong-key-0000")
-    await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-good-key-1111")
-    with pytest.raises(UserError, match="already registered"):
-        await store.add_user_key(user_id=OTHER_USER, provider="openai", api_key="sk-good-key-1111")
     with pytest.raises(UserError, match="does not look like"):
         await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="short")
     with pytest.raises(UserError, match="not 'mistral'"):
         await store.add_user_key(user_id=LOCAL_USER_ID, provider="mistral", api_key="sk-good-key-2222")
+
+
+async def test_a_key_someone_else_registered_tells_nothing_and_mine_can_be_added_again(
+    store: KeyStore,
+) -> None:
+    """Fingerprints are per user: Bob cannot learn that Alice registered a key, and Alice re-adding
+    her own key replaces it."""
+    await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-good-key-1111")
+    await store.add_user_key(user_id=OTHER_USER, provider="openai", api_key="sk-good-key-1111")
+    await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-good-key-1111")
+    await store.add_user_key(user_id=LOCAL_USER_ID, provider="anthropic", api_key="sk-good-key-1111")
+    mine = await store.list_user_keys(user_id=LOCAL_USER_ID)
+    assert [(k.provider, k.last4) for k in mine] == [("anthropic", "1111"), ("openai", "1111")]
+    assert [k.provider for k in await store.list_user_keys(user_id=OTHER_USER)] == ["openai"]
+
+
+async def test_a_provider_that_cannot_be_reached_is_a_503_not_a_refused_key(store: KeyStore) -> None:
+    async def unreachable(provider: str, api_key: str) -> None:
+        raise ProviderUnavailable("connection refused", provider=provider)
+
+    store._validate = unreachable
+    with pytest.raises(ProviderUnreachable, match="openai could not be reached"):
+        await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-good-key-1111")
+    assert await store.list_user_keys(user_id=LOCAL_USER_ID) == []
 
 
 async def test_hybrid_resolution_user_then_platform_then_environment(store: KeyStore) -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import start
+from thinktank.store.repository import LOCAL_USER_ID
 
 
 def wait_for(
@@ -17,6 +19,19 @@ def wait_for(
             return body  # type: ignore[no-any-return]
         time.sleep(0.05)
     raise AssertionError(f"conversation never reached {status!r}: {body}")
+
+
+def runner_ended(client: TestClient, conversation_id: str, timeout: float = 10.0) -> bool:
+    """Whether the conversation's auto-mode runner (if it had one) is over within `timeout`."""
+    service = client.app.state.service  # type: ignore[attr-defined]
+
+    async def ended() -> bool:
+        live = await service.live(user_id=LOCAL_USER_ID, conversation_id=conversation_id)
+        if live.runner is not None:
+            await asyncio.wait({live.runner}, timeout=timeout)
+        return live.runner is None or live.runner.done()
+
+    return client.portal.call(ended)  # type: ignore[union-attr, no-any-return]
 
 
 def test_create_from_a_template_and_from_topic_and_personas(client: TestClient) -> None:
@@ -151,11 +166,17 @@ def test_pause_resume_speed_and_stop(client: TestClient) -> None:
     assert client.put(f"/api/v1/conversations/{cid}/speed", json={"speed": 10}).status_code == 204
     assert client.put(f"/api/v1/conversations/{cid}/speed", json={"speed": 11}).status_code == 422
     client.put(f"/api/v1/conversations/{cid}/mode", json={"mode": "auto"})
-    time.sleep(0.2)
+    deadline = time.monotonic() + 20
+    while not any(  # pause mid-run, after the panel has spoken
+        m["kind"] == "persona" for m in client.get(f"/api/v1/conversations/{cid}/messages").json()["items"]
+    ):
+        assert time.monotonic() < deadline, "auto mode never spoke"
+        time.sleep(0.05)
     assert client.post(f"/api/v1/conversations/{cid}/pause").status_code == 204
     paused = wait_for(client, cid, "paused")
     count = len(client.get(f"/api/v1/conversations/{cid}/messages").json()["items"])
-    time.sleep(1.2)
+    # Nothing more can happen once the conversation's one runner has ended: wait for that, not a while.
+    assert runner_ended(client, cid)
     assert len(client.get(f"/api/v1/conversations/{cid}/messages").json()["items"]) == count
     assert paused["speed"] == 10
     assert client.post(f"/api/v1/conversations/{cid}/resume").status_code == 204
@@ -196,7 +217,9 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
 def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings) -> None:  # type: ignore[no-untyped-def]
     from thinktank.api.app import create_app
 
-    with TestClient(create_app(settings), raise_server_exceptions=False) as unsafe_client:
+    with TestClient(
+        create_app(settings), raise_server_exceptions=False, base_url="http://127.0.0.1"
+    ) as unsafe_client:
         cid = start(unsafe_client)
 
         async def explode(**_: object) -> None:

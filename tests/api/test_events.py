@@ -125,7 +125,7 @@ def test_heartbeats_keep_an_idle_stream_alive(tmp_path: Path) -> None:
         scripted_latency=NO_LATENCY,
         data_dir=tmp_path,
     )
-    with TestClient(create_app(settings, heartbeat_seconds=0.05)) as client:
+    with TestClient(create_app(settings, heartbeat_seconds=0.05), base_url="http://127.0.0.1") as client:
         cid = client.post(
             "/api/v1/conversations", json={"template_id": "security-review", "model": "scripted"}
         ).json()["id"]
@@ -140,3 +140,30 @@ def test_heartbeats_keep_an_idle_stream_alive(tmp_path: Path) -> None:
 
 def test_events_of_someone_elses_or_a_missing_conversation_are_not_found(server: str) -> None:
     assert httpx.get(f"{server}/api/v1/conversations/missing/events").status_code == 404
+
+
+def test_a_deleted_conversation_sends_a_last_event_and_closes_its_stream(server: str) -> None:
+    """The room learns its conversation is gone, and the browser does not reconnect forever."""
+    api = f"{server}/api/v1"
+    cid = httpx.post(
+        f"{api}/conversations", json={"template_id": "security-review", "model": "scripted"}
+    ).json()["id"]
+    seen: list[dict[str, str]] = []
+    ended = threading.Event()
+    opened = threading.Event()
+
+    def watch() -> None:
+        with httpx.stream(
+            "GET", f"{api}/conversations/{cid}/events", timeout=httpx.Timeout(20.0)
+        ) as response:
+            opened.set()
+            seen.extend(sse_events(response))
+        ended.set()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert opened.wait(20)
+    assert httpx.delete(f"{api}/conversations/{cid}").status_code == 204
+    assert ended.wait(10), "the stream stays open after its conversation was deleted"
+    assert [e["event"] for e in seen][-1:] == ["conversation.deleted"]
+    assert json.loads(seen[-1]["data"])["conversation_id"] == cid

@@ -25,9 +25,12 @@ class Provider:
     def __init__(self) -> None:
         self.authorizations: list[str] = []
         self.reject = False
+        self.unreachable = False
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.authorizations.append(request.headers.get("authorization", ""))
+        if self.unreachable:
+            raise httpx2.ConnectError("connection refused", request=request)
         if self.reject:
             return httpx2.Response(
                 401, json={"error": {"message": "key revoked", "type": "invalid_request_error"}}
@@ -42,8 +45,8 @@ def provider() -> Provider:
     return Provider()
 
 
-@pytest.fixture
-def keyed_client(tmp_path: Path, provider: Provider) -> Iterator[TestClient]:
+def keyed_app(tmp_path: Path, provider: Provider) -> TestClient:
+    """The app over a database and key files in `tmp_path`, talking to the fake provider."""
     server = FakeServer()
     server.handle = provider  # type: ignore[method-assign]
     settings = Settings(
@@ -51,8 +54,25 @@ def keyed_client(tmp_path: Path, provider: Provider) -> Iterator[TestClient]:
         scripted_latency=NO_LATENCY,
         data_dir=tmp_path,
     )
-    with TestClient(create_app(settings, http_client=server.client())) as client:
+    return TestClient(create_app(settings, http_client=server.client()), base_url="http://127.0.0.1")
+
+
+@pytest.fixture
+def keyed_client(tmp_path: Path, provider: Provider) -> Iterator[TestClient]:
+    with keyed_app(tmp_path, provider) as client:
         yield client
+
+
+def test_a_key_check_that_cannot_reach_the_provider_answers_503(
+    keyed_client: TestClient, provider: Provider
+) -> None:
+    provider.unreachable = True
+    answer = keyed_client.put("/api/v1/keys/openai", json={"api_key": PLANTED})
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "provider_unreachable"
+    assert answer.json()["error"]["details"] == {"provider": "openai"}
+    assert answer.headers["retry-after"] == "5"
+    assert keyed_client.get("/api/v1/keys").json() == []
 
 
 def test_add_list_and_remove_my_keys(keyed_client: TestClient, provider: Provider) -> None:
@@ -108,3 +128,19 @@ def test_a_planted_key_never_appears_in_the_database_logs_or_responses(
     assert "openai key was rejected by the provider" in caplog.text, "the logs were captured"
     assert PLANTED not in caplog.text
     assert all(PLANTED not in text for text in responses)
+
+
+def test_a_lost_master_key_is_a_server_fault_not_the_callers_mistake(
+    tmp_path: Path, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    with keyed_app(tmp_path, provider) as client:
+        assert client.put("/api/v1/keys/openai", json={"api_key": PLANTED}).status_code == 200
+    (tmp_path / "master.key").unlink()  # the operator lost it; a new one is made on start
+
+    with keyed_app(tmp_path, provider) as client:
+        listed = client.get("/api/v1/keys")
+
+    assert listed.status_code == 500, listed.text
+    assert listed.json()["error"]["code"] == "server_fault"
+    assert PLANTED not in listed.text
+    assert any("no master key" in r.getMessage() for r in caplog.records)

@@ -6,11 +6,13 @@ import json
 import time
 from pathlib import Path
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.api.conftest import start
+from tests.fakes import FakeServer
 from thinktank.api.app import create_app
 from thinktank.cli.app import app as cli
 from thinktank.models.scripted import NO_LATENCY
@@ -43,7 +45,7 @@ def stored_conversation(
     """A conversation stored by a server, and the environment that points the CLI at its database."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'stored.db'}"
     settings = Settings(database_url=url, scripted_latency=NO_LATENCY, data_dir=tmp_path / "data")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         cid = start(client, max_messages=turns + 1)
         for _ in range(turns):
             client.post(f"/api/v1/conversations/{cid}/turns")
@@ -83,7 +85,7 @@ def test_discuss_with_memo_and_the_memo_command(tmp_path: Path, monkeypatch: pyt
     stored = runner.invoke(cli, ["memo", cid, "--chair", "scripted"])
     assert stored.exit_code == 0, stored.output
     assert "Decision memo" in stored.output
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         assert client.get(f"/api/v1/conversations/{cid}/memo").json()["model_id"] == "scripted"
     missing = runner.invoke(cli, ["memo", "no-such-conversation"])
     assert missing.exit_code == 2
@@ -117,3 +119,30 @@ def test_a_discussion_that_runs_to_its_end_gets_its_memo(client: TestClient) -> 
     assert client.get(f"/api/v1/conversations/{cid}").json()["status"] == "finished"
     indices = {m["index"] for m in client.get(f"/api/v1/conversations/{cid}/messages").json()["items"]}
     assert set(memo.json()["memo"]["recommendation"]["cites"]) <= indices
+
+
+@pytest.mark.parametrize("stored_key", [True, False])
+def test_the_commands_use_the_users_stored_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored_key: bool
+) -> None:
+    """`fork` builds the service as the server does: a key the user stored through the web app
+    makes their openai persona call openai (refused here by the tests' network switch, so the call
+    shows); without one, the persona runs on the substitute model as on the server."""
+    for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    cid, settings = stored_conversation(tmp_path, monkeypatch, turns=2)
+    if stored_key:
+        models = FakeServer().queue(httpx2.Response(200, json={"object": "list", "data": []}))
+        with TestClient(create_app(settings, http_client=models.client())) as client:
+            added = client.put("/api/v1/keys/openai", json={"api_key": "sk-stored-by-the-user-7731"})
+            assert added.status_code == 200, added.text
+    monkeypatch.setenv("THINKTANK_SCRIPTED_LATENCY", "0")
+
+    forked = CliRunner().invoke(cli, ["fork", cid, "--at", "1", "--model", "openai:gpt-4.1-mini", "-n", "1"])
+
+    if stored_key:
+        assert forked.exit_code == 2, forked.output
+        assert "refusing to call openai:gpt-4.1-mini" in forked.output
+    else:
+        assert forked.exit_code == 0, forked.output
+        assert "shares messages 0–1" in forked.output

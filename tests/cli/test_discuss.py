@@ -229,8 +229,8 @@ def test_a_run_that_stalls_exits_1_with_why_and_how_to_resume_and_resume_continu
     """Every reply speaks as someone else, so the guard cuts them all and auto mode pauses."""
     from tests.fakes import FakeServer
     from tests.models.test_providers import openai_stream
+    from thinktank.assembly import factory_from_settings
     from thinktank.cli import discuss
-    from thinktank.models.stack import factory_from_settings
 
     replies = {"text": "You: we should all wait.\nNo."}
     server = FakeServer()

@@ -11,6 +11,7 @@ from pydantic_ai.models.function import FunctionModel
 from tests.engine.helpers import library, scripted_engine
 from tests.fakes import FakeServer
 from tests.models.test_providers import KEYS, openai_stream
+from thinktank.domain import Message
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.members import Member, seat
 from thinktank.errors import ConversationBusy, ConversationOver, UnknownIdError, UserError
@@ -237,6 +238,24 @@ async def test_a_provider_failure_after_fallbacks_pauses_auto_mode_with_an_error
     assert engine.persona_message_count() == 0
 
 
+async def test_a_provider_error_body_that_echoes_the_key_never_reaches_the_user(server: FakeServer) -> None:
+    """Users see a message made from the failure's kind, not the provider's text, which here
+    repeats the (platform's) key and would reach another user's SSE stream."""
+    import httpx2
+
+    echoed = "Incorrect API key provided: plat-KEY-0f9e8d7c6b5a"
+    server.queue(*[httpx2.Response(401, json={"error": {"message": echoed}})] * 5)
+    factory = ModelFactory(keys=KEYS, http_client=server.client())
+    engine, recorder = scripted_engine(
+        messages=5, factory=factory, model=parse_model_id("openai:gpt-4.1-mini")
+    )
+    await engine.take_turn()
+    shown = [e.to_json() for e in recorder.events]
+    assert "plat-KEY" not in repr(shown)
+    error = recorder.of("error")[0].message  # type: ignore[attr-defined]
+    assert error.endswith("Unauthorized: openai rejected the API key (missing, wrong or revoked) (HTTP 401)")
+
+
 async def test_invalid_setup_is_a_user_error() -> None:
     with pytest.raises(UserError, match="topic"):
         scripted_engine(template=None, topic="  ", personas=["cfo"])
@@ -274,3 +293,18 @@ async def test_after_a_guard_cut_someone_else_speaks_and_the_run_reaches_its_tar
     assert chosen[0] == first
     assert chosen[1] != first, "the persona whose reply was cut is not asked again at once"
     assert all(m.speaker_id != first for m in engine.messages)
+
+
+async def test_an_interjection_that_cannot_be_stored_is_not_kept_in_memory_either() -> None:
+    """Kept but not stored, it would leave a gap in the stored transcript once more is said."""
+    from thinktank.engine.engine import Persistence
+
+    class Failing(Persistence):
+        async def message_saved(self, message: Message) -> None:
+            raise RuntimeError("the database refused the row")
+
+    engine, _ = scripted_engine()
+    engine.persistence = Failing()
+    with pytest.raises(RuntimeError):
+        await engine.interject("hello")
+    assert [m.index for m in engine.messages] == [0]

@@ -44,7 +44,7 @@ def test_each_request_logs_one_json_line_with_its_ids_and_secrets_are_masked(
         scripted_latency=NO_LATENCY,
         data_dir=tmp_path / "data",
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         cid = client.post(
             "/api/v1/conversations", json={"template_id": "security-review", "model": "scripted"}
         ).json()["id"]

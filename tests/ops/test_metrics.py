@@ -27,7 +27,7 @@ def test_metrics_count_requests_turns_tokens_and_cost_by_model(tmp_path: Path) -
         scripted_latency=NO_LATENCY,
         data_dir=tmp_path / "d",
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         cid = client.post(
             "/api/v1/conversations", json={"template_id": "security-review", "model": "scripted"}
         ).json()["id"]

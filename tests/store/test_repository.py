@@ -26,7 +26,7 @@ from thinktank.store.tables import PersonaTemplate
 def test_spending_in_all_per_day_per_conversation_and_for_chosen_conversations(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'spend.db'}"
     settings = Settings(database_url=url, scripted_latency=NO_LATENCY, data_dir=tmp_path / "data")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         first, second = start(client), start(client)
         for cid, turns in ((first, 2), (second, 3)):
             for _ in range(turns):

@@ -24,7 +24,7 @@ def long_conversation(database_url: str, data_dir: Path, *, messages: int) -> st
     """A stopped security review with `messages` messages, made through the API then extended in
     the database (quicker than generating them), as a server would have stored them."""
     settings = Settings(database_url=database_url, scripted_latency=NO_LATENCY, data_dir=data_dir)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         created = client.post(
             "/api/v1/conversations",
             json={"template_id": "security-review", "model": "scripted"},

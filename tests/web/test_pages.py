@@ -30,7 +30,9 @@ def ui(tmp_path: Path) -> Iterator[TestClient]:
         data_dir=tmp_path / "data",
         substitute_model="scripted",
     )
-    with TestClient(create_app(settings, http_client=provider.client())) as client:
+    with TestClient(
+        create_app(settings, http_client=provider.client()), base_url="http://127.0.0.1"
+    ) as client:
         yield client
 
 
@@ -246,7 +248,7 @@ def test_multi_user_pages_send_strangers_to_sign_in(tmp_path: Path) -> None:
         auth="multi",
         secret_key=SECRET,
     )
-    with TestClient(create_app(settings), follow_redirects=False) as client:
+    with TestClient(create_app(settings), follow_redirects=False, base_url="http://127.0.0.1") as client:
         page = client.get("/history")
         assert page.status_code == 303
         assert page.headers["location"] == "/signin?next=/history"

@@ -23,16 +23,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from thinktank.errors import ConfigurationError
+from thinktank.errors import DecryptionError as DecryptionError  # raised here; importable from here too
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
 MASTER_FILE = "master.key"
 NEXT_FILE = "master.key.next"
 FINGERPRINT_FILE = "fingerprint.key"
-
-
-class DecryptionError(ConfigurationError):
-    """A sealed secret could not be opened: wrong or missing master key, or tampered data."""
 
 
 def key_id(key: bytes) -> str:

@@ -22,13 +22,19 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
-from thinktank.accounts.crypto import Keyring, fingerprint, last_four, load_fingerprint_secret, load_keyring
-from thinktank.errors import ProviderFailure, UnknownIdError, UserError
+from thinktank.accounts.crypto import Keyring, fingerprint, last_four
+from thinktank.errors import (
+    ProviderFailure,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ProviderUnreachable,
+    RateLimited,
+    UnknownIdError,
+    UserError,
+)
 from thinktank.models.ids import ProviderName
 from thinktank.models.keys import ProviderKeys
-from thinktank.settings import Settings
 from thinktank.store.db import Database
-from thinktank.store.scope import system_scope
 from thinktank.store.tables import PlatformApiKey, UserApiKey
 
 KEYED_PROVIDERS: tuple[ProviderName, ...] = ("anthropic", "openai", "google")
@@ -105,26 +111,30 @@ class KeyStore:
             if keys:
                 await self._shared.delete(*keys)
 
+    async def _check_with_provider(self, name: ProviderName, api_key: str) -> None:
+        """A refused key is the caller's mistake (400); a provider that cannot be reached is not (503)."""
+        try:
+            await self._validate(name, api_key)
+        except (ProviderTimeout, ProviderUnavailable, RateLimited):
+            raise ProviderUnreachable(name) from None
+        except ProviderFailure as failure:
+            raise UserError(f"{name} did not accept this key: {type(failure).__name__}") from None
+
     # --- a user's own keys -------------------------------------------------------------------
 
     async def add_user_key(self, *, user_id: str, provider: str, api_key: str) -> KeyInfo:
         name, api_key = _check_provider(provider), _check_key(api_key)
-        digest = fingerprint(self._secret, api_key)
-        with system_scope():  # a duplicate may belong to anyone
-            async with self.db.session() as session:
-                duplicate = await session.scalar(select(UserApiKey).where(UserApiKey.key_hash == digest))
-            if duplicate is not None:
-                raise UserError("this key is already registered")
-        try:
-            await self._validate(name, api_key)
-        except ProviderFailure as failure:
-            raise UserError(f"{name} did not accept this key: {type(failure).__name__}") from None
+        # Per user and provider: nobody learns whether someone else registered a key, and adding
+        # one's own key again replaces it (the old row goes first, in the same transaction).
+        digest = fingerprint(self._secret, f"{user_id}\0{name}\0{api_key}")
+        await self._check_with_provider(name, api_key)
         await self._invalidate(user_id)  # Redis away: refuse now rather than leave a stale cache
         async with self.db.session() as session, session.begin():
             for old in await session.scalars(
                 select(UserApiKey).where(UserApiKey.user_id == user_id, UserApiKey.provider == name)
             ):
                 await session.delete(old)
+            await session.flush()
             row = UserApiKey(
                 user_id=user_id,
                 provider=name,
@@ -194,10 +204,7 @@ class KeyStore:
     async def set_platform_key(self, *, provider: str, api_key: str, validate: bool = True) -> KeyInfo:
         name, api_key = _check_provider(provider), _check_key(api_key)
         if validate:
-            try:
-                await self._validate(name, api_key)
-            except ProviderFailure as failure:
-                raise UserError(f"{name} did not accept this key: {type(failure).__name__}") from None
+            await self._check_with_provider(name, api_key)
         async with self.db.session() as session, session.begin():
             for old in await session.scalars(select(PlatformApiKey).where(PlatformApiKey.provider == name)):
                 await session.delete(old)
@@ -322,9 +329,24 @@ async def validate_with_provider(
     except Exception as exc:
         status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
         failure = translate_error(_as_http_error(exc, status, provider), provider=provider)
+        if failure is None and _is_network_error(exc):
+            failure = ProviderUnavailable(f"{provider} could not be reached", provider=provider)
         if failure is None:
             raise
         raise failure from exc
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    """No connection, a timeout, a broken transfer: the SDKs wrap the HTTP client's own errors."""
+    import anthropic
+    import openai
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, openai.APIConnectionError | anthropic.APIConnectionError | httpx2.TransportError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _as_http_error(exc: Exception, status: object, provider: str) -> Exception:
@@ -333,19 +355,3 @@ def _as_http_error(exc: Exception, status: object, provider: str) -> Exception:
     if isinstance(status, int):
         return ModelHTTPError(status_code=status, model_name=f"{provider} key check", body=str(exc))
     return exc
-
-
-def open_keystore(settings: Settings, db: Database, *, http_client: httpx2.AsyncClient) -> KeyStore:
-    """The key store for these settings: key files in the data directory unless the env names keys."""
-    key_dir = settings.resolved_data_dir()
-
-    async def validate(provider: ProviderName, api_key: str) -> None:
-        await validate_with_provider(provider, api_key, http_client=http_client)
-
-    return KeyStore(
-        db,
-        keyring=load_keyring(settings.env, key_dir=key_dir),
-        fingerprint_secret=load_fingerprint_secret(settings.env, key_dir=key_dir),
-        validator=validate,
-        env_keys=settings.keys,
-    )

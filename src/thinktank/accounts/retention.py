@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Container
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# Defined in the domain; named here too because the retention rules live here.
+from thinktank.domain.vocabulary import RETENTIONS as RETENTIONS
+from thinktank.domain.vocabulary import Retention as Retention
 from thinktank.errors import UserError
 from thinktank.store import repository as repo
 from thinktank.store.tables import (
@@ -32,9 +35,6 @@ from thinktank.store.tables import (
     UserPersona,
     UserPreferences,
 )
-
-Retention = Literal["none", "session", "permanent"]
-RETENTIONS: tuple[Retention, ...] = ("none", "session", "permanent")
 
 
 async def preferences(session: AsyncSession, *, user_id: str) -> UserPreferences:

@@ -12,19 +12,18 @@ from contextlib import asynccontextmanager
 import httpx2
 import structlog
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from thinktank.accounts.keys import open_keystore
 from thinktank.accounts.oauth import OAuthSignIn, providers_from_env
 from thinktank.accounts.signin import LogMailer, Mailer, SignIn, SmtpMailer
 from thinktank.accounts.tiers import load_tiers
 from thinktank.api import errors
+from thinktank.api.guards import MAX_BODY_BYTES, BodyLimit, LocalOriginGuard
 from thinktank.api.routes import account, auth, batches, conversations, events, keys, models, steering, tokens
 from thinktank.api.routes import library as library_routes
-from thinktank.assembly import running_service
+from thinktank.api.schemas import ERROR_RESPONSES
+from thinktank.assembly import factory_from_settings, open_keystore, running_service
 from thinktank.library.loader import load_library
-from thinktank.models.stack import factory_from_settings
 from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database
@@ -35,7 +34,6 @@ from thinktank.web.render import build_templates, install_redirects
 API_PREFIX = "/api/v1"
 CONVERSATION_IN_PATH = re.compile(r"/conversations/([0-9a-f-]{36})")
 access = logging.getLogger("thinktank.access")
-MAX_BODY_BYTES = 256 * 1024
 
 
 def remember_route(request: Request) -> None:
@@ -105,16 +103,6 @@ def create_app(
     app.state.templates = build_templates()
 
     @app.middleware("http")
-    async def limit_body_size(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            body = errors.error_body("too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
-            return JSONResponse(body, status_code=413)
-        return await call_next(request)
-
-    @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """A request id on every log line of this request (and on the response), an access line,
         and the request counted by route (the route's pattern, so ids do not explode the labels)."""
@@ -147,6 +135,11 @@ def create_app(
             )
             structlog.contextvars.unbind_contextvars("request_id", "conversation_id")
 
+    # Added last, so they run first: before a route, authentication or the access log sees anything.
+    if settings.auth == "local":
+        app.add_middleware(LocalOriginGuard, public_urls=[settings.public_url])
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         """Prometheus exposition of this process (restrict it to your network at the proxy)."""
@@ -165,7 +158,7 @@ def create_app(
         models.router,
         batches.router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     app.include_router(pages.router)
     app.include_router(fragments.router)

@@ -48,8 +48,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.ProviderFailure)
     async def provider_failure(request: Request, exc: errors.ProviderFailure) -> JSONResponse:
+        log.warning("provider failure on %s %s: %s", request.method, request.url.path, exc)
         details = {"provider": exc.provider, "status_code": exc.status_code}
-        return JSONResponse(error_body("provider_failed", str(exc), details), status_code=502)
+        body = error_body("provider_failed", errors.public_message(exc), details)
+        return JSONResponse(body, status_code=502)
+
+    @app.exception_handler(errors.ProviderUnreachable)
+    async def provider_unreachable(request: Request, exc: errors.ProviderUnreachable) -> JSONResponse:
+        body = error_body("provider_unreachable", str(exc), {"provider": exc.provider})
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(errors.ServerFault)
+    async def server_fault(request: Request, exc: errors.ServerFault) -> JSONResponse:
+        # The operator's problem, not the caller's: logged in full, answered without the details.
+        log.error("server fault on %s %s: %s", request.method, request.url.path, exc)
+        message = "the server cannot open its stored secrets; the operator has been told"
+        return JSONResponse(error_body("server_fault", message), status_code=500)
 
     @app.exception_handler(errors.ServiceUnavailable)
     async def unavailable(request: Request, exc: errors.ServiceUnavailable) -> JSONResponse:
@@ -79,7 +93,10 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error"
         )
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        # The exception's headers too: a 405 says which methods are allowed (Allow).
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -15,6 +15,39 @@ MAX_INTERJECTION = 4000
 MAX_SYSTEM_PROMPT = 8000
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable: not_found, validation_failed, busy, ...")
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers, whatever its status."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {
+    400: "The request cannot be done as asked (the message says why)",
+    401: "Not signed in (multi-user mode)",
+    402: "The plan's token or credit limit is reached",
+    403: "Refused: a browser change without its CSRF token, or from another site",
+    404: "No such resource (or not yours)",
+    405: "Method not allowed (see the Allow header)",
+    409: "Busy (a turn is in flight) or the conversation has ended",
+    413: "The request body is over 256 KB",
+    421: "Local mode answers only on its loopback address or public URL",
+    422: "The input is invalid (the details name each field)",
+    429: "Rate limited (see Retry-After)",
+    502: "A model provider failed",
+    503: "A service this needs (a provider, Redis, a worker) cannot be reached; try again shortly",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in _ERRORS.items()
+}
+"""Documented on every API operation: the statuses any of them may answer, in one body shape."""
+
+
 class PersonaPublic(BaseModel):
     source: Literal["library", "mine"]
     persona: Persona

@@ -11,9 +11,9 @@ import yaml
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from thinktank.batches import parse_spec
+from thinktank.assembly import service_from_settings
+from thinktank.batches import BatchPublic, parse_spec
 from thinktank.cli.common import console, load_settings, on_database, reports_user_errors
-from thinktank.cli.outcomes import service_for
 from thinktank.errors import UserError
 from thinktank.store.db import Database
 from thinktank.store.repository import LOCAL_USER_ID
@@ -64,11 +64,10 @@ def run_command(
     settings = load_settings()
 
     async def run(db: Database) -> dict[str, Any]:
-        service = service_for(settings, db)
-        try:
+        async with service_from_settings(settings, role="command", db=db) as service:
             with scoped(LOCAL_USER_ID):
                 batch = await service.batches.create(user_id=LOCAL_USER_ID, spec=spec)
-                total = batch["progress"]["total"]
+                total = batch.progress["total"]
                 with Progress(
                     TextColumn("[bold]{task.description}"),
                     BarColumn(),
@@ -81,17 +80,16 @@ def run_command(
                 ) as progress:
                     task = progress.add_task(spec.name, total=total, cost="$0")
 
-                    def show(current: dict[str, Any]) -> None:
+                    def show(current: BatchPublic) -> None:
                         progress.update(
                             task,
-                            completed=current["progress"]["done"],
-                            cost=f"${current['total_cost_usd']} of ${current['max_cost_usd']}",
+                            completed=current.progress["done"],
+                            cost=f"${current.total_cost_usd} of ${current.max_cost_usd}",
                         )
 
-                    await service.batches.run(user_id=LOCAL_USER_ID, batch_id=batch["id"], on_progress=show)
-                return await service.batches.get(user_id=LOCAL_USER_ID, batch_id=batch["id"])
-        finally:
-            await service.close()
+                    await service.batches.run(user_id=LOCAL_USER_ID, batch_id=batch.id, on_progress=show)
+                # The same JSON the API answers with.
+                return (await service.batches.get(user_id=LOCAL_USER_ID, batch_id=batch.id)).shown()
 
     result = on_database(settings, run)
     if as_json:

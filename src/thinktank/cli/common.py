@@ -11,7 +11,7 @@ from typing import ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from thinktank.errors import UserError
+from thinktank.errors import ServerFault, UserError
 from thinktank.library.loader import Library, load_library
 from thinktank.pricing.prices import Cost, Pricer
 from thinktank.settings import Settings
@@ -35,6 +35,10 @@ def reports_user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except UserError as exc:
             err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except ServerFault as exc:
+            # Not the user's input: the installation (its master key) needs fixing.
+            err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 

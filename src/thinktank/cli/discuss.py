@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.markdown import Markdown
 
+from thinktank.assembly import factory_from_settings
 from thinktank.cli.common import (
     console,
     err_console,
@@ -22,6 +23,7 @@ from thinktank.cli.common import (
 )
 from thinktank.cli.live import TerminalView
 from thinktank.domain import DISCUSSION_MODES, DiscussionMode
+from thinktank.domain.vocabulary import ENDED
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.export import memo_markdown, transcript_json, transcript_markdown
 from thinktank.engine.members import seat
@@ -30,7 +32,7 @@ from thinktank.engine.setup import ConversationSpec, ScorerName, start_conversat
 from thinktank.errors import ConversationBusy, ConversationOver, UserError
 from thinktank.library.loader import Library, parse_persona_file
 from thinktank.models.ids import ModelId, parse_model_id
-from thinktank.models.stack import ModelFactory, factory_from_settings
+from thinktank.models.stack import ModelFactory
 from thinktank.outcomes.memo import memo_for_conversation
 from thinktank.settings import Settings
 
@@ -233,7 +235,7 @@ class Steering:
             await self.engine.run_auto()
             return
         console.print(f"[dim]{MANUAL_HELP}[/dim]")
-        while self.engine.status not in ("stopped", "finished"):
+        while self.engine.status not in ENDED:
             line = await asyncio.to_thread(_read_line, "› ")
             if line is None or line.strip() == "/quit":
                 self.quit = True

@@ -10,8 +10,9 @@ import httpx2
 import typer
 from rich.table import Table
 
-from thinktank.accounts.keys import KeyStore, open_keystore
+from thinktank.accounts.keys import KeyStore
 from thinktank.accounts.rotation import rotate_master
+from thinktank.assembly import open_keystore
 from thinktank.cli.common import console, load_settings, on_database, reports_user_errors
 from thinktank.errors import ConfigurationError
 from thinktank.store.db import Database

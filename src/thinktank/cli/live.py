@@ -6,6 +6,7 @@ from rich.table import Table
 
 from thinktank.cli.common import console, usd
 from thinktank.domain import Persona
+from thinktank.domain.vocabulary import SETTLED
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.events import (
     ErrorOccurred,
@@ -74,7 +75,7 @@ class TerminalView:
                 console.print()
                 console.print(f"{why}{answered}{flag}", style="dim", markup=False, highlight=False)
                 console.print()
-        elif isinstance(event, StateChanged) and event.status in ("finished", "stopped", "paused"):
+        elif isinstance(event, StateChanged) and event.status in SETTLED:
             console.print(f"— {event.reason}", style="dim", markup=False)
         elif isinstance(event, ProviderRetrying):
             # Said on a line of its own: the reply may already have begun on this one.

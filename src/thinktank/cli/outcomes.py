@@ -7,21 +7,16 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from thinktank.accounts.tiers import load_tiers
+from thinktank.assembly import service_from_settings
 from thinktank.cli.common import (
     console,
-    load_library_for,
     load_settings,
     on_database,
     reports_user_errors,
 )
 from thinktank.cli.discuss import parse_mode, parse_scorer, print_memo
 from thinktank.errors import UserError
-from thinktank.events.log import EventBus
 from thinktank.models.ids import parse_model_id
-from thinktank.models.stack import factory_from_settings
-from thinktank.service import ConversationService
-from thinktank.settings import Settings
 from thinktank.store.db import Database
 from thinktank.store.repository import LOCAL_USER_ID
 from thinktank.store.scope import scoped
@@ -37,28 +32,14 @@ def memo_command(
     chair_id = parse_model_id(chair) if chair else None
 
     async def run(db: Database) -> dict[str, Any]:
-        service = service_for(settings, db)
-        try:
+        async with service_from_settings(settings, role="command", db=db) as service:
             with scoped(LOCAL_USER_ID):
                 result = await service.write_memo(
                     user_id=LOCAL_USER_ID, conversation_id=conversation_id, chair=chair_id
                 )
-        finally:
-            await service.close()
         return result
 
     print_memo(on_database(settings, run))
-
-
-def service_for(settings: Settings, db: Database) -> ConversationService:
-    factory = factory_from_settings(settings)
-    return ConversationService(
-        db=db,
-        library=load_library_for(settings),
-        factory=factory,
-        bus=EventBus(),
-        tiers=load_tiers(settings.tiers_file),
-    )
 
 
 @reports_user_errors
@@ -77,8 +58,7 @@ def fork_command(
     model_id = parse_model_id(model) if model else None
 
     async def run(db: Database) -> tuple[str, list[str]]:
-        service = service_for(settings, db)
-        try:
+        async with service_from_settings(settings, role="command", db=db) as service:
             with scoped(LOCAL_USER_ID):
                 row = await service.fork(
                     user_id=LOCAL_USER_ID,
@@ -97,8 +77,6 @@ def fork_command(
                     if message is None:
                         break
                     spoken.append(f"{message.speaker_name}: {message.text}")
-        finally:
-            await service.close()
         return row.id, spoken
 
     fork_id, spoken = on_database(settings, run)
@@ -127,8 +105,7 @@ def rerun_command(
     scorer_name = parse_scorer(scorer) if scorer else None
 
     async def run(db: Database) -> dict[str, Any]:
-        service = service_for(settings, db)
-        try:
+        async with service_from_settings(settings, role="command", db=db) as service:
             with scoped(LOCAL_USER_ID):
                 row = await service.rerun(
                     user_id=LOCAL_USER_ID,
@@ -141,8 +118,6 @@ def rerun_command(
                 if live.runner is not None:
                     await live.runner
                 return await service.compare(user_id=LOCAL_USER_ID, first=conversation_id, second=row.id)
-        finally:
-            await service.close()
 
     compared = on_database(settings, run)
     table = Table(title="Original and rerun")

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from thinktank.pricing.prices import Cost
+from thinktank.domain.money import Cost
 
 MessageKind = Literal["persona", "user"]
 ChosenBy = Literal["orchestrator", "fallback", "user", "addressed"]

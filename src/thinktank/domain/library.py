@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from thinktank.domain.ids import ModelId, parse_model_id
 from thinktank.errors import InvalidModelIdError
-from thinktank.models.ids import ModelId, parse_model_id
 
 DiscussionMode = Literal["ideation", "refinement", "planning", "debate", "review"]
 DISCUSSION_MODES: tuple[DiscussionMode, ...] = ("ideation", "refinement", "planning", "debate", "review")

@@ -15,16 +15,18 @@ from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
 from pydantic_ai.models import Model
 
 from thinktank.domain import Message, Usage
+from thinktank.domain.vocabulary import SUMMARISER_OPENING
 from thinktank.engine.prompts import speaker_label
 from thinktank.models.answer import read_answer
 from thinktank.models.chat import approximate_tokens
 from thinktank.pricing.prices import UNKNOWN_COST, Cost
 
 SUMMARY_INSTRUCTIONS = (
-    "You summarise discussions. Write a neutral summary of the discussion below in under 150 words: "
+    f"{SUMMARISER_OPENING} Write a neutral summary of the discussion below in under 150 words: "
     "each person's main position, what they agree on, and the open questions. Use the speakers' names."
 )
 DEFAULT_BUDGET_TOKENS = 1200
+SUMMARY_REPLY_TOKENS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,7 @@ class ContextWindow:
             remaining -= message_tokens(message)
         return folded
 
-    async def fold(self, messages: Sequence[Message], *, summarizer: Model) -> SummaryCharge | None:
-        """Fold old messages into the summary if the window is over budget; return what it cost."""
+    def _fold_prompt(self, messages: Sequence[Message]) -> tuple[list[Message], str] | None:
         if not self.needs_folding(messages):
             return None
         folded = self.to_fold(messages)
@@ -78,14 +79,25 @@ class ContextWindow:
             return None
         transcript = "\n\n".join(f"{speaker_label(m)}: {m.text}" for m in folded)
         previous = f"Summary so far:\n{self.summary.text}\n\n" if self.summary.text else ""
-        request = ModelRequest(
-            parts=[
-                SystemPromptPart(SUMMARY_INSTRUCTIONS),
-                UserPromptPart(f"{previous}New messages:\n{transcript}"),
-            ]
-        )
+        return folded, f"{previous}New messages:\n{transcript}"
+
+    def planned_fold(self, messages: Sequence[Message]) -> Usage | None:
+        """The most the next `fold` may use (None: no summary is due), reserved before the turn."""
+        prompt = self._fold_prompt(messages)
+        if prompt is None:
+            return None
+        tokens = approximate_tokens(SUMMARY_INSTRUCTIONS) + approximate_tokens(prompt[1])
+        return Usage(tokens, SUMMARY_REPLY_TOKENS, 1)
+
+    async def fold(self, messages: Sequence[Message], *, summarizer: Model) -> SummaryCharge | None:
+        """Fold old messages into the summary if the window is over budget; return what it cost."""
+        prompt = self._fold_prompt(messages)
+        if prompt is None:
+            return None
+        folded, text = prompt
+        request = ModelRequest(parts=[SystemPromptPart(SUMMARY_INSTRUCTIONS), UserPromptPart(text)])
         response = await model_request(
-            summarizer, [request], model_settings={"temperature": 0.2, "max_tokens": 300}
+            summarizer, [request], model_settings={"temperature": 0.2, "max_tokens": SUMMARY_REPLY_TOKENS}
         )
         answer = read_answer(response)
         self.summary = Summary(answer.text.strip() or self.summary.text, folded[-1].index + 1)

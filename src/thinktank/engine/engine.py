@@ -18,7 +18,8 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.settings import ModelSettings
 
 from thinktank.domain import DiscussionMode, Message, Persona, TurnDecision, Usage
-from thinktank.engine.budget import Budget
+from thinktank.domain.vocabulary import ENDED
+from thinktank.engine.budget import Budget, HeldTurn, Share
 from thinktank.engine.context import ContextWindow, Summary
 from thinktank.engine.events import (
     CostsUpdated,
@@ -44,10 +45,12 @@ from thinktank.errors import (
     TransientFailure,
     UnknownIdError,
     UserError,
+    public_message,
 )
 from thinktank.library.loader import closest
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.clock import Clock, SystemClock
+from thinktank.models.ids import ModelId
 from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.orchestration.scoring import SelectionContext
 from thinktank.pricing.prices import Cost, Pricer
@@ -180,7 +183,12 @@ class ConversationEngine:
             self._queued.append(text)
             return None
         message = self._append_user(text)
-        await self._saved(message)
+        try:
+            await self.persistence.message_saved(message)
+        except BaseException:
+            self.messages.pop()  # not stored, so not said: no gap in the transcript after a restart
+            raise
+        await self._emit(MessageCompleted(message))
         return message
 
     async def add_member(self, member: Member) -> None:
@@ -215,7 +223,7 @@ class ConversationEngine:
             await self._set_status("idle", "switched to manual mode")
 
     async def stop(self, reason: str = "stopped by the user") -> None:
-        if self.status not in ("stopped", "finished"):
+        if self.status not in ENDED:
             await self._set_status("stopped", reason)
 
     def set_speed(self, speed: int) -> None:
@@ -263,24 +271,48 @@ class ConversationEngine:
         try:
             if await self._finished_before_turn():
                 return None
-            decision = await self.orchestrator.decide(
-                self._selection_context(), requested=speaker, passed_over=self._passed_over
-            )
-            await self._book_selection(decision)
-            message = await self._speak(_Turn(decision, self.member(decision.persona_id)))
-            if message is None:
-                # Asked again with the same transcript, the orchestrator would choose them again.
-                self._passed_over.add(decision.persona_id)
-            else:
-                self._passed_over.clear()
-            return message
+            held = await self._hold_turn(speaker)
+            if held is None:
+                return None
+            try:
+                decision = await self.orchestrator.decide(
+                    self._selection_context(), requested=speaker, passed_over=self._passed_over
+                )
+                await self._book_selection(decision, held)
+                message = await self._speak(_Turn(decision, self.member(decision.persona_id)), held)
+                if message is None:
+                    # Asked again with the same transcript, the orchestrator would choose them again.
+                    self._passed_over.add(decision.persona_id)
+                else:
+                    self._passed_over.clear()
+                return message
+            finally:
+                await held.release()
         finally:
             self._generating = False
             await self._flush_queued()
 
-    async def _speak(self, turn: _Turn) -> Message | None:
-        member = turn.member
-        await self._fold_context(member)
+    def _plan_turn(self, speaker: str | None) -> dict[str, Share]:
+        """The most each call of the next turn may use: the scorer's, a summary's if one is due, and
+        the speaker's (whoever it turns out to be: the largest of the panel's)."""
+        shares: dict[str, Share] = {}
+        context = self._selection_context()
+        if (selection := self.orchestrator.planned_call(context, requested=speaker)) is not None:
+            shares["selection"] = self._share(selection[0], selection[1])
+        if (fold := self.context.planned_fold(self.messages)) is not None:
+            summarizers = [self.summarizer] if self.summarizer else self.members
+            shares["summary"] = max((self._share(m.models[0], fold) for m in summarizers), key=_share_size)
+        window_tokens = sum(approximate_tokens(m.text) for m in self.context.window(self.messages))
+        candidates = [self.member(speaker)] if speaker is not None else self.members
+        speaking = []
+        for member in candidates:
+            prompt = approximate_tokens(self._system_for(member)[0]) + window_tokens
+            speaking.append(self._share(member.models[0], Usage(prompt, self.config.reply_tokens, 1)))
+        shares["speaker"] = max(speaking, key=_share_size)
+        return shares
+
+    def _system_for(self, member: Member) -> tuple[str, list[Persona]]:
+        """The member's system prompt as things stand, and the others on the panel."""
         others = [m.persona for m in self.members if m is not member]
         system = system_prompt(
             member.persona,
@@ -289,6 +321,25 @@ class ConversationEngine:
             others=others,
             summary=self.context.summary.text or None,
         )
+        return system, others
+
+    def _share(self, model_id: ModelId, usage: Usage) -> Share:
+        cost = self.pricer.price(model_id, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+        return Share(usage.total_tokens, cost.billed or Decimal(0))
+
+    async def _hold_turn(self, speaker: str | None) -> HeldTurn | None:
+        """Reserve the whole turn before any model runs; refused, the conversation pauses (it can
+        go on when the budget allows again) and nothing is spent."""
+        try:
+            return await HeldTurn.reserve(self.budget, self._plan_turn(speaker))
+        except BudgetExceeded as exceeded:
+            await self._set_status("paused", str(exceeded))
+            return None
+
+    async def _speak(self, turn: _Turn, held: HeldTurn) -> Message | None:
+        member = turn.member
+        await self._fold_context(member, held)
+        system, others = self._system_for(member)
         window = self.context.window(self.messages)
         prompt = build_messages(member.persona, system=system, window=window)
         prompt_tokens = approximate_tokens(system) + sum(approximate_tokens(m.text) for m in window)
@@ -301,20 +352,13 @@ class ConversationEngine:
             )
             return None
         try:
-            reservation = await self.budget.reserve(
-                tokens=prompt_tokens + self.config.reply_tokens, cost=estimate
-            )
-        except BudgetExceeded as exceeded:
-            await self._set_status("stopped", str(exceeded))
-            return None
-        try:
             message = await self._generate(turn, member, others, prompt)
         except BaseException:
-            await self.budget.settle(reservation, tokens=0, cost=Decimal(0))
+            await held.settle("speaker", tokens=0, cost=Decimal(0), model_id=None)
             raise
         spent = (message.usage.total_tokens, message.cost.billed) if message else (0, Decimal(0))
-        await self.budget.settle(
-            reservation, tokens=spent[0], cost=spent[1], model_id=message.model_id if message else None
+        await held.settle(
+            "speaker", tokens=spent[0], cost=spent[1], model_id=message.model_id if message else None
         )
         return message
 
@@ -325,11 +369,14 @@ class ConversationEngine:
         others: list[Persona],
         prompt: list[ModelMessage],
     ) -> Message | None:
-        await self._emit(
-            TurnDecided(
-                turn.decision, member.persona.name, member.persona.role, tuple(map(str, member.models))
+        # Nobody listens to the default sink: no event object is built for it, one per token least of all.
+        listened = self.sink is not discard
+        if listened:
+            await self._emit(
+                TurnDecided(
+                    turn.decision, member.persona.name, member.persona.role, tuple(map(str, member.models))
+                )
             )
-        )
         guard = SpeakerGuard(
             own_name=member.persona.name,
             own_role=member.persona.role,
@@ -345,7 +392,7 @@ class ConversationEngine:
         if not reply.text:
             error = reply.failure
             if error is not None:
-                reason = f"{type(error).__name__}: {error}"
+                reason = public_message(error)
             elif reply.guard_cut:
                 reason = "the reply spoke for someone else or recited its instructions, so it was cut"
                 # What the model wrote was paid for, though none of it is kept.
@@ -391,7 +438,8 @@ class ConversationEngine:
             account=member.persona.id, model_id=reply.model_id, usage=reply.usage, cost=reply.cost
         )
         await self._saved(message)
-        await self._emit(CostsUpdated(self.totals.to_json()))
+        if listened:
+            await self._emit(CostsUpdated(self.totals.to_json()))
         await self._check_limits_after_turn()
         return message
 
@@ -401,26 +449,29 @@ class ConversationEngine:
         return SelectionContext(topic=self.config.topic, members=self.personas, messages=self.messages)
 
     async def book(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
-        """A charge that belongs to the conversation but to no message (a memo, for instance)."""
+        """A charge that belongs to the conversation but to no message (a memo, for instance); the
+        caller reserved and settled it with the budget."""
         await self._charge(account, model_id, usage, cost)
         await self._emit(CostsUpdated(self.totals.to_json()))
 
-    async def _book_selection(self, decision: TurnDecision) -> None:
+    async def _book_selection(self, decision: TurnDecision, held: HeldTurn) -> None:
         if decision.selection_usage.requests:
-            await self._charge(
-                "orchestrator", decision.selection_model_id, decision.selection_usage, decision.selection_cost
-            )
+            usage, cost = decision.selection_usage, decision.selection_cost
+            model_id = decision.selection_model_id
+            await self._charge("orchestrator", model_id, usage, cost)
+            await held.settle("selection", tokens=usage.total_tokens, cost=cost.billed, model_id=model_id)
 
     async def _charge(self, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
         self.totals.add(account=account, model_id=model_id, usage=usage, cost=cost)
         await self.persistence.charge_saved(account=account, model_id=model_id, usage=usage, cost=cost)
-        await self.budget.settle(None, tokens=usage.total_tokens, cost=cost.billed, model_id=model_id)
 
-    async def _fold_context(self, member: Member) -> None:
+    async def _fold_context(self, member: Member, held: HeldTurn) -> None:
         summarizer = self.summarizer or member
         charge = await self.context.fold(self.messages, summarizer=summarizer.model)
         if charge is not None:
             await self._charge("summaries", charge.model_id, charge.usage, charge.cost)
+            tokens, cost = charge.usage.total_tokens, charge.cost.billed
+            await held.settle("summary", tokens=tokens, cost=cost, model_id=charge.model_id)
             await self.persistence.state_saved(
                 status=self.status, reason=self.stop_reason, summary=self.context.summary
             )
@@ -472,7 +523,7 @@ class ConversationEngine:
         await self._emit(MessageCompleted(message))
 
     def _ensure_open(self) -> None:
-        if self.status in ("stopped", "finished"):
+        if self.status in ENDED:
             raise ConversationOver(f"this conversation has ended ({self.stop_reason})")
 
     async def _set_status(self, status: Status, reason: str) -> None:
@@ -487,3 +538,7 @@ class ConversationEngine:
 
     async def _emit(self, event: Event) -> None:
         await self.sink(event)
+
+
+def _share_size(share: Share) -> tuple[Decimal, int]:
+    return share.cost, share.tokens

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from thinktank.domain import Message, TurnDecision
+from thinktank.domain.vocabulary import ConversationStatus
 
-Status = Literal["idle", "running", "paused", "stopped", "finished"]
+Status = ConversationStatus
 
 
 @dataclass(frozen=True, slots=True)

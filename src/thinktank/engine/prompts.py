@@ -16,6 +16,7 @@ from pydantic_ai.messages import (
 )
 
 from thinktank.domain import DiscussionMode, Message, Persona
+from thinktank.domain.vocabulary import SEAT_OPENING
 
 MODE_INSTRUCTIONS: dict[DiscussionMode, str] = {
     "ideation": (
@@ -74,7 +75,7 @@ def system_prompt(
     parts += [
         "",
         "## How to reply",
-        f"Speak only as {persona.name} ({persona.role}). Reply in 2 to 5 sentences, under 120 words,"
+        f"{SEAT_OPENING} {persona.name} ({persona.role}). Reply in 2 to 5 sentences, under 120 words,"
         " in your own voice, responding to the latest points."
         " Do not write lines for anyone else and do not start with your name.",
     ]

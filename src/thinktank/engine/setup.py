@@ -83,7 +83,7 @@ def build_scorer(spec: ConversationSpec, factory: ModelFactory, members: Sequenc
     if spec.scorer == "heuristic":
         return HeuristicScorer()
     model = spec.scorer_model or members[0].models[0]
-    return LlmScorer(factory.build(model))
+    return LlmScorer(factory.build(model), model_id=model)
 
 
 def start_conversation(

@@ -14,17 +14,12 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-import httpx2
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from thinktank.accounts.keys import open_keystore
-from thinktank.accounts.tiers import load_tiers
-from thinktank.assembly import running_service
+from thinktank.assembly import service_from_settings
 from thinktank.jobs.scale import BATCH_JOB, DRIVE_JOB, QUEUE_NAME, redis_settings
-from thinktank.library.loader import load_library
-from thinktank.models.stack import factory_from_settings
 from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from thinktank.service import ConversationService
 from thinktank.settings import Settings
@@ -111,17 +106,8 @@ async def run_worker(
     if not settings.redis_url:
         raise RuntimeError("a job worker needs THINKTANK_REDIS_URL (the queue it takes jobs from)")
     db = Database(settings.resolved_database_url())
-    http_client = httpx2.AsyncClient(timeout=30.0)
     try:
-        async with running_service(
-            settings,
-            role="worker",
-            db=db,
-            library=load_library(user_dir=settings.library_dir),
-            factory=factory_from_settings(settings),
-            keystore=open_keystore(settings, db, http_client=http_client),
-            tiers=load_tiers(settings.tiers_file),
-        ) as service:
+        async with service_from_settings(settings, role="worker", db=db) as service:
             worker = Worker(
                 _jobs(service),
                 queue_name=QUEUE_NAME,
@@ -161,4 +147,3 @@ async def run_worker(
                 await worker.close()
     finally:
         await db.dispose()
-        await http_client.aclose()

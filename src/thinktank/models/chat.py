@@ -15,6 +15,9 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 
+# The approximation is a domain rule (pricing estimates use it too); the models read it from here.
+from thinktank.domain.tokens import approximate_tokens as approximate_tokens
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -47,8 +50,3 @@ def to_chat(messages: Sequence[ModelMessage], *, instructions: str | None = None
     if system:
         turns.insert(0, ChatTurn("system", "\n\n".join(system)))
     return turns
-
-
-def approximate_tokens(text: str) -> int:
-    """Documented approximation for models without a tokenizer of their own: ~4 characters a token."""
-    return (len(text) + 3) // 4 if text else 0

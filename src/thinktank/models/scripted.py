@@ -19,12 +19,13 @@ from typing import Any
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
 
+from thinktank.domain.vocabulary import CHAIR_OPENING, SEAT_OPENING, SUMMARISER_OPENING
 from thinktank.models.chat import ChatTurn, approximate_tokens
 from thinktank.models.clock import Clock, SystemClock
 from thinktank.models.own import OwnModel
 from thinktank.models.streaming import Chunk
 
-_SEAT = re.compile(r"Speak only as (?P<name>[^(\n]+?) \((?P<role>[^)\n]+)\)")
+_SEAT = re.compile(re.escape(SEAT_OPENING) + r" (?P<name>[^(\n]+?) \((?P<role>[^)\n]+)\)")
 _TOPIC = re.compile(r"^Topic: (.+)$", re.M)
 _IDENTITY = re.compile(r"You are (?P<name>[^,.\n]+?)(?:,\s*(?:an?\s+|the\s+)?(?P<role>[^.\n]+))?[.\n]")
 _SPEAKER = re.compile(
@@ -174,9 +175,9 @@ def scripted_memo(chat: list[ChatTurn]) -> str:
 
 def scripted_reply(chat: list[ChatTurn]) -> str:
     """The reply of the persona described by the system prompt; a pure function of `chat`."""
-    if chat and chat[0].role == "system" and chat[0].content.startswith("You summarise"):
+    if chat and chat[0].role == "system" and chat[0].content.startswith(SUMMARISER_OPENING):
         return scripted_summary(chat)
-    if chat and chat[0].role == "system" and chat[0].content.startswith("You chair the panel"):
+    if chat and chat[0].role == "system" and chat[0].content.startswith(CHAIR_OPENING):
         return scripted_memo(chat)
     scene = _read_scene(chat)
     digest = hashlib.sha256(repr((scene, [t.content for t in chat])).encode()).digest()

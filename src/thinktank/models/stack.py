@@ -15,7 +15,7 @@ from pydantic_ai.models import Model
 
 from thinktank.models.clock import Clock, SystemClock
 from thinktank.models.cost import CostedModel
-from thinktank.models.ids import LOCAL_DEFAULT, ModelId, parse_model_id
+from thinktank.models.ids import LOCAL_DEFAULT, ModelId
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.local import LocalModel, LocalModelPool, default_local_pool
 from thinktank.models.providers import build_cloud_model
@@ -26,7 +26,6 @@ from thinktank.models.resilience.retry import RetryingModel, RetryPolicy
 from thinktank.models.scripted import NO_LATENCY, Latency, ScriptedModel
 from thinktank.models.translate import RejectedKey, TranslatedErrors
 from thinktank.pricing.prices import Pricer
-from thinktank.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,17 +118,3 @@ class ModelFactory:
     def build_exact(self, models: Sequence[ModelId]) -> CostedModel:
         """The full stack over exactly these models, in this order."""
         return CostedModel(FallbackChain([(m, self.resilient(m)) for m in models]), pricer=self.pricer)
-
-
-def factory_from_settings(
-    settings: Settings, *, http_client: httpx2.AsyncClient | None = None
-) -> ModelFactory:
-    """The factory every entry point (server, CLI) builds from its settings."""
-    return ModelFactory(
-        keys=settings.keys,
-        pricer=Pricer(markup=settings.markup),
-        scripted_latency=settings.scripted_latency,
-        substitute=parse_model_id(settings.substitute_model),
-        http_client=http_client,
-        deadlines=Deadlines(first_byte=settings.model_first_byte_timeout, idle=settings.model_idle_timeout),
-    )

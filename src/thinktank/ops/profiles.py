@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from thinktank.accounts.ratelimit import RateLimits
 from thinktank.errors import ConfigurationError, UserError
-from thinktank.models.ids import ModelId, parse_model_id
+from thinktank.models.ids import LOCAL_DEFAULT, ModelId, parse_model_id
 from thinktank.settings import Environment, Settings, check_secrets
 
 
@@ -81,6 +81,22 @@ def refuse_scripted(models: Iterable[ModelId | None], *, profile: Profile) -> No
         raise UserError(
             f"the scripted model is for development and tests, not for {profile.name}: pick a real model"
         )
+
+
+def offered_local_models(settings: Settings) -> list[ModelId]:
+    """The local models users of a signed-in server may choose: the bundled one and the operator's
+    substitute model, if it is local."""
+    return [LOCAL_DEFAULT, parse_model_id(settings.substitute_model)]
+
+
+def refuse_server_paths(models: Iterable[ModelId | None], *, offered: Iterable[ModelId]) -> None:
+    """With sign-in, a `local:` model is one the server offers (the bundled model, the operator's
+    substitute), never a path a user names: that would let anyone load, or probe for, any file."""
+    allowed = {str(model) for model in offered}
+    for model in models:
+        if model is not None and model.provider == "local" and str(model) not in allowed:
+            choices = ", ".join(sorted(m for m in allowed if m.startswith("local:")))
+            raise UserError(f"local models on this server are {choices}; {model} is not one of them")
 
 
 def rate_limits(settings: Settings) -> RateLimits:

@@ -11,8 +11,10 @@ but a topical echo must not drown out everyone else's turn.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from thinktank.domain import Persona
+from thinktank.domain import Persona, Usage
+from thinktank.models.ids import ModelId
 from thinktank.orchestration import text
 from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContext, is_addressed, participation
 
@@ -20,13 +22,38 @@ RECENT_WEIGHTS = (1.0, 0.6, 0.4)
 TOPIC_WEIGHT = 0.3
 
 
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """A persona's two vectors with their norms, computed once per persona version."""
+
+    profile: text.Vector
+    profile_norm: float
+    expertise: text.Vector
+    expertise_norm: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """What a candidate heard (the others' recent words, and those mixed with the topic), with norms."""
+
+    recent: text.Vector
+    recent_norm: float
+    mixed: text.Vector
+    mixed_norm: float
+
+
 class HeuristicScorer:
     name = "heuristic"
 
-    def __init__(self) -> None:
-        self._profiles: dict[tuple[str, int], tuple[text.Vector, text.Vector]] = {}
+    def planned_call(
+        self, context: SelectionContext, candidates: Sequence[Persona]
+    ) -> tuple[ModelId, Usage] | None:
+        return None  # no model: nothing to reserve
 
-    def _profile(self, persona: Persona) -> tuple[text.Vector, text.Vector]:
+    def __init__(self) -> None:
+        self._profiles: dict[tuple[str, int], _Profile] = {}
+
+    def _profile(self, persona: Persona) -> _Profile:
         # Keyed by content too, so an edited persona is re-read.
         key = (persona.id, hash((persona.role, persona.description, tuple(persona.expertise))))
         if key not in self._profiles:
@@ -34,7 +61,8 @@ class HeuristicScorer:
             profile = text.vector(
                 f"{persona.role} {persona.description} {persona.category} {expertise} {expertise}"
             )
-            self._profiles[key] = (profile, text.vector(f"{expertise} {persona.role}"))
+            skills = text.vector(f"{expertise} {persona.role}")
+            self._profiles[key] = _Profile(profile, text.norm(profile), skills, text.norm(skills))
         return self._profiles[key]
 
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet:
@@ -44,16 +72,28 @@ class HeuristicScorer:
         recent = list(reversed(context.messages[-(len(RECENT_WEIGHTS) + 1) :]))
         vectors = [(m.speaker_id, text.vector(m.text)) for m in recent]
         topic_vec = text.vector(context.topic, weight=TOPIC_WEIGHT)
+        topic_norm = text.norm(topic_vec)
+        # Candidates who heard the same messages share one mix: most of them said none of the last few.
+        mixes: dict[tuple[int, ...], _Heard] = {}
         raw_relevance, raw_expertise = {}, {}
         for persona in candidates:
             # What the others said, newest first: a persona's own words must not make it look relevant.
-            heard = [v for speaker, v in vectors if speaker != persona.id][: len(RECENT_WEIGHTS)]
-            recent_vec = text.combine(
-                {t: w * x for t, x in v.items()} for v, w in zip(heard, RECENT_WEIGHTS, strict=False)
+            key = tuple(i for i, (speaker, _) in enumerate(vectors) if speaker != persona.id)[
+                : len(RECENT_WEIGHTS)
+            ]
+            heard = mixes.get(key)
+            if heard is None:
+                heard = mixes[key] = _mix([vectors[i][1] for i in key], topic_vec)
+            found = self._profile(persona)
+            raw_relevance[persona.id] = text.cosine(
+                heard.recent or topic_vec,
+                found.profile,
+                norm_a=heard.recent_norm if heard.recent else topic_norm,
+                norm_b=found.profile_norm,
             )
-            profile, expertise = self._profile(persona)
-            raw_relevance[persona.id] = text.cosine(recent_vec or topic_vec, profile)
-            raw_expertise[persona.id] = text.cosine(text.combine([recent_vec, topic_vec]), expertise)
+            raw_expertise[persona.id] = text.cosine(
+                heard.mixed, found.expertise, norm_a=heard.mixed_norm, norm_b=found.expertise_norm
+            )
         relevance, expertise_scores = _scaled(raw_relevance), _scaled(raw_expertise)
         shares = participation(context, candidates)
         last = context.last
@@ -73,6 +113,12 @@ class HeuristicScorer:
                 addressed=addressed,
             )
         return result
+
+
+def _mix(heard: list[text.Vector], topic_vec: text.Vector) -> _Heard:
+    recent = text.weighted_sum(heard, RECENT_WEIGHTS)
+    mixed = text.combine([recent, topic_vec])
+    return _Heard(recent, text.norm(recent), mixed, text.norm(mixed))
 
 
 def _scaled(raw: dict[str, float]) -> dict[str, float]:

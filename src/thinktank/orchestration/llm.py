@@ -17,14 +17,17 @@ from pydantic_ai.direct import model_request
 from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
 from pydantic_ai.models import Model
 
-from thinktank.domain import Persona
+from thinktank.domain import Persona, Usage
 from thinktank.errors import ProviderFailure
 from thinktank.models.answer import Answer, read_answer
+from thinktank.models.chat import approximate_tokens
+from thinktank.models.ids import ModelId
 from thinktank.orchestration.heuristic import HeuristicScorer
 from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContext, is_addressed, participation
 
 WINDOW_MESSAGES = 6
 MESSAGE_CHARS = 400
+REPLY_TOKENS = 600
 
 INSTRUCTIONS = """You moderate a panel discussion and judge who should speak next.
 For EVERY candidate, score from 0 to 1:
@@ -69,9 +72,15 @@ def _json_object(text: str) -> str:
 class LlmScorer:
     name = "llm"
 
-    def __init__(self, model: Model, *, fallback: HeuristicScorer | None = None) -> None:
+    def __init__(self, model: Model, *, model_id: ModelId, fallback: HeuristicScorer | None = None) -> None:
         self.model = model
+        self.model_id = model_id
+        """Who is asked first (what its call is priced at before it runs)."""
         self.fallback = fallback or HeuristicScorer()
+
+    def planned_call(self, context: SelectionContext, candidates: Sequence[Persona]) -> tuple[ModelId, Usage]:
+        prompt = approximate_tokens(INSTRUCTIONS) + approximate_tokens(selection_prompt(context, candidates))
+        return self.model_id, Usage(prompt, REPLY_TOKENS, 1)
 
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet:
         messages = [
@@ -81,7 +90,7 @@ class LlmScorer:
         ]
         try:
             response = await model_request(
-                self.model, messages, model_settings={"temperature": 0.0, "max_tokens": 600}
+                self.model, messages, model_settings={"temperature": 0.0, "max_tokens": REPLY_TOKENS}
             )
         except ProviderFailure as failure:
             return await self._fallback(context, candidates, f"{type(failure).__name__}", reply=None)

@@ -22,10 +22,11 @@ import logging
 import random
 from collections.abc import Collection, Sequence
 
-from thinktank.domain import Alternative, Message, Persona, TurnDecision
+from thinktank.domain import Alternative, Message, Persona, TurnDecision, Usage
 from thinktank.domain.conversation import ChosenBy
 from thinktank.errors import UnknownIdError
 from thinktank.library.loader import closest
+from thinktank.models.ids import ModelId
 from thinktank.orchestration.scoring import Factors, Scorer, ScoreSheet, SelectionContext
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,15 @@ class TurnOrchestrator:
     def naturalness(self, turn_index: int, persona_id: str) -> float:
         rng = random.Random(f"{self.seed}:{turn_index}:{persona_id}")
         return rng.uniform(*NATURALNESS)
+
+    def planned_call(
+        self, context: SelectionContext, *, requested: str | None = None
+    ) -> tuple[ModelId, Usage] | None:
+        """The scorer's model call that `decide` would make (None when the user chose, or no model
+        is asked), so it can be reserved before the turn starts."""
+        if requested is not None or not context.members:
+            return None
+        return self.scorer.planned_call(context, _candidates(context, ()))
 
     async def decide(
         self, context: SelectionContext, *, requested: str | None = None, passed_over: Collection[str] = ()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from thinktank.domain import Message, Persona, Usage
+from thinktank.models.ids import ModelId
 from thinktank.pricing.prices import FREE, Cost
 
 WEIGHTS = {"relevance": 0.4, "expertise": 0.3, "participation": 0.2, "flow": 0.1}
@@ -67,6 +69,13 @@ class Scorer(Protocol):
 
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet: ...
 
+    def planned_call(
+        self, context: SelectionContext, candidates: Sequence[Persona]
+    ) -> tuple[ModelId, Usage] | None:
+        """The model call `score` would make and the most it may use (None: no model call), so the
+        engine can reserve it before the turn starts."""
+        ...
+
 
 def participation(context: SelectionContext, candidates: Sequence[Persona]) -> dict[str, float]:
     """1 for someone silent in the recent window, 0.5 at a fair share, 0 at twice a fair share or more."""
@@ -88,17 +97,29 @@ def is_addressed(persona: Persona, text: str) -> bool:
     ("building on what Diana said") is not being addressed."""
     if f"@{persona.id}" in text.lower():
         return True
-    first = re.escape(persona.name.split()[0])
-    full = re.escape(persona.name)
-    role = re.escape(persona.role)
-    name = rf"(?:{full}|{first})(?![\w-])"
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
-        sentence = sentence.strip()
-        if re.match(rf"(?:(?:so|and|but|ok|okay|well|now|hey)[,\s]+)?{name}\s*[,:?!]", sentence, re.I):
+    called, named, by_role = _address_patterns(persona.name, persona.role)
+    for sentence in _sentences(text):
+        if called.match(sentence):
             return True
-        if sentence.endswith("?") and (
-            re.search(rf"(?<![\w-]){name}", sentence)
-            or re.search(rf"(?<![\w-]){role}(?![\w-])", sentence, re.I)
-        ):
+        if sentence.endswith("?") and (named.search(sentence) or by_role.search(sentence)):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_patterns(name: str, role: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Compiled once per persona: every turn asks each candidate whether the last message named them."""
+    first = re.escape(name.split()[0])
+    full = re.escape(name)
+    called_name = rf"(?:{full}|{first})(?![\w-])"
+    return (
+        re.compile(rf"(?:(?:so|and|but|ok|okay|well|now|hey)[,\s]+)?{called_name}\s*[,:?!]", re.I),
+        re.compile(rf"(?<![\w-]){called_name}"),
+        re.compile(rf"(?<![\w-]){re.escape(role)}(?![\w-])", re.I),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _sentences(text: str) -> tuple[str, ...]:
+    # The same last message is split for every candidate of a turn: once is enough.
+    return tuple(sentence.strip() for sentence in re.split(r"(?<=[.!?])\s+|\n+", text))

@@ -74,13 +74,29 @@ def combine(vectors: Iterable[Vector]) -> Vector:
     return total
 
 
-def cosine(a: Vector, b: Vector) -> float:
+def norm(v: Vector) -> float:
+    return math.sqrt(sum(value * value for value in v.values()))
+
+
+def weighted_sum(vectors: Iterable[Vector], weights: Iterable[float]) -> Vector:
+    """`combine` of each vector scaled by its weight, without building the scaled copies."""
+    total: dict[str, float] = {}
+    for v, weight in zip(vectors, weights, strict=False):
+        for term, value in v.items():
+            total[term] = total.get(term, 0.0) + weight * value
+    return total
+
+
+def cosine(a: Vector, b: Vector, *, norm_a: float | None = None, norm_b: float | None = None) -> float:
+    """`norm_a` and `norm_b`, when given, must be `norm(a)` and `norm(b)`: a caller scoring one vector
+    against several passes its norm once instead of having it summed again each time."""
     if not a or not b:
         return 0.0
     if len(a) > len(b):
-        a, b = b, a
+        a, b, norm_a, norm_b = b, a, norm_b, norm_a
     dot = sum(value * b.get(term, 0.0) for term, value in a.items())
     if dot == 0.0:
         return 0.0
-    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
-    return dot / norm
+    first = norm(a) if norm_a is None else norm_a
+    second = norm(b) if norm_b is None else norm_b
+    return dot / (first * second)

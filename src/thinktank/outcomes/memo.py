@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -22,16 +23,20 @@ from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
 from pydantic_ai.models import Model
 
 from thinktank.domain import Message, Usage
+from thinktank.domain.vocabulary import CHAIR_OPENING
+from thinktank.engine.budget import Budget, HeldTurn, Share
 from thinktank.engine.engine import ConversationEngine
-from thinktank.errors import ProviderFailure
+from thinktank.errors import ProviderFailure, public_message
 from thinktank.models.answer import read_answer
+from thinktank.models.chat import approximate_tokens
 from thinktank.models.ids import SCRIPTED, ModelId
 from thinktank.models.stack import ModelFactory
-from thinktank.pricing.prices import FREE, UNKNOWN_COST, Cost
+from thinktank.pricing.prices import FREE, UNKNOWN_COST, Cost, Pricer
 
-CHAIR_INSTRUCTIONS = "You chair the panel and write its decision memo."
+CHAIR_INSTRUCTIONS = CHAIR_OPENING
 MESSAGE_CHARS = 700
 WINDOW = 80
+REPLY_TOKENS = 2000
 
 
 class Claim(BaseModel):
@@ -178,29 +183,42 @@ async def write_memo(
     messages: Sequence[Message],
     summary: str | None,
     chairs: Sequence[tuple[ModelId, Model]],
+    budget: Budget | None = None,
+    pricer: Pricer | None = None,
 ) -> MemoResult:
-    """Try each chair in turn until one writes a valid, correctly cited memo."""
-    request = [
-        ModelRequest(
-            parts=[
-                SystemPromptPart(CHAIR_INSTRUCTIONS),
-                UserPromptPart(chair_prompt(topic, messages, summary)),
-            ]
-        )
-    ]
+    """Try each chair in turn until one writes a valid, correctly cited memo. Each chair's call is
+    reserved with `budget` before it runs (BudgetExceeded: no chair is asked) and settled after."""
+    prompt = chair_prompt(topic, messages, summary)
+    request = [ModelRequest(parts=[SystemPromptPart(CHAIR_INSTRUCTIONS), UserPromptPart(prompt)])]
+    prompt_tokens = approximate_tokens(CHAIR_INSTRUCTIONS) + approximate_tokens(prompt)
     attempts: list[MemoAttempt] = []
     for model_id, model in chairs:
+        price = (
+            pricer.price(model_id, input_tokens=prompt_tokens, output_tokens=REPLY_TOKENS) if pricer else FREE
+        )
+        held = await HeldTurn.reserve(
+            budget or Budget(), {"chair": Share(prompt_tokens + REPLY_TOKENS, price.billed or Decimal(0))}
+        )
         try:
-            response = await model_request(
-                model, request, model_settings={"temperature": 0.2, "max_tokens": 2000}
+            try:
+                response = await model_request(
+                    model, request, model_settings={"temperature": 0.2, "max_tokens": REPLY_TOKENS}
+                )
+            except ProviderFailure as failure:
+                attempts.append(MemoAttempt(str(model_id), Usage(), FREE, public_message(failure)))
+                continue
+            reply = read_answer(response)
+            attempt = MemoAttempt(reply.model_id or str(model_id), reply.usage, reply.cost or UNKNOWN_COST)
+            attempts.append(attempt)
+            await held.settle(
+                "chair",
+                tokens=reply.usage.total_tokens,
+                cost=attempt.cost.billed,
+                model_id=attempt.model_id,
             )
-        except ProviderFailure as failure:
-            attempts.append(MemoAttempt(str(model_id), Usage(), FREE, f"{type(failure).__name__}: {failure}"))
-            continue
-        reply = read_answer(response)
+        finally:
+            await held.release()
         answer = reply.text
-        attempt = MemoAttempt(reply.model_id or str(model_id), reply.usage, reply.cost or UNKNOWN_COST)
-        attempts.append(attempt)
         try:
             match = re.search(r"\{.*\}", answer, re.S)
             memo = DecisionMemo.model_validate_json(match.group(0) if match else answer)
@@ -226,6 +244,8 @@ async def memo_for_conversation(
         messages=engine.messages,
         summary=engine.context.summary.text or None,
         chairs=[(model_id, factory.build(model_id)) for model_id in dict.fromkeys(wanted)],
+        budget=engine.budget,
+        pricer=engine.pricer,
     )
     for attempt in result.attempts:
         await engine.book(account="memo", model_id=attempt.model_id, usage=attempt.usage, cost=attempt.cost)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from thinktank.domain import Persona
-from thinktank.models.chat import approximate_tokens
-from thinktank.models.ids import ModelId
+from thinktank.domain.ids import ModelId
+from thinktank.domain.tokens import approximate_tokens
 from thinktank.pricing.prices import ZERO, Cost, Pricer
 
 

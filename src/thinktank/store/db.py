@@ -6,6 +6,7 @@ other, PostgreSQL included (`postgresql+asyncpg://...`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -28,6 +29,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+def _private_file(url: str) -> None:
+    """A SQLite database file is readable by its owner only (0600); SQLite gives its journal
+    files the same mode."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    file = Path(path)
+    if file.parent.is_dir():
+        os.close(os.open(file, os.O_CREAT | os.O_WRONLY, 0o600))
+        file.chmod(0o600)
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -44,6 +57,7 @@ class Database:
         options: dict[str, Any] = {}
         if self.is_sqlite:
             options["connect_args"] = {"timeout": 30}
+            _private_file(url)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -184,9 +184,14 @@ async def list_conversations(
 ) -> tuple[list[Conversation], str | None]:
     query: Select[Conversation] = select(Conversation).where(Conversation.user_id == user_id)
     if search:
-        pattern = f"%{search.lower()}%"
+        # The words as typed: % and _ are letters here, not wildcards.
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         query = query.where(
-            or_(func.lower(Conversation.title).like(pattern), func.lower(Conversation.topic).like(pattern))
+            or_(
+                func.lower(Conversation.title).like(pattern, escape="\\"),
+                func.lower(Conversation.topic).like(pattern, escape="\\"),
+            )
         )
     if cursor:
         stamp, row_id = _decode_cursor(cursor)

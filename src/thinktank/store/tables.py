@@ -22,9 +22,25 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 MONEY = Numeric(18, 8)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in UTC. PostgreSQL keeps the zone; SQLite keeps none and hands back naive values,
+    which are UTC by construction (everything written is `now()` below): they get it back, so
+    every read says the same `Z` as the write did."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 def new_id() -> str:
@@ -45,7 +61,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     display_name: Mapped[str] = mapped_column(String(120), default="")
     tier: Mapped[str] = mapped_column(String(40), default="free", server_default="free")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class UserPreferences(Base):
@@ -57,8 +73,8 @@ class UserPreferences(Base):
     data_retention: Mapped[str] = mapped_column(String(16), default="permanent")
     allow_analytics: Mapped[bool] = mapped_column(Boolean, default=False)
     delete_after_days: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now, onupdate=now)
 
 
 class PlatformApiKey(Base):
@@ -70,7 +86,7 @@ class PlatformApiKey(Base):
     tier: Mapped[str] = mapped_column(String(16), default="free")
     rate_limit_rpm: Mapped[int | None] = mapped_column(Integer)
     rate_limit_tpm: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class UserApiKey(Base):
@@ -81,9 +97,9 @@ class UserApiKey(Base):
     encrypted_key: Mapped[str] = mapped_column(Text)
     key_hash: Mapped[str] = mapped_column(String(128), unique=True)
     is_valid: Mapped[bool] = mapped_column(Boolean, default=True)
-    last_validated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    last_validated: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_used: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class PersonaTemplate(Base):
@@ -101,7 +117,7 @@ class PersonaTemplate(Base):
     is_premium: Mapped[bool] = mapped_column(Boolean, default=False)
     usage_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class UserPersona(Base):
@@ -115,8 +131,8 @@ class UserPersona(Base):
     category: Mapped[str] = mapped_column(String(80))
     name: Mapped[str] = mapped_column(String(80))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now, onupdate=now)
 
 
 class ConversationTemplateRow(Base):
@@ -135,7 +151,7 @@ class ConversationTemplateRow(Base):
     is_premium: Mapped[bool] = mapped_column(Boolean, default=False)
     usage_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class Conversation(Base):
@@ -161,8 +177,8 @@ class Conversation(Base):
     forked_from_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id"))
     """A fork shares its parent's messages up to `forked_at` (read from the parent, never copied)."""
     forked_at: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now, onupdate=now)
 
 
 class ConversationMember(Base):
@@ -176,7 +192,7 @@ class ConversationMember(Base):
     persona: Mapped[dict[str, Any]] = mapped_column(JSON)
     position: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class MessageRow(Base):
@@ -200,7 +216,7 @@ class MessageRow(Base):
     incomplete: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
     usage_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class CostRecord(Base):
@@ -220,7 +236,7 @@ class CostRecord(Base):
     requests: Mapped[int] = mapped_column(Integer, default=1)
     raw_cost: Mapped[Decimal | None] = mapped_column(MONEY)
     billed_cost: Mapped[Decimal | None] = mapped_column(MONEY)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class ConversationSession(Base):
@@ -239,8 +255,8 @@ class ConversationSession(Base):
     cache_type: Mapped[str] = mapped_column(String(10))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ttl_seconds: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class UsageCounter(Base):
@@ -253,7 +269,7 @@ class UsageCounter(Base):
     tokens_reserved: Mapped[int] = mapped_column(Integer, default=0)
     billed_used: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
     billed_reserved: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now, onupdate=now)
 
 
 class ApiToken(Base):
@@ -265,9 +281,9 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(120))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
+    last_used: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class LoginToken(Base):
@@ -277,9 +293,9 @@ class LoginToken(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class BrowserSession(Base):
@@ -290,9 +306,9 @@ class BrowserSession(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class MemoRow(Base):
@@ -306,7 +322,7 @@ class MemoRow(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     model_id: Mapped[str] = mapped_column(String(200))
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
 
 
 class BatchRow(Base):
@@ -322,5 +338,5 @@ class BatchRow(Base):
     """One entry per run: template, topic, and once started its conversation, status and cost."""
     status: Mapped[str] = mapped_column(String(12), default="queued")
     max_cost: Mapped[Decimal] = mapped_column(MONEY)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=now)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -18,7 +18,7 @@ from thinktank.domain import Persona
 from thinktank.engine.members import chain_for
 from thinktank.engine.prompts import system_prompt
 from thinktank.engine.setup import ConversationSpec, resolve_personas
-from thinktank.errors import ProviderFailure, UserError
+from thinktank.errors import ProviderFailure, ProviderUnreachable, UserError
 from thinktank.models.ids import parse_model_id
 from thinktank.pricing.estimate import estimate_conversation_cost
 from thinktank.store import repository as repo
@@ -257,7 +257,7 @@ async def add_key(request: Request, service: Service, user: CurrentUser) -> Resp
         if len(api_key) < 8:
             raise UserError("paste the whole key: it is longer than 8 characters")
         await keystore_of(service).add_user_key(user_id=user, provider=provider, api_key=api_key)
-    except (UserError, ProviderFailure) as error:
+    except (UserError, ProviderFailure, ProviderUnreachable) as error:
         return await _keys(request, service, user, errors={"api_key": str(error)}, status=FORM_ERRORS)
     return await _keys(request, service, user, errors={}, status=200)
 

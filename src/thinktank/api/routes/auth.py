@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -146,7 +146,7 @@ async def sign_out(request: Request, service: Service, user: CurrentUser) -> Res
             async with service.db.session() as session:
                 await request.app.state.signin.close_session(session, token=token)
     await service.end_session_conversations(user_id=user)
-    response = JSONResponse(None, status_code=204)
+    response = Response(status_code=204)  # no body at all: a 204 with one breaks keep-alive
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response

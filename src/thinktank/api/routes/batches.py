@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from thinktank.api.deps import CurrentUser, Service
-from thinktank.batches import BatchSpec
+from thinktank.batches import BatchPublic, BatchSpec
 
 router = APIRouter(tags=["batches"])
 
 
-@router.post("/batches", status_code=202)
+# Unset fields stay out: a list leaves out each batch's runs, a run the fields it has not reached.
+@router.post("/batches", status_code=202, response_model=BatchPublic, response_model_exclude_unset=True)
 async def start_batch(
     service: Service,
     user: CurrentUser,
     body: BatchSpec,
-) -> dict[str, Any]:
+) -> BatchPublic:
     """Start a batch: every template on every topic, `concurrency` at a time, until `max_cost` (USD)
     is spent. Follow it with GET /batches/{id}: progress, each run's result and the total cost."""
     batch = await service.batches.create(user_id=user, spec=body)
-    await service.batches.start(user_id=user, batch_id=batch["id"])
+    await service.batches.start(user_id=user, batch_id=batch.id)
     return batch
 
 
-@router.get("/batches")
-async def list_batches(service: Service, user: CurrentUser) -> list[dict[str, Any]]:
+@router.get("/batches", response_model=list[BatchPublic], response_model_exclude_unset=True)
+async def list_batches(service: Service, user: CurrentUser) -> list[BatchPublic]:
     return await service.batches.recent(user_id=user)
 
 
-@router.get("/batches/{batch_id}")
-async def read_batch(batch_id: str, service: Service, user: CurrentUser) -> dict[str, Any]:
+@router.get("/batches/{batch_id}", response_model=BatchPublic, response_model_exclude_unset=True)
+async def read_batch(batch_id: str, service: Service, user: CurrentUser) -> BatchPublic:
     return await service.batches.get(user_id=user, batch_id=batch_id)

@@ -123,7 +123,19 @@ async def delete_conversation(conversation_id: str, service: Service, user: Curr
     return Response(status_code=204)
 
 
-@router.get("/conversations/{conversation_id}/export", response_model=None)
+@router.get(
+    "/conversations/{conversation_id}/export",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The transcript",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/markdown": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def export_conversation(
     conversation_id: str,
     service: Service,
@@ -140,7 +152,7 @@ async def export_conversation(
 
 class ForkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at_index: int = Field(ge=0, description="The last shared message")
+    at_index: int = Field(ge=0, lt=2**31, description="The last shared message")
     persona_ids: list[str] = Field(default_factory=list, max_length=12, description="Default: the same panel")
     mode: DiscussionMode | None = None
     model: str | None = Field(None, description="Run every persona on this model id")

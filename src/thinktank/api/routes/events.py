@@ -8,10 +8,12 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from thinktank.api.deps import CurrentUser, Service
+from thinktank.service import DELETED_EVENT
 
 router = APIRouter(tags=["events"])
 
 HEARTBEAT_SECONDS = 15.0
+DELETED_FRAME = f"\nevent: {DELETED_EVENT}\n"
 
 
 @router.get("/conversations/{conversation_id}/events", response_class=StreamingResponse)
@@ -29,6 +31,7 @@ async def conversation_events(
 
     Reconnect with `Last-Event-ID` to get exactly what was missed. `sync.required` means the
     missed events are gone (another server process, or too long ago): refetch the messages.
+    `conversation.deleted` is the last event of a conversation that was deleted: the stream ends.
     """
     await service.live(user_id=user, conversation_id=conversation_id)
     heartbeat = request.app.state.heartbeat_seconds
@@ -39,6 +42,8 @@ async def conversation_events(
         yield "retry: 2000\n\n"
         async for chunk in events:
             yield chunk
+            if DELETED_FRAME in chunk:
+                return  # nothing more will ever happen here: the client should not reconnect
 
     return StreamingResponse(
         stream(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
+from pydantic import ValidationError
 
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.schemas import PersonaIn, PersonaPublic, TemplatePublic
@@ -50,6 +51,7 @@ async def get_persona(persona_id: str, service: Service, user: CurrentUser) -> P
 @router.post("/personas", response_model=PersonaPublic, status_code=201)
 async def create_persona(body: PersonaIn, service: Service, user: CurrentUser) -> PersonaPublic:
     persona = Persona.model_validate(body.model_dump())
+    service.check_persona_models(persona)
     async with service.db.session() as session:
         await repo.save_user_persona(session, user_id=user, persona=persona, create=True)
     return PersonaPublic(source="mine", persona=persona)
@@ -62,6 +64,7 @@ async def update_persona(
     if body.id != persona_id:
         raise UserError(f"the body's id {body.id!r} does not match the URL's {persona_id!r}")
     persona = Persona.model_validate(body.model_dump())
+    service.check_persona_models(persona)
     async with service.db.session() as session:
         await repo.save_user_persona(session, user_id=user, persona=persona, create=False)
     return PersonaPublic(source="mine", persona=persona)
@@ -83,7 +86,11 @@ async def duplicate_persona(
 ) -> PersonaPublic:
     """Copy a library persona into mine, to edit it."""
     original = service.library.persona(persona_id)
-    copy = Persona.model_validate({**original.model_dump(), "id": new_id or f"{persona_id}-copy"})
+    try:
+        copy = Persona.model_validate({**original.model_dump(), "id": new_id or f"{persona_id}-copy"})
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise UserError(f"new_id: {problem['msg']}") from None
     async with service.db.session() as session:
         await repo.save_user_persona(session, user_id=user, persona=copy, create=True)
     return PersonaPublic(source="mine", persona=copy)

@@ -19,6 +19,9 @@ from thinktank.api.schemas import (
 from thinktank.domain import Message, Persona
 from thinktank.errors import UserError
 
+MAX_INDEX = 2**31 - 1
+"""Message positions are 32-bit in the database: a larger cursor cannot match anything."""
+
 router = APIRouter(tags=["steering"])
 
 
@@ -65,8 +68,8 @@ async def list_messages(
     conversation_id: str,
     service: Service,
     user: CurrentUser,
-    after: int | None = Query(None, ge=-1, description="Messages after this index (newer)"),
-    before: int | None = Query(None, ge=0, description="Messages before this index (older)"),
+    after: int | None = Query(None, ge=-1, le=MAX_INDEX, description="Messages after this index (newer)"),
+    before: int | None = Query(None, ge=0, le=MAX_INDEX, description="Messages before this index (older)"),
     limit: int = Query(50, ge=1, le=500),
 ) -> MessagePage:
     messages = await service.messages_page(
