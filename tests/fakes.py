@@ -4,7 +4,7 @@ answers), a fault-injecting model, and a fake clock."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,15 +145,28 @@ class FaultyModel(Model):
         )
 
 
-async def stream_pieces(model: Model, messages: list[ModelMessage]) -> tuple[list[str], ModelResponse]:
+async def stream_pieces(
+    model: Model, messages: list[ModelMessage], *, settings: ModelSettings | None = None
+) -> tuple[list[str], ModelResponse]:
     """Stream a request through `model`: the text pieces in arrival order, and the final response."""
     from pydantic_ai.direct import model_request_stream
 
     from thinktank.models.streaming import text_of
 
     pieces: list[str] = []
-    async with model_request_stream(model, messages) as stream:
+    async with model_request_stream(model, messages, model_settings=settings) as stream:
         async for chunk in text_of(stream):
             if isinstance(chunk, str) and chunk:
                 pieces.append(chunk)
         return pieces, stream.get()
+
+
+def dropping_sse(events: list[dict[str, Any]], *, drop_after: int) -> httpx2.Response:
+    """A stream that sends `drop_after` events and then loses its connection (a reset mid-reply)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for event in events[:drop_after]:
+            yield f"data: {json.dumps(event)}\n\n".encode()
+        raise httpx2.ReadError("connection reset by peer")
+
+    return httpx2.Response(200, content=body(), headers={"content-type": "text/event-stream"})

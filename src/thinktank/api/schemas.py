@@ -170,6 +170,7 @@ class MessagePublic(BaseModel):
     decision: dict[str, Any] | None
     incomplete: bool
     error: str | None
+    usage_estimated: bool = False
 
 
 class MessagePage(BaseModel):

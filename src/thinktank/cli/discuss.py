@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.markdown import Markdown
-from rich.table import Table
 
 from thinktank.assembly import factory_from_settings
 from thinktank.cli.common import (
@@ -20,26 +20,18 @@ from thinktank.cli.common import (
     load_library_for,
     load_settings,
     reports_user_errors,
-    usd,
 )
-from thinktank.domain import DISCUSSION_MODES, DiscussionMode, Persona
-from thinktank.domain.vocabulary import ENDED, SETTLED
+from thinktank.cli.live import TerminalView
+from thinktank.domain import DISCUSSION_MODES, DiscussionMode
+from thinktank.domain.vocabulary import ENDED
 from thinktank.engine.engine import ConversationEngine
-from thinktank.engine.events import (
-    ErrorOccurred,
-    Event,
-    MessageCompleted,
-    StateChanged,
-    TokenDelta,
-    TurnDecided,
-)
 from thinktank.engine.export import memo_markdown, transcript_json, transcript_markdown
 from thinktank.engine.members import seat
+from thinktank.engine.restore import restore_conversation
 from thinktank.engine.setup import ConversationSpec, ScorerName, start_conversation
-from thinktank.engine.totals import Line
 from thinktank.errors import ConversationBusy, ConversationOver, UserError
 from thinktank.library.loader import Library, parse_persona_file
-from thinktank.models.ids import LOCAL_DEFAULT, ModelId, parse_model_id
+from thinktank.models.ids import ModelId, parse_model_id
 from thinktank.models.stack import ModelFactory
 from thinktank.outcomes.memo import memo_for_conversation
 from thinktank.settings import Settings
@@ -80,47 +72,141 @@ def discuss_command(
     markdown_path: Path | None = typer.Option(
         None, "--markdown", help="Write the transcript as Markdown here."
     ),
+    resume: Path | None = typer.Option(
+        None,
+        "--resume",
+        help="Continue the discussion in this JSON transcript (--messages: the new target).",
+    ),
 ) -> None:
-    """Run a discussion: stream each persona's reply, say why they were chosen, and total the cost."""
-    if template is None and not persona:
+    """Run a discussion: stream each persona's reply, say why they were chosen, and total the cost.
+
+    A run that stops short of its target (a stall, a provider outage, a budget) exits with code 1,
+    says why, and saves the transcript so `--resume` can continue it."""
+    if template is None and not persona and resume is None:
         raise UserError(
             "a discussion needs a template or personas: add --template ID or --persona ID (repeatable)"
         )
     settings = load_settings()
     library = load_library_for(settings)
-    spec = ConversationSpec(
-        template_id=template,
-        topic=topic,
-        persona_ids=[p for p in persona if not _is_file(p)],
-        custom_personas=[parse_persona_file(Path(p)) for p in persona if _is_file(p)],
-        mode=parse_mode(mode),
-        scorer=parse_scorer(scorer),
-        scorer_model=parse_model_id(scorer_model) if scorer_model else None,
-        summary_model=parse_model_id(summary_model) if summary_model else None,
-        model_override=parse_model_id(model) if model else None,
-        seed=seed,
-        speed=speed or 5,
-        turn_delay=None if speed else 0.0,
-        max_messages=messages,
-        max_cost=_money(max_cost),
-    )
     factory = factory_from_settings(settings)
     view = TerminalView()
-    engine = start_conversation(spec, library=library, factory=factory, sink=view.show)
+    custom = [parse_persona_file(Path(p)) for p in persona if _is_file(p)]
+    if resume is not None:
+        engine = restore_conversation(
+            _transcript(resume),
+            library=library,
+            factory=factory,
+            sink=view.show,
+            custom_personas=custom,
+            max_messages=messages,
+        )
+        if speed:
+            engine.set_speed(speed)
+        json_path = json_path or resume
+    else:
+        spec = ConversationSpec(
+            template_id=template,
+            topic=topic,
+            persona_ids=[p for p in persona if not _is_file(p)],
+            custom_personas=custom,
+            mode=parse_mode(mode),
+            scorer=parse_scorer(scorer),
+            scorer_model=parse_model_id(scorer_model) if scorer_model else None,
+            summary_model=parse_model_id(summary_model) if summary_model else None,
+            model_override=parse_model_id(model) if model else None,
+            seed=seed,
+            speed=speed or 5,
+            turn_delay=None if speed else 0.0,
+            max_messages=messages,
+            max_cost=_money(max_cost),
+        )
+        engine = start_conversation(spec, library=library, factory=factory, sink=view.show)
+    _run(
+        engine,
+        view,
+        settings,
+        factory,
+        library,
+        override=parse_model_id(model) if model else None,
+        manual=manual,
+        memo=memo,
+        chair=chair,
+        json_path=json_path,
+        markdown_path=markdown_path,
+    )
+
+
+def _run(
+    engine: ConversationEngine,
+    view: TerminalView,
+    settings: Settings,
+    factory: ModelFactory,
+    library: Library,
+    *,
+    override: ModelId | None,
+    manual: bool,
+    memo: bool,
+    chair: str | None,
+    json_path: Path | None,
+    markdown_path: Path | None,
+) -> None:
     view.engine = engine
     view.header(settings)
-    steering = Steering(engine, library=library, factory=factory, override=spec.model_override)
+    steering = Steering(engine, library=library, factory=factory, override=override)
     written: dict[str, Any] | None = None
+    interrupted = False
     try:
         asyncio.run(steering.drive(manual=manual))
         if memo:
             written = asyncio.run(_memo(engine, factory, chair=parse_model_id(chair) if chair else None))
     except KeyboardInterrupt:
+        interrupted = True
         engine.status, engine.stop_reason = "stopped", "interrupted with Ctrl-C"
         console.print("\n[yellow]stopped (Ctrl-C)[/yellow]")
     finally:
+        short = not (interrupted or steering.quit) and _stopped_short(engine)
+        if short and json_path is None:
+            json_path = _stall_path(settings, engine)
         _write_outputs(engine, json_path=json_path, markdown_path=markdown_path, memo=written)
     view.footer()
+    if short:
+        target = engine.config.max_messages
+        err_console.print(
+            f"error: stopped at {engine.persona_message_count()} of {target} messages: {engine.stop_reason};"
+            f" continue with: thinktank discuss --resume {json_path}",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
+def _stopped_short(engine: ConversationEngine) -> bool:
+    """Paused or stopped by something other than the user, before reaching the message target."""
+    target = engine.config.max_messages
+    return (
+        engine.status in ("paused", "stopped")
+        and target is not None
+        and engine.persona_message_count() < target
+    )
+
+
+def _stall_path(settings: Settings, engine: ConversationEngine) -> Path:
+    folder = settings.resolved_data_dir() / "transcripts"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return folder / f"{stamp}-seed{engine.config.seed}.json"
+
+
+def _transcript(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"--resume {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--resume {path}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"--resume {path}: not a ThinkTank transcript")
+    return data
 
 
 async def _memo(
@@ -146,6 +232,7 @@ class Steering:
         self.library = library
         self.factory = factory
         self.override = override
+        self.quit = False
 
     async def drive(self, *, manual: bool) -> None:
         if not manual:
@@ -155,6 +242,7 @@ class Steering:
         while self.engine.status not in ENDED:
             line = await asyncio.to_thread(_read_line, "› ")
             if line is None or line.strip() == "/quit":
+                self.quit = True
                 await self.engine.stop("you quit")
                 break
             try:
@@ -193,90 +281,6 @@ def _read_line(prompt: str) -> str | None:
             return None
     line = sys.stdin.readline()
     return None if line == "" else line.rstrip("\n")
-
-
-class TerminalView:
-    """Renders engine events as they happen."""
-
-    def __init__(self) -> None:
-        self.engine: ConversationEngine | None = None
-
-    def header(self, settings: Settings) -> None:
-        engine = self._engine
-        config = engine.config
-        console.print(f"[bold]{config.topic}[/bold]")
-        console.print(
-            f"[dim]mode {config.mode} · scorer {engine.orchestrator.scorer.name} · seed {config.seed} "
-            f"(replay with --seed {config.seed}) · up to {config.max_messages} messages"
-            + (f" · cap {usd(config.max_cost, places=2)}" if config.max_cost is not None else "")
-            + "[/dim]"
-        )
-        substituted = [m for m in engine.members if m.substituted]
-        if substituted:
-            names = ", ".join(f"{m.persona.name} ({m.persona.model})" for m in substituted)
-            console.print(f"[yellow]No API key for: {names} — running on {LOCAL_DEFAULT} instead.[/yellow]")
-        for member in engine.members:
-            p = member.persona
-            console.print(f"  {p.avatar.emoji} [{p.avatar.color}]{p.name}[/] · {p.role} · {member.models[0]}")
-        console.print()
-
-    @property
-    def _engine(self) -> ConversationEngine:
-        assert self.engine is not None
-        return self.engine
-
-    def _persona(self, persona_id: str) -> Persona | None:
-        return next((m.persona for m in self._engine.members if m.persona.id == persona_id), None)
-
-    async def show(self, event: Event) -> None:
-        if isinstance(event, TurnDecided):
-            persona = self._persona(event.decision.persona_id)
-            color = persona.avatar.color if persona else "white"
-            emoji = persona.avatar.emoji if persona else ""
-            console.print(f"{emoji} [bold {color}]{event.speaker_name}[/] [dim]· {event.speaker_role}[/dim]")
-        elif isinstance(event, TokenDelta):
-            console.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
-        elif isinstance(event, MessageCompleted):
-            message = event.message
-            if message.kind == "user" and message.index > 0:
-                console.print(f"🗣  You: {message.text}", markup=False)
-            elif message.kind == "persona":
-                decision = message.decision
-                why = f"why: {decision.reason} (confidence {decision.confidence:.2f})" if decision else ""
-                answered = f" · answered by {message.model_id}" if message.model_id else ""
-                flag = " · incomplete" if message.incomplete else ""
-                console.print()
-                console.print(f"{why}{answered}{flag}", style="dim", markup=False, highlight=False)
-                console.print()
-        elif isinstance(event, StateChanged) and event.status in SETTLED:
-            console.print(f"— {event.reason}", style="dim", markup=False)
-        elif isinstance(event, ErrorOccurred):
-            console.print(f"\n{event.message}", style="red", markup=False, highlight=False)
-
-    def footer(self) -> None:
-        totals = self._engine.totals
-        table = Table(title="Tokens and cost")
-        for column in ("", "input tokens", "output tokens", "raw", "billed"):
-            table.add_column(column, justify="left" if not column else "right")
-
-        def row(label: str, line: Line) -> None:
-            table.add_row(
-                label,
-                str(line.usage.input_tokens),
-                str(line.usage.output_tokens),
-                usd(line.cost.raw, places=6),
-                usd(line.cost.billed, places=6),
-            )
-
-        names = {m.persona.id: m.persona.name for m in self._engine.members}
-        for who, line in totals.by_persona.items():
-            row(names.get(who, who), line)
-        table.add_section()
-        for provider, line in totals.by_provider.items():
-            row(f"provider: {provider}", line)
-        table.add_section()
-        row("total", totals.total)
-        console.print(table)
 
 
 def _write_outputs(

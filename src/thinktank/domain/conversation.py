@@ -50,6 +50,8 @@ class TurnDecision:
     chosen_by: ChosenBy = "orchestrator"
     selection_usage: Usage = field(default_factory=Usage)
     selection_cost: Cost = field(default_factory=lambda: Cost(Decimal(0), Decimal(0)))
+    selection_model_id: str | None = None
+    """The model that scored the candidates (None for the heuristic, which calls none)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class TurnDecision:
             "chosen_by": self.chosen_by,
             "selection_tokens": self.selection_usage.total_tokens,
             "selection_cost": self.selection_cost.to_json(),
+            "selection_model_id": self.selection_model_id,
         }
 
     @classmethod
@@ -77,6 +80,7 @@ class TurnDecision:
             chosen_by=d.get("chosen_by", "orchestrator"),
             selection_usage=Usage(0, d.get("selection_tokens", 0), 0),
             selection_cost=Cost.from_json(d.get("selection_cost") or {"raw_usd": "0", "billed_usd": "0"}),
+            selection_model_id=d.get("selection_model_id"),
         )
 
 
@@ -97,6 +101,8 @@ class Message:
     decision: TurnDecision | None = None
     incomplete: bool = False
     error: str | None = None
+    usage_estimated: bool = False
+    """The provider reported no usage, so the tokens were counted here (see `models.tokens`)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +123,7 @@ class Message:
             "decision": None if self.decision is None else self.decision.to_json(),
             "incomplete": self.incomplete,
             "error": self.error,
+            "usage_estimated": self.usage_estimated,
         }
 
     @classmethod
@@ -142,4 +149,5 @@ class Message:
             decision=None if d.get("decision") is None else TurnDecision.from_json(d["decision"]),
             incomplete=bool(d.get("incomplete")),
             error=d.get("error"),
+            usage_estimated=bool(d.get("usage_estimated")),
         )

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pydantic_ai.direct import model_request_stream
 from pydantic_ai.messages import ModelMessage
 
 from thinktank.domain import DiscussionMode, Message, Persona, TurnDecision, Usage
@@ -30,7 +29,6 @@ from thinktank.engine.events import (
     MessageCompleted,
     StateChanged,
     Status,
-    TokenDelta,
     TurnDecided,
     discard,
 )
@@ -43,13 +41,14 @@ from thinktank.engine.prompts import (
     reply_settings,
     system_prompt,
 )
+from thinktank.engine.reply import stream_reply
 from thinktank.engine.speaker_guard import SpeakerGuard
 from thinktank.engine.totals import CostTotals
 from thinktank.errors import (
     BudgetExceeded,
     ConversationBusy,
     ConversationOver,
-    ProviderFailure,
+    TransientFailure,
     UnknownIdError,
     UserError,
     public_message,
@@ -57,8 +56,7 @@ from thinktank.errors import (
 from thinktank.library.loader import closest
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.clock import Clock, SystemClock
-from thinktank.models.ids import ModelId, parse_model_id
-from thinktank.models.streaming import text_delta, thinktank_facts
+from thinktank.models.ids import ModelId
 from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.orchestration.scoring import SelectionContext
 from thinktank.pricing.prices import Cost, Pricer
@@ -151,6 +149,8 @@ class ConversationEngine:
         self.stop_reason = ""
         self._generating = False
         self._queued: list[str] = []
+        self._passed_over: set[str] = set()
+        self._why_silent = ""
         self._wake = asyncio.Event()
         if not self.messages:
             self._append_user(config.topic.strip())
@@ -252,7 +252,8 @@ class ConversationEngine:
                 break
             failures = 0 if message is not None else failures + 1
             if failures >= MAX_FAILED_TURNS:
-                await self._set_status("paused", f"paused after {failures} turns in a row produced no reply")
+                why = f"paused after {failures} turns in a row produced no reply"
+                await self._set_status("paused", f"{why} (the last: {self._why_silent})")
                 break
             delay = self.config.delay()
             if delay > 0:
@@ -280,9 +281,17 @@ class ConversationEngine:
             if held is None:
                 return None
             try:
-                decision = await self.orchestrator.decide(self._selection_context(), requested=speaker)
+                decision = await self.orchestrator.decide(
+                    self._selection_context(), requested=speaker, passed_over=self._passed_over
+                )
                 await self._book_selection(decision, held)
-                return await self._speak(_Turn(decision, self.member(decision.persona_id)), held)
+                message = await self._speak(_Turn(decision, self.member(decision.persona_id)), held)
+                if message is None:
+                    # Asked again with the same transcript, the orchestrator would choose them again.
+                    self._passed_over.add(decision.persona_id)
+                else:
+                    self._passed_over.clear()
+                return message
             finally:
                 await held.release()
         finally:
@@ -311,14 +320,13 @@ class ConversationEngine:
     def _system_for(self, member: Member) -> tuple[str, list[Persona]]:
         """The member's system prompt as things stand, and the others on the panel."""
         others = [m.persona for m in self.members if m is not member]
-        style = prompt_style_for(member.models[0])
         system = system_prompt(
             member.persona,
             mode=self.config.mode,
             topic=self.config.topic,
             others=others,
             summary=self.context.summary.text or None,
-            style=style,
+            style=prompt_style_for(member.models[0]),
         )
         return system, others
 
@@ -353,7 +361,7 @@ class ConversationEngine:
             )
             return None
         try:
-            message = await self._generate(turn, member, others, system, prompt, prompt_tokens)
+            message = await self._generate(turn, member, others, prompt)
         except BaseException:
             await held.settle("speaker", tokens=0, cost=Decimal(0), model_id=None)
             raise
@@ -368,9 +376,7 @@ class ConversationEngine:
         turn: _Turn,
         member: Member,
         others: list[Persona],
-        system: str,
         prompt: list[ModelMessage],
-        prompt_tokens: int,
     ) -> Message | None:
         # Nobody listens to the default sink: no event object is built for it, one per token least of all.
         listened = self.sink is not discard
@@ -380,10 +386,11 @@ class ConversationEngine:
                     turn.decision, member.persona.name, member.persona.role, tuple(map(str, member.models))
                 )
             )
-        guard = SpeakerGuard(own_name=member.persona.name, other_names=[p.name for p in others])
-        first_token: float | None = None
-        error: ProviderFailure | None = None
-        stream = None
+        guard = SpeakerGuard(
+            own_name=member.persona.name,
+            own_role=member.persona.role,
+            others=[(p.name, p.role) for p in others],
+        )
         settings = reply_settings(
             member.persona,
             others=others,
@@ -391,28 +398,20 @@ class ConversationEngine:
             max_tokens=self.config.reply_tokens,
             temperature=self.config.temperature,
         )
-        try:
-            async with model_request_stream(member.model, prompt, model_settings=settings) as stream:  # type: ignore[arg-type]
-                async for event in stream:
-                    delta = text_delta(event)
-                    if not delta:
-                        continue
-                    if first_token is None:
-                        first_token = time.perf_counter()
-                    if (shown := guard.feed(delta)) and listened:
-                        await self._emit(TokenDelta(member.persona.id, shown))
-        except ProviderFailure as failure:
-            error = failure
-        if (tail := guard.finish()) and listened:
-            await self._emit(TokenDelta(member.persona.id, tail))
-        text = guard.text
-        if not text:
+        reply = await stream_reply(
+            member, prompt, guard=guard, settings=settings, pricer=self.pricer, emit=self._emit
+        )
+        if not reply.text:
+            error = reply.failure
             if error is not None:
                 reason = public_message(error)
-            elif guard.cut:
-                reason = "the reply only spoke for other people, so it was cut"
+            elif reply.guard_cut:
+                reason = "the reply spoke for someone else or recited its instructions, so it was cut"
+                # What the model wrote was paid for, though none of it is kept.
+                await self._charge(member.persona.id, reply.model_id, reply.usage, reply.cost)
             else:
                 reason = "the model's reply was empty"
+            self._why_silent = f"{member.persona.name}: {reason}"
             await self._emit(
                 ErrorOccurred(
                     f"{member.persona.name} could not reply: {reason}",
@@ -420,41 +419,36 @@ class ConversationEngine:
                     type(error).__name__ if error else "EmptyReply",
                 )
             )
-            if error is not None and self.status == "running":
+            # A transient failure (a stream dropped before its first word, a provider still down after
+            # its retries) costs this turn only: someone else is asked, and three such turns in a row
+            # pause the run. A permanent one (a rejected key, a refused request) pauses it now.
+            if error is not None and self.status == "running" and not isinstance(error, TransientFailure):
                 await self._set_status("paused", f"paused after an error from {member.persona.name}'s model")
             return None
-        response = stream.get() if stream is not None else None
-        facts = thinktank_facts(response) if response is not None else {}
-        usage = Usage(response.usage.input_tokens, response.usage.output_tokens, 1) if response else Usage()
-        model_id = facts.get("model_id") or str(member.models[0])
-        if "cost" in facts:
-            cost = Cost.from_json(facts["cost"])
-        else:
-            # The stream broke before the provider reported usage: estimate it so the books stay honest.
-            usage = Usage(prompt_tokens, approximate_tokens(text), 1)
-            cost = self.pricer.price(
-                parse_model_id(model_id), input_tokens=usage.input_tokens, output_tokens=usage.output_tokens
-            )
         ended = time.perf_counter()
+        first_token = reply.first_token_at
         message = Message(
             index=len(self.messages),
             kind="persona",
             speaker_id=member.persona.id,
             speaker_name=member.persona.name,
             speaker_role=member.persona.role,
-            text=text,
+            text=reply.text,
             created_at=datetime.now(UTC),
-            model_id=model_id,
-            usage=usage,
-            cost=cost,
+            model_id=reply.model_id,
+            usage=reply.usage,
+            cost=reply.cost,
             latency_s=ended - turn.started,
             time_to_first_token_s=None if first_token is None else first_token - turn.started,
             decision=turn.decision,
-            incomplete=error is not None,
-            error=None if error is None else public_message(error),
+            incomplete=reply.error is not None,
+            error=reply.error,
+            usage_estimated=reply.usage_estimated,
         )
         self.messages.append(message)
-        self.totals.add(account=member.persona.id, model_id=model_id, usage=usage, cost=cost)
+        self.totals.add(
+            account=member.persona.id, model_id=reply.model_id, usage=reply.usage, cost=reply.cost
+        )
         await self._saved(message)
         if listened:
             await self._emit(CostsUpdated(self.totals.to_json()))
@@ -475,8 +469,9 @@ class ConversationEngine:
     async def _book_selection(self, decision: TurnDecision, held: HeldTurn) -> None:
         if decision.selection_usage.requests:
             usage, cost = decision.selection_usage, decision.selection_cost
-            await self._charge("orchestrator", None, usage, cost)
-            await held.settle("selection", tokens=usage.total_tokens, cost=cost.billed, model_id=None)
+            model_id = decision.selection_model_id
+            await self._charge("orchestrator", model_id, usage, cost)
+            await held.settle("selection", tokens=usage.total_tokens, cost=cost.billed, model_id=model_id)
 
     async def _charge(self, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
         self.totals.add(account=account, model_id=model_id, usage=usage, cost=cost)

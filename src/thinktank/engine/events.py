@@ -79,6 +79,35 @@ class StateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderRetrying:
+    """A persona's provider failed transiently; the next attempt starts after `wait_s` seconds."""
+
+    persona_id: str
+    provider: str
+    attempt: int
+    attempts: int
+    wait_s: float
+    error: str
+    type: str = "turn.retrying"
+
+    @property
+    def message(self) -> str:
+        return f"waiting for {self.provider}… retrying ({self.attempt}/{self.attempts})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "persona_id": self.persona_id,
+            "provider": self.provider,
+            "attempt": self.attempt,
+            "attempts": self.attempts,
+            "wait_s": round(self.wait_s, 3),
+            "error": self.error,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorOccurred:
     message: str
     persona_id: str | None
@@ -95,7 +124,14 @@ class ErrorOccurred:
 
 
 Event = (
-    TurnDecided | TokenDelta | MessageCompleted | CostsUpdated | MembersChanged | StateChanged | ErrorOccurred
+    TurnDecided
+    | TokenDelta
+    | MessageCompleted
+    | CostsUpdated
+    | MembersChanged
+    | StateChanged
+    | ErrorOccurred
+    | ProviderRetrying
 )
 EventSink = Callable[[Event], Awaitable[None]]
 

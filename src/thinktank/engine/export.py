@@ -39,6 +39,7 @@ def transcript_json(engine: ConversationEngine, *, memo: dict[str, Any] | None =
             for m in engine.members
         ],
         "summary": engine.context.summary.text or None,
+        "summary_covers_upto": engine.context.summary.covers_upto,
         "messages": [m.to_json() for m in engine.messages],
         "totals": engine.totals.to_json(),
         "memo": memo,

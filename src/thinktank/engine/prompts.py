@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -22,6 +22,7 @@ from pydantic_ai.messages import (
     TextPart,
     UserPromptPart,
 )
+from pydantic_ai.settings import ModelSettings
 
 from thinktank.domain import DiscussionMode, Message, Persona
 from thinktank.domain.vocabulary import SEAT_OPENING
@@ -144,7 +145,7 @@ def reply_settings(
     style: PromptStyle,
     max_tokens: int,
     temperature: float,
-) -> dict[str, Any]:
+) -> ModelSettings:
     """Sampling for one reply. A small model also stops where it would start another speaker's
     line (the speaker guard would cut there anyway; stopping saves the tokens) and is kept short."""
     if style == "full":

@@ -1,8 +1,13 @@
-"""Cut a reply where the model starts speaking for someone else ("\\nMichael Kim: ...").
+"""Cut a reply where the model starts speaking for someone else, or recites its instructions.
+
+A label is another panelist's name at the start of a line, with or without their role, followed by
+a colon ("\\nMichael Kim: ...", "\\n**Michael Kim (Product Manager):** ...") or standing alone on
+its line ("\\nMichael Kim (Product Manager)\\n..."). Small models also open a reply by restating
+their prompt ("You are a Product Manager...", "How to reply:"); such a reply is cut too.
 
 Deltas pass through as soon as they cannot be the start of such a line; text after a line break
-is held back until it is clearly not another speaker's label. A reply that opens with the
-persona's own label ("Alex Chen: ...") has that label dropped.
+is held back until it is clearly not a label. A reply that opens with the persona's own label
+("Alex Chen: ...", "Alex Chen (Senior Engineer)\\n...") has that label dropped.
 """
 
 from __future__ import annotations
@@ -11,16 +16,39 @@ import re
 from collections.abc import Iterable
 
 _HOLD_LIMIT = 60
+_ROLE = r"\([^)\n]*\)"
+# Headings and phrases of the system prompt (engine/prompts.py) that no reply should contain.
+_PROMPT_LINES = r"(?:\#{1,6}[ \t]*)?(?:How to reply\b|This discussion\s*\n|Speak only as\b)"
+
+
+def _alternatives(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted({w for w in words if w}, key=len, reverse=True))
 
 
 class SpeakerGuard:
-    def __init__(self, *, own_name: str, other_names: Iterable[str]) -> None:
-        names = sorted({n for n in other_names if n} | {"You", "User"}, key=len, reverse=True)
-        label = "|".join(re.escape(n) for n in names)
-        self._other = re.compile(rf"\n\s*(?:\*\*)?\[?(?:{label})\]?(?:\*\*)?\s*(?:\([^)\n]*\))?\s*:")
-        self._own = re.compile(
-            rf"^\s*(?:\*\*)?\[?{re.escape(own_name)}\]?(?:\*\*)?\s*(?:\([^)\n]*\))?\s*:\s*"
+    def __init__(
+        self,
+        *,
+        own_name: str,
+        others: Iterable[tuple[str, str]],
+        own_role: str | None = None,
+    ) -> None:
+        """`others` are the (name, role) pairs of everyone else on the panel."""
+        others = list(others)
+        names = _alternatives([n for n, _ in others] + ["You", "User"])
+        roles = _alternatives(r for _, r in others)
+        name = rf"(?:\*\*)?\[?(?:{names})\]?(?:\*\*)?"
+        # "Name (Role)", "Name — Role", "Name, Role", then optional closing bold.
+        titled = rf"{name}[ \t]*(?:{_ROLE}|[,—–-][ \t]*(?:{roles}))?[ \t]*(?:\*\*)?"
+        self._other = re.compile(
+            rf"\n[ \t]*(?:{name}\s*(?:{_ROLE})?\s*(?:\*\*)?\s*:|{titled}(?=\n)|{_PROMPT_LINES})"
         )
+        own = re.escape(own_name)
+        self._own = re.compile(
+            rf"^\s*(?:\*\*)?\[?{own}\]?(?:\*\*)?[ \t]*(?:{_ROLE})?[ \t]*(?:\*\*)?[ \t]*(?::\s*|\n\s*|$)"
+        )
+        everyone = _alternatives([own_name, own_role or "", *(n for n, _ in others), *(r for _, r in others)])
+        self._restated = re.compile(rf"^\s*You are (?:an? |the )?(?i:{everyone})\b")
         self._text = ""
         self._emitted = 0
         self._start_checked = False
@@ -38,12 +66,8 @@ class SpeakerGuard:
         if not self._start_checked:
             if len(self._text) < _HOLD_LIMIT and "\n" not in self._text and ":" not in self._text:
                 return ""
-            self._strip_own_label()
-        # A leading newline lets a label at the very start count as a line of its own.
-        match = self._other.search("\n" + self._text, max(self._emitted, 0))
-        if match:
-            self.cut = True
-            self._text = self._text[: max(match.start() - 1, 0)].rstrip()
+            self._check_start()
+        if self._cut_at_label(self._text):
             return self._release(len(self._text))
         hold_from = self._text.rfind("\n")
         if hold_from >= self._emitted and len(self._text) - hold_from < _HOLD_LIMIT:
@@ -52,14 +76,28 @@ class SpeakerGuard:
 
     def finish(self) -> str:
         """The end of the stream: release whatever was held back."""
-        if not self._start_checked:
-            self._strip_own_label()
         if not self.cut:
-            self._text = self._text.rstrip()
+            if not self._start_checked:
+                self._check_start()
+            # The end of the reply ends its last line too, so a label standing there is found.
+            if not self._cut_at_label(self._text + "\n"):
+                self._text = self._text.rstrip()
         return self._release(len(self._text))
 
-    def _strip_own_label(self) -> None:
+    def _cut_at_label(self, text: str) -> bool:
+        # A leading newline lets a label at the very start count as a line of its own.
+        match = None if self.cut else self._other.search("\n" + text, max(self._emitted, 0))
+        if match:
+            self.cut = True
+            self._text = self._text[: max(match.start() - 1, 0)].rstrip()
+        return self.cut
+
+    def _check_start(self) -> None:
         self._start_checked = True
+        if self._restated.match(self._text):
+            self.cut = True
+            self._text = ""
+            return
         self._text = self._own.sub("", self._text, count=1)
 
     def _release(self, upto: int) -> str:

@@ -19,6 +19,11 @@ class Line:
         self.usage = self.usage + usage
         self.cost = self.cost + cost
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Line:
+        usage = Usage(data["input_tokens"], data["output_tokens"], data["requests"])
+        return cls(usage, Cost.from_json(data))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "input_tokens": self.usage.input_tokens,
@@ -50,3 +55,12 @@ class CostTotals:
             "by_provider": {k: v.to_json() for k, v in self.by_provider.items()},
             "by_model": {k: v.to_json() for k, v in self.by_model.items()},
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CostTotals:
+        def lines(key: str) -> dict[str, Line]:
+            return {k: Line.from_json(v) for k, v in data[key].items()}
+
+        return cls(
+            Line.from_json(data["total"]), lines("by_persona"), lines("by_provider"), lines("by_model")
+        )

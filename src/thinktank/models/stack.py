@@ -21,6 +21,7 @@ from thinktank.models.local import LocalModel, LocalModelPool, default_local_poo
 from thinktank.models.local_server import ServerCatalog, model_ids
 from thinktank.models.providers import build_cloud_model
 from thinktank.models.resilience.breaker import BreakerModel, BreakerRegistry
+from thinktank.models.resilience.deadline import DeadlineModel, Deadlines
 from thinktank.models.resilience.fallback import FallbackChain
 from thinktank.models.resilience.retry import RetryingModel, RetryPolicy
 from thinktank.models.scripted import NO_LATENCY, Latency, ScriptedModel
@@ -55,8 +56,10 @@ class ModelFactory:
         substitute: ModelId = LOCAL_DEFAULT,
         on_rejected_key: RejectedKey | None = None,
         catalog: ServerCatalog | None = None,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self.keys = keys
+        self.deadlines = deadlines or Deadlines()
         self.catalog = catalog or ServerCatalog(http_client)
         self.pricer = pricer or Pricer()
         self.clock = clock or SystemClock()
@@ -82,6 +85,7 @@ class ModelFactory:
             substitute=self.substitute,
             on_rejected_key=on_rejected_key,
             catalog=self.catalog,
+            deadlines=self.deadlines,
         )
 
     async def server_models(self) -> list[ModelId]:
@@ -95,18 +99,21 @@ class ModelFactory:
         return model_ids(names)
 
     def raw(self, model_id: ModelId) -> Model:
-        """The bare model for an id (our error tree out, no retry or breaker)."""
+        """The bare model for an id: our error tree out, a cloud model's waits bounded; no retry."""
         if model_id.provider == "scripted":
             return ScriptedModel(model_id.name, latency=self._scripted_latency, clock=self.clock)
         if model_id.provider == "local":
             return LocalModel(model_id.name, pool=self._local_pool or default_local_pool())
-        cloud = build_cloud_model(model_id, keys=self.keys, http_client=self._http_client)
-        return TranslatedErrors(
+        cloud = build_cloud_model(
+            model_id, keys=self.keys, http_client=self._http_client, deadlines=self.deadlines
+        )
+        translated = TranslatedErrors(
             cloud,
             model_id=model_id,
             offline_transport=self._http_client is not None,
             on_rejected_key=self._on_rejected_key,
         )
+        return DeadlineModel(translated, deadlines=self.deadlines, provider=model_id.provider)
 
     def resilient(self, model_id: ModelId) -> Model:
         retrying = RetryingModel(self.raw(model_id), policy=self.retry_policy, clock=self.clock)

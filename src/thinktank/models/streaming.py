@@ -50,6 +50,10 @@ class TextStream(StreamedResponse):
         if self._on_finish is not None:
             self._on_finish(self)
 
+    def wrap_chunks(self, wrap: Callable[[AsyncIterator[Chunk]], AsyncIterator[Chunk]]) -> None:
+        """Pass this stream's chunks through `wrap` (a wrapper pacing them, for instance)."""
+        self._chunks = wrap(self._chunks)
+
     async def close_stream(self) -> None:
         aclose = getattr(self._chunks, "aclose", None)
         if aclose is not None:
@@ -81,21 +85,37 @@ def text_delta(event: object) -> str:
     return ""
 
 
-async def text_of(stream: StreamedResponse) -> AsyncIterator[Chunk]:
-    """Re-emit a stream as chunks: its text deltas, then its final usage."""
+UsageEstimate = Callable[[str], RequestUsage]
+"""The usage of a reply whose provider reported none, given the reply's text."""
+
+
+async def text_of(
+    stream: StreamedResponse, *, missing_usage: UsageEstimate | None = None
+) -> AsyncIterator[Chunk]:
+    """Re-emit a stream as chunks: its text deltas, then its final usage (estimated by
+    `missing_usage`, when given, if the stream finished without reporting any)."""
+    pieces: list[str] = []
     async for event in stream:
         if delta := text_delta(event):
+            pieces.append(delta)
             yield delta
-    yield stream.usage
+    usage = stream.usage
+    if missing_usage is not None and not (usage.input_tokens or usage.output_tokens):
+        usage = missing_usage("".join(pieces))
+    yield usage
 
 
 def annotated_stream(
-    inner: StreamedResponse, *, annotate: Callable[[StreamedResponse], dict[str, Any]]
+    inner: StreamedResponse,
+    *,
+    annotate: Callable[[StreamedResponse], dict[str, Any]],
+    missing_usage: UsageEstimate | None = None,
 ) -> TextStream:
     """A stream with the text of `inner` whose final response carries `annotate(inner)` in metadata.
 
     One of our own streams is annotated in place (its finish hook is extended), so a stack of
-    wrappers over a local or scripted model re-emits its text once, not once per wrapper.
+    wrappers over a local or scripted model re-emits its text once, not once per wrapper. Our own
+    streams always report usage, so `missing_usage` applies to a provider's stream only.
     """
     if isinstance(inner, TextStream):
         previous = inner._on_finish
@@ -117,7 +137,7 @@ def annotated_stream(
         model_request_parameters=inner.model_request_parameters,
         _model_name=inner.model_name,
         _provider_name=inner.provider_name or "",
-        _chunks=text_of(inner),
+        _chunks=text_of(inner, missing_usage=missing_usage),
         _on_finish=finish,
     )
     outer.metadata = dict(inner.metadata or {})

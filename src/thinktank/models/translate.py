@@ -7,21 +7,28 @@ from contextlib import asynccontextmanager
 from typing import Any, NoReturn
 
 from pydantic_ai import exceptions as pai
-from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import RequestUsage
 
 from thinktank import errors
 from thinktank.models.guard import check_network_allowed
 from thinktank.models.ids import ModelId
-from thinktank.models.streaming import annotated_stream
+from thinktank.models.streaming import annotated_stream, merge_metadata
+from thinktank.models.tokens import estimate_usage
+
+TIMEOUT_STATUSES = (408, 504)
 
 
 def translate_error(exc: Exception, *, provider: str) -> errors.ProviderFailure | None:
     """Our error for a provider exception, or None when `exc` is not a provider failure."""
     message = f"{provider}: {exc}"
     status = getattr(exc, "status_code", None)
+    if status in TIMEOUT_STATUSES and isinstance(exc, pai.ModelAPIError):
+        # A gateway that gave up waiting for the model says so with 504; that is a timeout, not an outage.
+        return errors.ProviderTimeout(message, provider=provider, status_code=status)
     match exc:
         case errors.ProviderFailure():
             return exc
@@ -55,7 +62,7 @@ def _by_status(
         return errors.RateLimited(message, provider=provider, status_code=status, retry_after=retry_after)
     if status in (401, 403):
         return errors.Unauthorized(message, provider=provider, status_code=status)
-    if status in (408, 504):
+    if status in TIMEOUT_STATUSES:
         return errors.ProviderTimeout(message, provider=provider, status_code=status)
     if status >= 500:
         return errors.ProviderUnavailable(message, provider=provider, status_code=status)
@@ -106,6 +113,10 @@ class TranslatedErrors(WrapperModel):
         except Exception as exc:
             await self._raise(exc)
         self._refuse_filtered(response.finish_reason)
+        if not (response.usage.input_tokens or response.usage.output_tokens):
+            text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+            response.usage = estimate_usage(self.thinktank_id, messages, text)
+            merge_metadata(response, {"usage_estimated": True})
         return response
 
     def _refuse_filtered(self, finish_reason: str | None) -> None:
@@ -116,9 +127,9 @@ class TranslatedErrors(WrapperModel):
                 provider=self.thinktank_id.provider,
             )
 
-    def _checked(self, stream: StreamedResponse) -> dict[str, Any]:
+    def _checked(self, stream: StreamedResponse, estimate: _Estimate) -> dict[str, Any]:
         self._refuse_filtered(stream.finish_reason)
-        return {}
+        return {"usage_estimated": True} if estimate.used else {}
 
     @asynccontextmanager
     async def request_stream(
@@ -133,6 +144,23 @@ class TranslatedErrors(WrapperModel):
             async with self.wrapped.request_stream(
                 messages, model_settings, model_request_parameters, run_context
             ) as stream:
-                yield annotated_stream(stream, annotate=self._checked)
+                estimate = _Estimate(self.thinktank_id, messages)
+                yield annotated_stream(
+                    stream, annotate=lambda done: self._checked(done, estimate), missing_usage=estimate
+                )
         except Exception as exc:
             await self._raise(exc)
+
+
+class _Estimate:
+    """Counts a streamed reply's tokens when the server sent no usage (many OpenAI-compatible servers
+    ignore `stream_options.include_usage`), and remembers that it had to."""
+
+    def __init__(self, model_id: ModelId, messages: list[ModelMessage]) -> None:
+        self._model_id = model_id
+        self._messages = messages
+        self.used = False
+
+    def __call__(self, reply: str) -> RequestUsage:
+        self.used = True
+        return estimate_usage(self._model_id, self._messages, reply)

@@ -19,12 +19,11 @@ from pydantic_ai.models import Model
 
 from thinktank.domain import Persona, Usage
 from thinktank.errors import ProviderFailure
-from thinktank.models.answer import read_answer
+from thinktank.models.answer import Answer, read_answer
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.ids import ModelId
 from thinktank.orchestration.heuristic import HeuristicScorer
 from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContext, is_addressed, participation
-from thinktank.pricing.prices import Cost
 
 WINDOW_MESSAGES = 6
 MESSAGE_CHARS = 400
@@ -94,11 +93,9 @@ class LlmScorer:
                 self.model, messages, model_settings={"temperature": 0.0, "max_tokens": REPLY_TOKENS}
             )
         except ProviderFailure as failure:
-            return await self._fallback(
-                context, candidates, f"{type(failure).__name__}", usage=Usage(), cost=None
-            )
+            return await self._fallback(context, candidates, f"{type(failure).__name__}", reply=None)
         reply = read_answer(response)
-        usage, cost, answer = reply.usage, reply.cost, reply.text
+        answer = reply.text
         try:
             parsed = LlmScores.model_validate_json(_json_object(answer))
             by_id = {s.persona_id: s for s in parsed.scores}
@@ -107,7 +104,7 @@ class LlmScorer:
                 raise ValueError(f"no score for {', '.join(missing)}")
         except (ValidationError, ValueError) as exc:
             return await self._fallback(
-                context, candidates, f"invalid output: {exc}".splitlines()[0], usage=usage, cost=cost
+                context, candidates, f"invalid output: {exc}".splitlines()[0], reply=reply
             )
         shares = participation(context, candidates)
         last = context.last
@@ -120,23 +117,20 @@ class LlmScorer:
             factors[persona.id] = Factors(
                 s.relevance, s.expertise, shares[persona.id], s.flow, addressed=addressed
             )
-        sheet = ScoreSheet(factors=factors, scorer=self.name, usage=usage)
-        if cost is not None:
-            sheet.cost = cost
-        return sheet
+        return _charged(ScoreSheet(factors=factors, scorer=self.name), reply)
 
     async def _fallback(
-        self,
-        context: SelectionContext,
-        candidates: Sequence[Persona],
-        why: str,
-        *,
-        usage: Usage,
-        cost: Cost | None,
+        self, context: SelectionContext, candidates: Sequence[Persona], why: str, *, reply: Answer | None
     ) -> ScoreSheet:
         sheet = await self.fallback.score(context, candidates)
         sheet.note = f"llm scorer failed ({why[:120]}); heuristic used"
-        sheet.usage = usage
-        if cost is not None:
-            sheet.cost = cost
-        return sheet
+        return sheet if reply is None else _charged(sheet, reply)
+
+
+def _charged(sheet: ScoreSheet, reply: Answer) -> ScoreSheet:
+    """The sheet carrying what the scoring call spent, and on which model (for the books by model)."""
+    sheet.usage = reply.usage
+    sheet.model_id = reply.model_id
+    if reply.cost is not None:
+        sheet.cost = reply.cost
+    return sheet

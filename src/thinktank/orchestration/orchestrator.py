@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from thinktank.domain import Alternative, Message, Persona, TurnDecision, Usage
 from thinktank.domain.conversation import ChosenBy
@@ -51,14 +51,18 @@ class TurnOrchestrator:
         is asked), so it can be reserved before the turn starts."""
         if requested is not None or not context.members:
             return None
-        return self.scorer.planned_call(context, _candidates(context))
+        return self.scorer.planned_call(context, _candidates(context, ()))
 
-    async def decide(self, context: SelectionContext, *, requested: str | None = None) -> TurnDecision:
+    async def decide(
+        self, context: SelectionContext, *, requested: str | None = None, passed_over: Collection[str] = ()
+    ) -> TurnDecision:
+        """`passed_over`: members whose last turn produced nothing (cut by the speaker guard, empty);
+        someone else speaks first, unless nobody else is left."""
         if not context.members:
             raise ValueError("a conversation needs at least one member to take a turn")
         if requested is not None:
             return self._requested(context, requested)
-        candidates = _candidates(context)
+        candidates = _candidates(context, passed_over)
         try:
             sheet = await self.scorer.score(context, candidates)
         except Exception as exc:
@@ -139,6 +143,7 @@ class TurnOrchestrator:
             chosen_by=chosen_by,
             selection_usage=sheet.usage,
             selection_cost=sheet.cost,
+            selection_model_id=sheet.model_id,
         )
 
     def _requested(self, context: SelectionContext, requested: str) -> TurnDecision:
@@ -174,12 +179,18 @@ class TurnOrchestrator:
         return self._decision(chosen, reason, confidence, ranked, sheet, chosen_by="fallback")
 
 
-def _candidates(context: SelectionContext) -> list[Persona]:
-    """Everyone but the persona who just spoke (nobody answers themselves), unless alone."""
+def _candidates(context: SelectionContext, passed_over: Collection[str]) -> list[Persona]:
+    """Everyone but the persona who just spoke (nobody answers themselves) and those passed over,
+    unless that leaves nobody."""
     last = context.last
-    if last is None or last.kind != "persona" or len(context.members) < 2:
-        return list(context.members)
-    return [p for p in context.members if p.id != last.speaker_id]
+    excluded = set(passed_over)
+    if last is not None and last.kind == "persona":
+        excluded.add(last.speaker_id)
+    return (
+        [p for p in context.members if p.id not in excluded]
+        or [p for p in context.members if p.id not in passed_over]
+        or list(context.members)
+    )
 
 
 def _silent(

@@ -59,6 +59,8 @@ class ScoreSheet:
     scorer: str
     usage: Usage = field(default_factory=Usage)
     cost: Cost = FREE
+    model_id: str | None = None
+    """The model whose call produced `usage` and `cost`, so the books can attribute them."""
     note: str | None = None
 
 

@@ -328,6 +328,7 @@ def message_row(message: Message, *, conversation_id: str, user_id: str) -> Mess
         decision=None if message.decision is None else message.decision.to_json(),
         incomplete=message.incomplete,
         error=message.error,
+        usage_estimated=message.usage_estimated,
         created_at=message.created_at,
     )
 
@@ -374,6 +375,7 @@ def message_from_row(row: MessageRow) -> Message:
         decision=decision,
         incomplete=row.incomplete,
         error=row.error,
+        usage_estimated=row.usage_estimated,
     )
 
 

@@ -3,7 +3,8 @@
 The next model is tried after any `ProviderFailure` of the one before, including an open circuit;
 a `UserError` is not a provider's fault and stops the chain. A stream fails over only while
 opening, never after text has reached the caller. The response records which model answered and
-which ones failed before it (metadata key `thinktank`: `model_id`, `failed`).
+which ones failed before it (metadata key `thinktank`: `model_id`, `failed`); a stream carries them
+from the moment it opens, so a reply that breaks mid-stream is still attributed to its own model.
 """
 
 from __future__ import annotations
@@ -76,8 +77,12 @@ class FallbackChain(WrapperModel):
                 await stack.aclose()
                 failed.append((model_id, failure))
                 continue
+            facts = self._facts(model_id, failed)
             async with stack:
-                yield annotated_stream(stream, annotate=_constant(self._facts(model_id, failed)))
+                answering = annotated_stream(stream, annotate=_constant(facts))
+                # Known now: a stream that breaks half-way is still booked to the model that wrote it.
+                merge_metadata(answering, facts)
+                yield answering
             return
         raise _exhausted(failed)
 

@@ -20,6 +20,7 @@ from pydantic_ai.settings import ModelSettings
 
 from thinktank.errors import RateLimited, TransientFailure
 from thinktank.models.clock import Clock, SystemClock
+from thinktank.models.notices import RetryNotice, notify_retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,15 @@ class RetryingModel(WrapperModel):
         delay = self.policy.delay_after(failure, attempt=attempt)
         if delay is None:
             raise failure
+        await notify_retry(
+            RetryNotice(
+                provider=failure.provider,
+                attempt=attempt + 1,
+                attempts=self.policy.max_attempts,
+                wait_s=delay,
+                error=type(failure).__name__,
+            )
+        )
         await self._clock.sleep(delay)
 
     async def request(

@@ -108,12 +108,17 @@
     head.append(who, what);
     const text = document.createElement("div");
     text.className = "text";
-    body.append(head, text);
+    // "waiting for openai… retrying (2/3)": the provider failed and is being asked again.
+    const waiting = document.createElement("p");
+    waiting.className = "small warn waiting";
+    waiting.setAttribute("role", "status");
+    waiting.hidden = true;
+    body.append(head, text, waiting);
     el.append(face, body);
     const stick = nearBottom();
     list.append(el);
     if (stick) toBottom();
-    streaming = { personaId: personaId, el: el, text: text };
+    streaming = { personaId: personaId, el: el, text: text, waiting: waiting };
     return streaming;
   }
 
@@ -134,6 +139,22 @@
     const badge = document.getElementById("status");
     badge.className = "badge status-" + status;
     badge.textContent = status + (reason ? ": " + reason : "");
+    showStall(status, reason);
+  }
+
+  // A run that stopped on its own (a stall, a provider's error, a budget) says why, with a way on.
+  const stall = document.getElementById("stall");
+  function showStall(status, reason) {
+    if (!stall) return;
+    const byUser = /by the user|switched to manual|^resumed$/.test(reason || "");
+    stall.hidden = !(reason && !byUser && (status === "paused" || status === "stopped"));
+    stall.querySelector("[data-stall-reason]").textContent = reason || "";
+    stall.querySelector("[data-continue]").hidden = status !== "paused";
+  }
+  if (stall) {
+    stall.querySelector("[data-continue]").addEventListener("click", function () {
+      act(function () { return api("POST", base + "/resume"); });
+    });
   }
 
   function money(value) {
@@ -204,9 +225,15 @@
       setNextUp(e);
       startStreaming(e.decision.persona_id, e.speaker_name, e.speaker_role);
     });
+    on("turn.retrying", function (e) {
+      const s = startStreaming(e.persona_id);
+      s.waiting.textContent = e.message;
+      s.waiting.hidden = false;
+    });
     on("token.delta", function (e) {
       const s = startStreaming(e.persona_id);
       const stick = nearBottom();
+      s.waiting.hidden = true;
       s.text.textContent += e.text;
       if (stick) toBottom();
     });
