@@ -214,7 +214,12 @@ def test_the_bundled_model_runs_a_real_discussion_with_no_keys(tmp_path: Path) -
     assert replies
     assert all(m["model_id"] == "local:smollm2" for m in replies)
     assert all(m["usage"]["output_tokens"] > 0 for m in replies)
-    assert len({m["speaker_id"] for m in replies}) == len(replies), "three different speakers in three turns"
+    # The tiny model's reply is sometimes cut by the speaker guard; then someone else is asked, so a
+    # speaker may come back, but never twice in a row and the run still reaches its three messages.
+    assert len(replies) == 3
+    speakers = [m["speaker_id"] for m in replies]
+    assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), speakers
+    assert len(set(speakers)) >= 2
 
 
 def test_serve_refuses_to_listen_beyond_loopback_without_sign_in() -> None:
