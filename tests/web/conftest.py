@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,9 @@ class Browsing:
         self.page.set_viewport_size(DESKTOP)
 
 
-@pytest.fixture
-def browse(browser: Any, web: ServerProcess) -> Iterator[Browsing]:
+@contextmanager
+def browsing(browser: Any, base: str) -> Iterator[Browsing]:
+    """A fresh browser context on `base`; it fails the test if the console logged an error."""
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     console = Console()
@@ -100,7 +102,13 @@ def browse(browser: Any, web: ServerProcess) -> Iterator[Browsing]:
     page.on("dialog", lambda dialog: dialog.accept())
     page.set_default_timeout(15_000)
     try:
-        yield Browsing(page, web.url, console)
+        yield Browsing(page, base, console)
         assert console.errors == [], f"errors in the browser console: {console.errors}"
     finally:
         context.close()
+
+
+@pytest.fixture
+def browse(browser: Any, web: ServerProcess) -> Iterator[Browsing]:
+    with browsing(browser, web.url) as session:
+        yield session
