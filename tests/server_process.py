@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 
-
 START_SECONDS = 90
 """Importing the app takes a few seconds alone and far longer on a machine busy with other runs."""
 

@@ -65,7 +65,13 @@ def test_the_panel_at_375_px_opens_below_its_toggle_and_closes(browse: Browsing)
     toggle.click()
     toggle.click()  # the toggle closes it too
     sidebar.wait_for(state="hidden")
-    browse.screenshots("room-phone")
+
+    browse.go("/history")  # still at 375 px: every row's actions are on the screen
+    for name in ("Markdown", "Delete"):
+        box = page.locator(f"#row-{cid}").get_by_text(name, exact=True).bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= PHONE["width"], name
 
 
 def test_adjust_first_starts_the_template(browse: Browsing) -> None:

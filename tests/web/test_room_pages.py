@@ -134,8 +134,15 @@ def test_costs_list_only_personas_as_personas(ui: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("path", "current"),
-    [("/", "Templates"), ("/new", "New"), ("/personas", "Personas"), ("/personas/new", "Personas")]
-    + [("/history", "History"), ("/costs", "Costs"), ("/settings", "Settings")],
+    [
+        ("/", "Templates"),
+        ("/new", "New"),
+        ("/personas", "Personas"),
+        ("/personas/new", "Personas"),
+        ("/history", "History"),
+        ("/costs", "Costs"),
+        ("/settings", "Settings"),
+    ],
 )
 def test_the_nav_marks_the_page_it_is_on(ui: TestClient, path: str, current: str) -> None:
     nav = ui.get(path).text.split('<nav aria-label="Main">')[1].split("</nav>")[0]
