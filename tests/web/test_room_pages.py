@@ -129,7 +129,7 @@ def test_costs_list_only_personas_as_personas(ui: TestClient) -> None:
     assert labels
     assert not {"memo", "summaries", "orchestrator", "Summaries"} & set(labels)
     assert "Decision memos" in chart
-    assert "font-size: 15px" in ui.get("/static/app.css").text
+    assert "font-size: 17px" in ui.get("/static/app.css").text
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,12 @@ from markupsafe import Markup, escape
 from thinktank.web.render import usd
 
 # In viewBox units. The figure is drawn about as wide as its viewBox (a third of a 1280 px page, or a
-# phone's width), so the 15-unit text reads at 13-15 px; a wider viewBox shrank it to ~7 px.
-ROW_HEIGHT = 30
+# phone's width), so the 17-unit text reads at 13-15 px; a wider viewBox shrank it to ~7 px.
+ROW_HEIGHT = 32
 LABEL_WIDTH = 150
 BAR_WIDTH = 190
 VALUE_WIDTH = 80
-LABEL_CHARS = 17
+LABEL_CHARS = 15
 
 
 def bar_chart(rows: Sequence[tuple[str, Decimal]], *, title: str) -> Markup:
@@ -37,12 +37,12 @@ def bar_chart(rows: Sequence[tuple[str, Decimal]], *, title: str) -> Markup:
         amount_text = escape(usd(amount, 2))
         short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
         parts.append(
-            f'<g><text class="label" x="{LABEL_WIDTH - 8}" y="{y + 20}" text-anchor="end">'
+            f'<g><text class="label" x="{LABEL_WIDTH - 8}" y="{y + 22}" text-anchor="end">'
             f"{escape(short)}</text>"
             f'<rect class="bar" x="{LABEL_WIDTH}" y="{y + 6}" width="{bar}" '
             f'height="{ROW_HEIGHT - 12}" rx="3">'
             f"<title>{escape(label)}: {amount_text}</title></rect>"
-            f'<text class="value" x="{LABEL_WIDTH + bar + 6}" y="{y + 20}">{amount_text}</text></g>'
+            f'<text class="value" x="{LABEL_WIDTH + bar + 6}" y="{y + 22}">{amount_text}</text></g>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -168,6 +168,9 @@
     badge.className = "badge status-" + status;
     badge.textContent = status + (reason ? ": " + reason : "");
     room.setAttribute("data-status", status);
+    // Auto mode runs as "running"; leaving it (here or in another tab) says so in the reason.
+    if (status === "running") room.setAttribute("data-run-mode", "auto");
+    else if (reason === "switched to manual mode") room.setAttribute("data-run-mode", "manual");
     room.dispatchEvent(new CustomEvent("room:state"));
   }
 
