@@ -11,10 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from tests.fakes import FakeServer
 from tests.server_process import ServerProcess, running_server
 from tests.services import _missing
+from thinktank.api.app import create_app
 from thinktank.models.keys import ENV_VARS, OPENAI_COMPATIBLE_BASE_URL_VAR
+from thinktank.models.scripted import NO_LATENCY
+from thinktank.settings import Settings
 
 CHROMIUM = Path(os.environ.get("THINKTANK_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -112,3 +117,27 @@ def browsing(browser: Any, base: str) -> Iterator[Browsing]:
 def browse(browser: Any, web: ServerProcess) -> Iterator[Browsing]:
     with browsing(browser, web.url) as session:
         yield session
+
+
+@contextmanager
+def ui_client(tmp_path: Path, provider: FakeServer | None = None) -> Iterator[TestClient]:
+    """The app in-process (no server, no browser), every persona on the scripted model; provider
+    calls (key checks) go to `provider`."""
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ui.db'}",
+        scripted_latency=NO_LATENCY,
+        data_dir=tmp_path / "data",
+        substitute_model="scripted",
+    )
+    http_client = provider.client() if provider is not None else None
+    with TestClient(create_app(settings, http_client=http_client)) as client:
+        yield client
+
+
+def conversation(client: TestClient, turns: int = 2, **body: object) -> str:
+    """A conversation on the scripted model with `turns` turns taken."""
+    payload = {"topic": "Ship the beta?", "persona_ids": ["cfo", "ux-designer"], "model": "scripted", **body}
+    cid: str = client.post("/api/v1/conversations", json=payload).json()["id"]
+    for _ in range(turns):
+        assert client.post(f"/api/v1/conversations/{cid}/turns").status_code == 200
+    return cid

@@ -11,10 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeServer
-from thinktank.api.app import create_app
+from tests.web.conftest import ui_client
 from thinktank.library.loader import load_library
-from thinktank.models.scripted import NO_LATENCY
-from thinktank.settings import Settings
 
 LIBRARY = load_library()
 
@@ -26,13 +24,7 @@ def provider() -> FakeServer:
 
 @pytest.fixture
 def ui(tmp_path: Path, provider: FakeServer) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ui.db'}",
-        scripted_latency=NO_LATENCY,
-        data_dir=tmp_path / "data",
-        substitute_model="scripted",
-    )
-    with TestClient(create_app(settings, http_client=provider.client())) as client:
+    with ui_client(tmp_path, provider) as client:
         yield client
 
 

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import SECRET
 from tests.fakes import FakeServer
+from tests.web.conftest import conversation, ui_client
 from thinktank.api.app import create_app
 from thinktank.library.loader import load_library
-from thinktank.models.scripted import NO_LATENCY
 from thinktank.settings import Settings
 
 LIBRARY = load_library()
@@ -24,22 +24,8 @@ LIBRARY = load_library()
 def ui(tmp_path: Path) -> Iterator[TestClient]:
     provider = FakeServer()
     provider.handle = lambda request: httpx2.Response(401, json={"error": {"message": "bad key"}})  # type: ignore[method-assign]
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ui.db'}",
-        scripted_latency=NO_LATENCY,
-        data_dir=tmp_path / "data",
-        substitute_model="scripted",
-    )
-    with TestClient(create_app(settings, http_client=provider.client())) as client:
+    with ui_client(tmp_path, provider) as client:
         yield client
-
-
-def conversation(client: TestClient, turns: int = 2, **body: object) -> str:
-    payload = {"topic": "Ship the beta?", "persona_ids": ["cfo", "ux-designer"], "model": "scripted", **body}
-    cid: str = client.post("/api/v1/conversations", json=payload).json()["id"]
-    for _ in range(turns):
-        assert client.post(f"/api/v1/conversations/{cid}/turns").status_code == 200
-    return cid
 
 
 PAGES = ["/", "/new", "/personas", "/personas/new", "/history", "/settings", "/costs"]

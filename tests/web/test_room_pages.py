@@ -10,29 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from thinktank.api.app import create_app
-from thinktank.models.scripted import NO_LATENCY
-from thinktank.settings import Settings
+from tests.web.conftest import conversation, ui_client
 
 
 @pytest.fixture
 def ui(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ui.db'}",
-        scripted_latency=NO_LATENCY,
-        data_dir=tmp_path / "data",
-        substitute_model="scripted",
-    )
-    with TestClient(create_app(settings)) as client:
+    with ui_client(tmp_path) as client:
         yield client
-
-
-def conversation(client: TestClient, turns: int = 2, **body: object) -> str:
-    payload = {"topic": "Ship the beta?", "persona_ids": ["cfo", "ux-designer"], "model": "scripted", **body}
-    cid: str = client.post("/api/v1/conversations", json=payload).json()["id"]
-    for _ in range(turns):
-        assert client.post(f"/api/v1/conversations/{cid}/turns").status_code == 200
-    return cid
 
 
 def test_messages_are_markdown_and_raw_html_never_reaches_the_page(ui: TestClient) -> None:
