@@ -759,12 +759,16 @@ class ConversationService:
                 speed=source.speed,
                 max_messages=source.max_messages,
                 max_cost=source.max_cost,
+                # A fork's rerun is a fork at the same point: it shares the same start, not a new one.
+                forked_from_id=source.forked_from_id,
+                forked_at=source.forked_at,
             )
             session.add(row)
             await session.commit()
             await repo.save_members(session, user_id=user_id, conversation_id=row.id, personas=panel)
         live = await self.live(user_id=user_id, conversation_id=row.id)
-        await self._store_topic(live)
+        if row.forked_from_id is None:
+            await self._store_topic(live)
         await self.set_run_mode(user_id=user_id, conversation_id=row.id, mode="auto")
         return row
 
@@ -1018,6 +1022,17 @@ class ConversationService:
             run_mode = row.run_mode
         if run_mode == "auto":
             await self._start_runner(conversation_id, live)
+
+    async def continue_for(self, *, user_id: str, conversation_id: str, messages: int) -> None:
+        return await self._held("continue_for", user_id, conversation_id, messages=messages)  # type: ignore[no-any-return]
+
+    async def _continue_for_here(self, *, user_id: str, conversation_id: str, messages: int) -> None:
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        await live.engine.extend(messages)
+        async with self.db.session() as session:
+            row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            row.max_messages = live.engine.config.max_messages
+            await session.commit()
 
     async def stop(self, *, user_id: str, conversation_id: str) -> None:
         return await self._held("stop", user_id, conversation_id)  # type: ignore[no-any-return]

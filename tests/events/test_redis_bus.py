@@ -97,3 +97,19 @@ async def test_subscribing_while_redis_is_unreachable_fails_before_any_stream_st
             await RedisEventBus(client).subscribe("c1", None)
     finally:
         await client.aclose()
+
+
+async def test_a_turn_in_progress_is_replayed_from_its_start(redis: Redis) -> None:
+    bus = RedisEventBus(redis)
+    assert await bus.open_turn("c1") is None
+    await bus.publish("c1", {"type": "message.completed", "message": {"index": 0}})
+    await bus.publish("c1", {"type": "turn.decided", "persona_id": "cfo"})
+    for word in ("Margins ", "first."):
+        await bus.publish("c1", {"type": "token.delta", "persona_id": "cfo", "text": word})
+    await bus.flush()
+    start = await bus.open_turn("c1")
+    assert start is not None
+    events = await read(bus, "c1", start, 2)
+    assert [e["event"] for e in events] == ["turn.decided", "token.delta"]
+    await bus.publish("c1", {"type": "message.completed", "message": {"index": 1}})
+    assert await bus.open_turn("c1") is None

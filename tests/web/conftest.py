@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from tests.fakes import FakeServer
 from tests.server_process import ServerProcess, running_server
 from tests.services import _missing
+from thinktank.api.app import create_app
 from thinktank.models.keys import ENV_VARS, OPENAI_COMPATIBLE_BASE_URL_VAR
+from thinktank.models.scripted import NO_LATENCY
+from thinktank.settings import Settings
 
 CHROMIUM = Path(os.environ.get("THINKTANK_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -90,8 +96,9 @@ class Browsing:
         self.page.set_viewport_size(DESKTOP)
 
 
-@pytest.fixture
-def browse(browser: Any, web: ServerProcess) -> Iterator[Browsing]:
+@contextmanager
+def browsing(browser: Any, base: str) -> Iterator[Browsing]:
+    """A fresh browser context on `base`; it fails the test if the console logged an error."""
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     console = Console()
@@ -100,7 +107,38 @@ def browse(browser: Any, web: ServerProcess) -> Iterator[Browsing]:
     page.on("dialog", lambda dialog: dialog.accept())
     page.set_default_timeout(15_000)
     try:
-        yield Browsing(page, web.url, console)
+        yield Browsing(page, base, console)
         assert console.errors == [], f"errors in the browser console: {console.errors}"
     finally:
         context.close()
+
+
+@pytest.fixture
+def browse(browser: Any, web: ServerProcess) -> Iterator[Browsing]:
+    with browsing(browser, web.url) as session:
+        yield session
+
+
+@contextmanager
+def ui_client(tmp_path: Path, provider: FakeServer | None = None) -> Iterator[TestClient]:
+    """The app in-process (no server, no browser), every persona on the scripted model; provider
+    calls (key checks) go to `provider`."""
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ui.db'}",
+        scripted_latency=NO_LATENCY,
+        data_dir=tmp_path / "data",
+        substitute_model="scripted",
+    )
+    http_client = provider.client() if provider is not None else None
+    # The loopback host: local mode refuses any other Host (DNS rebinding).
+    with TestClient(create_app(settings, http_client=http_client), base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def conversation(client: TestClient, turns: int = 2, **body: object) -> str:
+    """A conversation on the scripted model with `turns` turns taken."""
+    payload = {"topic": "Ship the beta?", "persona_ids": ["cfo", "ux-designer"], "model": "scripted", **body}
+    cid: str = client.post("/api/v1/conversations", json=payload).json()["id"]
+    for _ in range(turns):
+        assert client.post(f"/api/v1/conversations/{cid}/turns").status_code == 200
+    return cid

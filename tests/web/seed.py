@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +20,15 @@ from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.tables import Conversation, MessageRow
 
+Say = Callable[[int, str], str]
+"""The text of message `index` by the persona named."""
 
-def long_conversation(database_url: str, data_dir: Path, *, messages: int) -> str:
+
+def _point(index: int, name: str) -> str:
+    return f"Point {index} from {name}: we should check the threat model again."
+
+
+def long_conversation(database_url: str, data_dir: Path, *, messages: int, say: Say = _point) -> str:
     """A stopped security review with `messages` messages, made through the API then extended in
     the database (quicker than generating them), as a server would have stored them."""
     settings = Settings(database_url=database_url, scripted_latency=NO_LATENCY, data_dir=data_dir)
@@ -33,11 +41,11 @@ def long_conversation(database_url: str, data_dir: Path, *, messages: int) -> st
     conversation_id: str = created.json()["id"]
     # Its own thread: the browser fixture's event loop may already run in this one.
     with ThreadPoolExecutor(1) as worker:
-        worker.submit(asyncio.run, _write_messages(database_url, conversation_id, messages)).result()
+        worker.submit(asyncio.run, _write_messages(database_url, conversation_id, messages, say)).result()
     return conversation_id
 
 
-async def _write_messages(database_url: str, conversation_id: str, count: int) -> None:
+async def _write_messages(database_url: str, conversation_id: str, count: int, say: Say) -> None:
     db = Database(database_url)
     try:
         async with db.session() as session:
@@ -58,7 +66,7 @@ async def _write_messages(database_url: str, conversation_id: str, count: int) -
                     speaker_id=persona.id,
                     speaker_name=persona.name,
                     speaker_role=persona.role,
-                    text=f"Point {index} from {persona.name}: we should check the threat model again.",
+                    text=say(index, persona.name),
                     created_at=start + timedelta(seconds=index),
                     model_id="scripted",
                 )

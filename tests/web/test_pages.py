@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import SECRET
 from tests.fakes import FakeServer
+from tests.web.conftest import conversation, ui_client
 from thinktank.api.app import create_app
 from thinktank.library.loader import load_library
-from thinktank.models.scripted import NO_LATENCY
 from thinktank.settings import Settings
 
 LIBRARY = load_library()
@@ -24,24 +24,8 @@ LIBRARY = load_library()
 def ui(tmp_path: Path) -> Iterator[TestClient]:
     provider = FakeServer()
     provider.handle = lambda request: httpx2.Response(401, json={"error": {"message": "bad key"}})  # type: ignore[method-assign]
-    settings = Settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'ui.db'}",
-        scripted_latency=NO_LATENCY,
-        data_dir=tmp_path / "data",
-        substitute_model="scripted",
-    )
-    with TestClient(
-        create_app(settings, http_client=provider.client()), base_url="http://127.0.0.1"
-    ) as client:
+    with ui_client(tmp_path, provider) as client:
         yield client
-
-
-def conversation(client: TestClient, turns: int = 2, **body: object) -> str:
-    payload = {"topic": "Ship the beta?", "persona_ids": ["cfo", "ux-designer"], "model": "scripted", **body}
-    cid: str = client.post("/api/v1/conversations", json=payload).json()["id"]
-    for _ in range(turns):
-        assert client.post(f"/api/v1/conversations/{cid}/turns").status_code == 200
-    return cid
 
 
 PAGES = ["/", "/new", "/personas", "/personas/new", "/history", "/settings", "/costs"]
@@ -121,10 +105,10 @@ def test_estimate_warns_about_personas_without_keys(ui: TestClient) -> None:
 
 def test_new_conversation_form_reports_problems_then_starts(ui: TestClient) -> None:
     missing = ui.post("/ui/conversations", data={"persona_ids": ["cfo", "ux-designer"], "max_cost": "-1"})
-    assert "max cost" in missing.text
+    assert re.search(r'id="error-max_cost"[^>]*>[^<]+</p>', missing.text)
     assert "HX-Redirect" not in missing.headers
     no_topic = ui.post("/ui/conversations", data={"persona_ids": ["cfo", "ux-designer"]})
-    assert 'class="errors"' in no_topic.text
+    assert re.search(r'id="error-topic"[^>]*>give a topic', no_topic.text)
     started = ui.post(
         "/ui/conversations",
         data={"persona_ids": ["cfo", "ux-designer"], "topic": "Hire?", "run_mode": "manual", "speed": "7"},
@@ -258,7 +242,7 @@ def test_multi_user_pages_send_strangers_to_sign_in(tmp_path: Path) -> None:
         assert client.get("/ui/history").status_code == 401
 
 
-def test_a_run_that_stopped_on_its_own_shows_why_with_a_continue_button(ui: TestClient) -> None:
+def test_a_run_that_stopped_on_its_own_shows_why_above_the_continue_form(ui: TestClient) -> None:
     from thinktank.store.repository import LOCAL_USER_ID
 
     cid = conversation(ui, turns=1)
@@ -275,7 +259,7 @@ def test_a_run_that_stopped_on_its_own_shows_why_with_a_continue_button(ui: Test
     banner = ui.get(f"/c/{cid}").text.split('id="stall"')[1].split("</div>")[0]
     assert "hidden" not in banner.split(">")[0]
     assert reason in banner
-    assert "Continue" in banner
+    assert 'id="continue-form"' in ui.get(f"/c/{cid}").text, "one way on: the Continue form below it"
     assert ui.post(f"/api/v1/conversations/{cid}/resume").status_code == 204
 
     assert ui.post(f"/api/v1/conversations/{cid}/pause").status_code == 204

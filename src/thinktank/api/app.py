@@ -40,7 +40,7 @@ from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database
 from thinktank.web import fragments, pages, servers
 from thinktank.web.assets import STATIC_DIR
-from thinktank.web.render import build_templates, install_redirects
+from thinktank.web.render import build_templates, error_page, install_redirects
 
 API_PREFIX = "/api/v1"
 CONVERSATION_IN_PATH = re.compile(r"/conversations/([0-9a-f-]{36})")
@@ -109,7 +109,7 @@ def create_app(
             public_url=settings.public_url,
             transport=oauth_transport,
         )
-    errors.install(app)
+    errors.install(app, page=error_page)
     install_redirects(app)
     app.state.templates = build_templates()
 

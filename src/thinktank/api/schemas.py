@@ -206,6 +206,12 @@ class RunModeChange(BaseModel):
     mode: Literal["auto", "manual"]
 
 
+class ContinueRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    messages: int = Field(ge=1, le=1000, description="How many more persona messages it may take")
+    mode: Literal["auto", "manual"] = Field("manual", description="auto: the panel carries on by itself")
+
+
 class SpeedChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     speed: int = Field(ge=1, le=10)

@@ -64,6 +64,7 @@ from thinktank.pricing.prices import Cost, Pricer
 MAX_INTERJECTION_CHARS = 4000
 DEFAULT_REPLY_TOKENS = 300
 MAX_FAILED_TURNS = 3
+MAX_CONTINUE = 1000
 
 
 @dataclass
@@ -231,6 +232,16 @@ class ConversationEngine:
     async def stop(self, reason: str = "stopped by the user") -> None:
         if self.status not in ENDED:
             await self._set_status("stopped", reason)
+
+    async def extend(self, more: int) -> None:
+        """Continue a discussion for `more` persona messages beyond those said, whether it finished,
+        was stopped or is paused; it is open again (idle) and the limit moves."""
+        if not 1 <= more <= MAX_CONTINUE:
+            raise UserError(f"continue for 1 to {MAX_CONTINUE} more messages, not {more}")
+        if self._generating:
+            raise ConversationBusy("a persona is speaking; continue once the turn has ended")
+        self.config.max_messages = self.persona_message_count() + more
+        await self._set_status("idle", f"continued for {more} more messages")
 
     def set_speed(self, speed: int) -> None:
         if not 1 <= speed <= 10:

@@ -40,6 +40,10 @@ def _logged(epoch: str, seq: int, data: dict[str, Any]) -> LoggedEvent:
 
 
 HEARTBEAT = ": heartbeat\n\n"
+TURN_STARTS = "turn.decided"
+TURN_ENDS = frozenset({"message.completed", "error", "state.changed"})
+"""A turn in progress is a `turn.decided` with none of these after it (a state change ends the
+stream of a turn too: the room drops its streaming bubble on it)."""
 
 
 class ConversationLog:
@@ -67,6 +71,16 @@ class ConversationLog:
     def last_id(self) -> str:
         """The id of the newest event so far: a page rendered now subscribes from here."""
         return f"{self.epoch}-{self._next - 1}"
+
+    def open_turn(self) -> str | None:
+        """Where to replay from to see the turn in progress from its start: the id just before
+        its `turn.decided`; None when no turn is in progress or its start is no longer kept."""
+        for event in reversed(self._events):
+            if event.type in TURN_ENDS:
+                return None
+            if event.type == TURN_STARTS:
+                return f"{self.epoch}-{event.seq - 1}"
+        return None
 
     def _replay(self, last_event_id: str | None) -> list[LoggedEvent] | None:
         """Events after `last_event_id`, or None when they are no longer all here."""
@@ -148,6 +162,11 @@ class Bus(Protocol):
         """The id of the newest event so far: a page rendered now subscribes from here."""
         ...
 
+    async def open_turn(self, conversation_id: str) -> str | None:
+        """The id just before the start of the turn in progress (a page rendered mid-stream
+        subscribes from there to get the words said so far), or None."""
+        ...
+
     async def subscribe(
         self, conversation_id: str, last_event_id: str | None, *, heartbeat: float | None = None
     ) -> AsyncIterator[str]:
@@ -180,6 +199,9 @@ class EventBus:
 
     async def last_id(self, conversation_id: str) -> str:
         return self.log(conversation_id).last_id
+
+    async def open_turn(self, conversation_id: str) -> str | None:
+        return self.log(conversation_id).open_turn()
 
     async def subscribe(
         self, conversation_id: str, last_event_id: str | None, *, heartbeat: float | None = None

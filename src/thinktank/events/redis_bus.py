@@ -27,7 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from thinktank.events.log import DEFAULT_CAPACITY, HEARTBEAT
+from thinktank.events.log import DEFAULT_CAPACITY, HEARTBEAT, TURN_ENDS, TURN_STARTS
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ EPOCH_KEY = "tt:events:epoch"
 STREAM_TTL_SECONDS = 24 * 3600
 DELTA_FLUSH_SECONDS = 0.05
 READ_BATCH = 500
+OPEN_TURN_SCAN = 2000
+"""How far back a page looks for the start of the turn in progress (a long reply's deltas)."""
 SYNC_REQUIRED = json.dumps({"type": "sync.required"}, separators=(",", ":"))
 
 # One round trip: make sure the epoch exists, append, trim, and keep the stream alive a day.
@@ -140,6 +142,18 @@ class RedisEventBus:
     async def last_id(self, conversation_id: str) -> str:
         epoch = await self._epoch()
         return f"{epoch}:{await self._newest(stream_key(conversation_id))}"
+
+    async def open_turn(self, conversation_id: str) -> str | None:
+        key = stream_key(conversation_id)
+        recent = await self.redis.xrevrange(key, count=OPEN_TURN_SCAN)
+        for entry_id, fields in recent:
+            kind = _text(fields.get(b"t", b"event"))
+            if kind in TURN_ENDS:
+                return None
+            if kind == TURN_STARTS:
+                before = await self.redis.xrevrange(key, max=f"({_text(entry_id)}", count=1)
+                return f"{await self._epoch()}:{_text(before[0][0]) if before else '0-0'}"
+        return None
 
     async def _start(self, conversation_id: str, last_event_id: str | None) -> tuple[str, str, str | None]:
         """This Redis's epoch, where to read from, and the event to send first (a resync) if the

@@ -9,10 +9,13 @@ from markupsafe import Markup, escape
 
 from thinktank.web.render import usd
 
-ROW_HEIGHT = 26
-LABEL_WIDTH = 170
-BAR_WIDTH = 360
-VALUE_WIDTH = 90
+# In viewBox units. The figure is drawn about as wide as its viewBox (a third of a 1280 px page, or a
+# phone's width), so the 17-unit text reads at 13-15 px; a wider viewBox shrank it to ~7 px.
+ROW_HEIGHT = 32
+LABEL_WIDTH = 150
+BAR_WIDTH = 190
+VALUE_WIDTH = 80
+LABEL_CHARS = 15
 
 
 def bar_chart(rows: Sequence[tuple[str, Decimal]], *, title: str) -> Markup:
@@ -32,14 +35,14 @@ def bar_chart(rows: Sequence[tuple[str, Decimal]], *, title: str) -> Markup:
         y = i * ROW_HEIGHT
         bar = max(int(BAR_WIDTH * float(amount / largest)), 1 if amount > 0 else 0)
         amount_text = escape(usd(amount, 2))
-        short = label if len(label) <= 24 else label[:23] + "…"
+        short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
         parts.append(
-            f'<g><text class="label" x="{LABEL_WIDTH - 8}" y="{y + 17}" text-anchor="end">'
+            f'<g><text class="label" x="{LABEL_WIDTH - 8}" y="{y + 22}" text-anchor="end">'
             f"{escape(short)}</text>"
-            f'<rect class="bar" x="{LABEL_WIDTH}" y="{y + 5}" width="{bar}" '
-            f'height="{ROW_HEIGHT - 10}" rx="3">'
+            f'<rect class="bar" x="{LABEL_WIDTH}" y="{y + 6}" width="{bar}" '
+            f'height="{ROW_HEIGHT - 12}" rx="3">'
             f"<title>{escape(label)}: {amount_text}</title></rect>"
-            f'<text class="value" x="{LABEL_WIDTH + bar + 6}" y="{y + 17}">{amount_text}</text></g>'
+            f'<text class="value" x="{LABEL_WIDTH + bar + 6}" y="{y + 22}">{amount_text}</text></g>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -3,8 +3,10 @@ or with `HX-Redirect`. Changes go through the same service calls as the JSON API
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import httpx2
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -19,16 +21,24 @@ from thinktank.domain import Persona
 from thinktank.engine.members import chain_for
 from thinktank.engine.prompts import system_prompt
 from thinktank.engine.setup import ConversationSpec, resolve_personas
-from thinktank.errors import ProviderFailure, ProviderUnreachable, UserError
+from thinktank.errors import (
+    PermanentFailure,
+    ProviderFailure,
+    ProviderUnreachable,
+    TransientFailure,
+    UserError,
+)
 from thinktank.models.ids import parse_model_id
 from thinktank.pricing.estimate import estimate_conversation_cost
 from thinktank.store import repository as repo
 from thinktank.web.forms import (
     FieldErrors,
     conversation_fields,
+    panel_problem,
     parse_conversation,
     parse_persona,
     persona_fields,
+    user_error_field,
 )
 from thinktank.web.render import render
 from thinktank.web.views import (
@@ -41,6 +51,7 @@ from thinktank.web.views import (
     panel_context,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/ui", include_in_schema=False)
 MAX_JUMP = 5000
 # A form sent back with messages next to its fields is a normal answer for htmx to show, not a
@@ -112,22 +123,42 @@ async def start_template(template_id: str, service: Service, user: CurrentUser) 
     )
 
 
+NEW_FORM_FIELDS = (
+    "template_id",
+    "topic",
+    "title",
+    "mode",
+    "max_cost",
+    "max_messages",
+    "model",
+    "persona_ids",
+)
+
+
+def _new_form_errors(request: Request, errors: FieldErrors) -> Response:
+    """The New form's problems, each next to its field (out-of-band swaps that also clear the old
+    ones); what belongs to no field stays by the submit button."""
+    known = {name: errors.get(name, "") for name in NEW_FORM_FIELDS}
+    rest = {k: v for k, v in errors.items() if k not in known}
+    return render(request, "_new_errors.html", status_code=FORM_ERRORS, fields=known, rest=rest)
+
+
 @router.post("/conversations", response_class=HTMLResponse)
 async def start_conversation(request: Request, service: Service, user: CurrentUser) -> Response:
     form = await request.form()
-    body, errors = parse_conversation(form)
+    body, errors = parse_conversation(form, service.library.templates)
     if body is None:
-        return render(request, "_form_errors.html", status_code=FORM_ERRORS, errors=errors)
+        return _new_form_errors(request, errors)
     try:
         return await _start(service, user, body, run_mode=str(form.get("run_mode") or "auto"))
     except UserError as error:
-        return render(request, "_form_errors.html", status_code=FORM_ERRORS, errors={"": str(error)})
+        return _new_form_errors(request, {user_error_field(error): str(error)})
 
 
 @router.get("/estimate", response_class=HTMLResponse)
 async def estimate(request: Request, service: Service, user: CurrentUser) -> Response:
     """What the panel being put together would cost, and who has no key (and what stands in)."""
-    fields = conversation_fields(request.query_params)
+    fields = conversation_fields(request.query_params, service.library.templates)
     problem: str | None = None
     rows: list[dict[str, Any]] = []
     cost = running = None
@@ -144,6 +175,8 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
             else None,
         )
         topic, _mode, personas, messages = resolve_personas(spec, library)
+        if size_problem := panel_problem(fields):
+            raise UserError(size_problem)
         factory = await service.factory_for(user)
         chains = {p.id: chain_for(p, factory, override=override) for p in personas}
         cost, running = (
@@ -270,7 +303,7 @@ async def delete_conversation(conversation_id: str, service: Service, user: Curr
 
 
 async def _keys(
-    request: Request, service: Service, user: str, *, errors: FieldErrors, status: int
+    request: Request, service: Service, user: str, *, errors: FieldErrors, status: int, chosen: str = ""
 ) -> Response:
     return render(
         request,
@@ -279,7 +312,39 @@ async def _keys(
         keys=await list_keys(service, user),
         providers=KEYED_PROVIDERS,
         errors=errors,
+        chosen=chosen,
     )
+
+
+def _network_failure(error: BaseException | None) -> bool:
+    """Somewhere in its causes, the network between us and the provider failed (an SDK's own
+    connection error wraps the HTTP client's)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, (httpx2.TransportError, OSError)):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
+def key_problem(error: Exception, provider: str) -> str:
+    """Why a key was not stored, in the user's words. The key store may report a provider's answer
+    itself or wrapped in a UserError; anything else is our side failing, said as such."""
+    if isinstance(error, ProviderUnreachable):
+        return str(error)
+    failure = error if isinstance(error, ProviderFailure) else error.__context__
+    if isinstance(failure, TransientFailure) or _network_failure(error):
+        return (
+            f"{provider} could not be reached to check the key ({type(failure).__name__}); "
+            "nothing was stored, try again in a moment"
+        )
+    if isinstance(failure, PermanentFailure):
+        return f"{provider} rejected this key: check that it is complete, active and for {provider}"
+    if isinstance(failure, ProviderFailure):
+        return f"{provider} could not check the key: {failure}"
+    if isinstance(error, UserError):
+        return str(error)
+    return "the key could not be checked or stored because of a problem on our side; try again"
 
 
 @router.post("/keys", response_class=HTMLResponse)
@@ -290,8 +355,15 @@ async def add_key(request: Request, service: Service, user: CurrentUser) -> Resp
         if len(api_key) < 8:
             raise UserError("paste the whole key: it is longer than 8 characters")
         await keystore_of(service).add_user_key(user_id=user, provider=provider, api_key=api_key)
-    except (UserError, ProviderFailure, ProviderUnreachable) as error:
-        return await _keys(request, service, user, errors={"api_key": str(error)}, status=FORM_ERRORS)
+    except Exception as error:  # whatever goes wrong, the form says so at the field: never a 500
+        if not isinstance(error, (UserError, ProviderFailure, ProviderUnreachable)) and not _network_failure(
+            error
+        ):
+            log.exception("storing a %s key failed", provider)
+        problem = key_problem(error, provider)
+        return await _keys(
+            request, service, user, errors={"api_key": problem}, status=FORM_ERRORS, chosen=provider
+        )
     return await _keys(request, service, user, errors={}, status=200)
 
 

@@ -13,6 +13,7 @@ from thinktank.api.routes.account import get_preferences
 from thinktank.api.routes.keys import list_keys
 from thinktank.api.routes.library import template_public
 from thinktank.api.routes.local_server import local_server_status
+from thinktank.api.schemas import MAX_TOPIC
 from thinktank.domain import Persona
 from thinktank.errors import ConversationBusy
 from thinktank.store import repository as repo
@@ -22,13 +23,15 @@ from thinktank.web.views import (
     available_models,
     conversation_rows,
     first_run,
-    group_by,
     known_personas,
     model_choices,
     room_context,
+    similar_templates,
 )
 
 router = APIRouter(include_in_schema=False)
+OVERHEAD = {"orchestrator": "Choosing speakers", "summaries": "Summaries", "memo": "Decision memos"}
+"""Cost accounts that are not personas, as the costs page names them."""
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -41,15 +44,15 @@ async def gallery(
     factory = await service.factory_for(user, touch=False)
     templates = [template_public(service, t, factory=factory) for t in service.library.templates]
     industries = sorted({t.industry for t in templates})
-    if industry:
-        templates = [t for t in templates if t.industry.lower() == industry.lower()]
+    shown = [t for t in templates if t.industry.lower() == industry.lower()] if industry else templates
     return render(
         request,
         "gallery.html",
         active="gallery",
-        groups=group_by(templates, key=lambda t: t.category),
+        templates=sorted(shown, key=lambda t: (t.category, t.name)),
         industries=industries,
         industry=industry,
+        unknown_industry=bool(industry) and not shown,
         personas=service.library.personas,
         first_run=await first_run(service, user),
     )
@@ -65,6 +68,7 @@ async def new_conversation(
 ) -> Response:
     mine = await service.my_personas(user)
     chosen = service.library.templates.get(template) if template else None
+    missing = template if template and chosen is None else None
     selected = set(chosen.personas if chosen else persona or [])
     everyone: list[tuple[str, Persona]] = [("library", p) for p in service.library.personas.values()]
     everyone += [("mine", p) for p in mine]
@@ -79,6 +83,9 @@ async def new_conversation(
         selected=selected,
         models=await available_models(service, user),
         first_run=await first_run(service, user),
+        missing_template=missing,
+        suggestions=similar_templates(service.library.templates.values(), missing) if missing else [],
+        max_topic=MAX_TOPIC,
     )
 
 
@@ -168,7 +175,6 @@ async def costs(request: Request, service: UiService, user: PageUser) -> Respons
         spent = await repo.spending(session, user_id=user)
         conversations = {c.id: c for c in await repo.all_conversations(session, user_id=user)}
     names = {pid: p.name for pid, p in (await known_personas(service, user)).items()}
-    names |= {"orchestrator": "Orchestrator", "summaries": "Summaries"}
 
     def billed(line: dict[str, Any]) -> Decimal:
         return Decimal(line["billed_usd"] or 0)
@@ -176,9 +182,12 @@ async def costs(request: Request, service: UiService, user: PageUser) -> Respons
     totals = spent.total.to_json()
     by_day = [(day, billed(t.total.to_json())) for day, t in sorted(spent.by_day.items())[-30:]]
     by_provider = sorted(((k, billed(v)) for k, v in totals["by_provider"].items()), key=lambda x: -x[1])
+    # Picking speakers, summarising and memos are booked under their own accounts: not personas.
+    accounts = totals["by_persona"].items()
     by_persona = sorted(
-        ((names.get(k, k), billed(v)) for k, v in totals["by_persona"].items()), key=lambda x: -x[1]
+        ((names.get(k, k), billed(v)) for k, v in accounts if k not in OVERHEAD), key=lambda x: -x[1]
     )
+    overhead = [(label, billed(v)) for k, label in OVERHEAD.items() if (v := totals["by_persona"].get(k))]
     table = [
         {"conversation": conversations.get(cid), "id": cid, **t.total.to_json()}
         for cid, t in sorted(spent.by_conversation.items(), key=lambda kv: -billed(kv[1].total.to_json()))
@@ -191,6 +200,7 @@ async def costs(request: Request, service: UiService, user: PageUser) -> Respons
         day_chart=bar_chart(by_day, title="Billed spend per day (UTC), last 30 days"),
         provider_chart=bar_chart(by_provider, title="Billed spend per provider"),
         persona_chart=bar_chart(by_persona, title="Billed spend per persona"),
+        overhead=overhead,
         table=table,
     )
 

@@ -17,6 +17,7 @@ from thinktank.domain.library import Attitude, ExperienceLevel
 from thinktank.errors import NotSignedIn
 from thinktank.service import ConversationService
 from thinktank.web.assets import TEMPLATES_DIR
+from thinktank.web.markdown import render_markdown
 
 
 class SignInRedirect(Exception):
@@ -87,6 +88,7 @@ def build_templates() -> Jinja2Templates:
     templates.env.filters["clock"] = clock
     templates.env.filters["cost_here"] = cost_here
     templates.env.filters["day"] = day
+    templates.env.filters["markdown"] = render_markdown
     # The choices a persona's fields allow, wherever a form offers them (builder, room sidebar).
     templates.env.globals["modes"] = DISCUSSION_MODES
     templates.env.globals["attitudes"] = get_args(Attitude)
@@ -100,6 +102,19 @@ def render(request: Request, name: str, *, status_code: int = 200, **context: An
     context.setdefault("active", "")
     context["auth"] = request.app.state.auth
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+ERROR_TITLES = {404: "Page not found", 401: "Please sign in", 403: "Not allowed", 409: "Not right now"}
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """A failed page as a page: what went wrong in words, and the navigation to go on from there."""
+    if status == 404 and message == "Not Found":
+        message = f"There is no page at {request.url.path}."
+    elif status >= 500:
+        message = "Something went wrong on our side. Nothing you did caused it; try again in a moment."
+    title = ERROR_TITLES.get(status, "Something went wrong" if status >= 500 else "That did not work")
+    return render(request, "error.html", status_code=status, status=status, title=title, message=message)
 
 
 def install_redirects(app: FastAPI) -> None:

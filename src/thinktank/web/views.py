@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+import difflib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from thinktank.accounts.keys import KEYED_PROVIDERS
 from thinktank.api.routes.conversations import conversation_public
 from thinktank.api.routes.models import list_models
 from thinktank.api.schemas import ConversationPublic
 from thinktank.domain import Persona
-from thinktank.service import ConversationService
+from thinktank.domain.library import ConversationTemplate
+from thinktank.service import ConversationService, Live
 from thinktank.store import repository as repo
+from thinktank.store.tables import Conversation
 
-T = TypeVar("T")
 ROOM_PAGE = 50
 """Messages rendered with the room; older ones load as the reader scrolls up."""
 USER_AVATAR = {"emoji": "🧑", "color": "#64748b"}
+MEMO_PATIENCE = timedelta(minutes=2)
 
 
-def group_by(items: Iterable[T], *, key: Callable[[T], str]) -> list[tuple[str, list[T]]]:
-    groups: dict[str, list[T]] = {}
-    for item in items:
-        groups.setdefault(key(item), []).append(item)
-    return sorted(groups.items())
+def similar_templates(templates: Iterable[ConversationTemplate], wanted: str) -> list[ConversationTemplate]:
+    """Templates whose id or name is close to what was asked for, best first (at most three)."""
+    by_key = {t.id: t for t in templates} | {t.name.lower(): t for t in templates}
+    close = difflib.get_close_matches(wanted.lower(), list(by_key), n=6, cutoff=0.5)
+    found: dict[str, ConversationTemplate] = {}
+    for key in close:
+        found.setdefault(by_key[key].id, by_key[key])
+    return list(found.values())[:3]
 
 
 async def available_models(service: ConversationService, user_id: str) -> list[str]:
@@ -111,11 +118,27 @@ async def panel_context(service: ConversationService, user_id: str, conversation
     }
 
 
+def memo_pending(live: Live, row: Conversation, memo: dict[str, Any] | None) -> bool:
+    """Whether the memo a run writes at its end is on its way: then the room waits for it instead
+    of offering to pay for another. Its runner still going says so here; a run driven elsewhere (a
+    worker) says so by having finished in auto mode a moment ago."""
+    if memo is not None or live.engine.status != "finished":
+        return False
+    if live.runner is not None and not live.runner.done():
+        return True
+    updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
+    return row.run_mode == "auto" and datetime.now(UTC) - updated < MEMO_PATIENCE
+
+
 async def memo_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
     live = await service.live(user_id=user_id, conversation_id=conversation_id)
     known = await known_personas(service, user_id, live.engine.personas)
+    memo = await service.memo(user_id=user_id, conversation_id=conversation_id)
+    async with service.db.session() as session:
+        row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
     return {
-        "memo": await service.memo(user_id=user_id, conversation_id=conversation_id),
+        "memo": memo,
+        "memo_pending": memo_pending(live, row, memo),
         "names": {pid: p.name for pid, p in known.items()},
         "models": await available_models(service, user_id),
     }
@@ -124,20 +147,28 @@ async def memo_context(service: ConversationService, user_id: str, conversation_
 async def room_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
     live = await service.live(user_id=user_id, conversation_id=conversation_id)
     # Subscribe from before the snapshot: what lands in between arrives twice and the page keeps one.
-    since = await service.bus.last_id(conversation_id)
+    # Mid-reply, from before that turn began: the words said so far are replayed, not lost.
+    speaking = live.engine.busy or live.engine.status == "running"
+    since = (speaking and await service.bus.open_turn(conversation_id)) or await service.bus.last_id(
+        conversation_id
+    )
     context = await panel_context(service, user_id, conversation_id)
     messages = await message_views(service, user_id, conversation_id, before=2**31 - 1)
-    known = await known_personas(service, user_id, live.engine.personas)
     budget = await service.budget_for(user_id)
-    return context | {
-        "memo": await service.memo(user_id=user_id, conversation_id=conversation_id),
-        "names": {pid: p.name for pid, p in known.items()},
-        "messages": messages,
-        "has_older": bool(messages) and messages[0]["index"] > 0,
-        "since": since,
-        "avatars": {"user": USER_AVATAR} | {pid: p.avatar.model_dump() for pid, p in known.items()},
-        "usage": await budget.usage(),
-    }
+    conversation = context["conversation"]
+    fork_point = conversation.forked_at if conversation.forked_from else None
+    return (
+        context
+        | await memo_context(service, user_id, conversation_id)
+        | {
+            "fresh_fork": fork_point is not None and len(live.engine.messages) == fork_point + 1,
+            "messages": messages,
+            "has_older": bool(messages) and messages[0]["index"] > 0,
+            "since": since,
+            "avatars": await avatars_for(service, user_id, live.engine.personas),
+            "usage": await budget.usage(),
+        }
+    )
 
 
 async def conversation_rows(

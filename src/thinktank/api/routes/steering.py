@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.schemas import (
+    ContinueRequest,
     Interjection,
     MemberAdd,
     MessagePage,
@@ -143,6 +144,16 @@ async def pause(conversation_id: str, service: Service, user: CurrentUser) -> Re
 @router.post("/conversations/{conversation_id}/resume", status_code=204)
 async def resume(conversation_id: str, service: Service, user: CurrentUser) -> Response:
     await service.resume(user_id=user, conversation_id=conversation_id)
+    return Response(status_code=204)
+
+
+@router.post("/conversations/{conversation_id}/continue", status_code=204)
+async def continue_conversation(
+    conversation_id: str, body: ContinueRequest, service: Service, user: CurrentUser
+) -> Response:
+    """Open a finished, stopped or paused discussion for N more messages (its limit moves on)."""
+    await service.continue_for(user_id=user, conversation_id=conversation_id, messages=body.messages)
+    await service.set_run_mode(user_id=user, conversation_id=conversation_id, mode=body.mode)
     return Response(status_code=204)
 
 

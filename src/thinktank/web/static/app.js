@@ -35,7 +35,11 @@
       init.body = JSON.stringify(body);
     }
     const response = await fetch(url, init);
-    if (!response.ok) throw new Error(await errorText(response));
+    if (!response.ok) {
+      const error = new Error(await errorText(response));
+      error.status = response.status;
+      throw error;
+    }
     if (response.status === 204) return null;
     return response.json();
   }
@@ -70,8 +74,39 @@
     });
   }
 
+  // A text box with a limit says how much of it is used, and says so plainly at the limit.
+  function count(box) {
+    const out = document.getElementById(box.getAttribute("data-count"));
+    if (!out) return;
+    const limit = Number(out.getAttribute("data-limit"));
+    const used = box.value.length;
+    out.textContent = used + " / " + limit + " characters" + (used >= limit ? " — the limit: anything longer is cut" : "");
+    out.classList.toggle("warn", used >= limit * 0.9);
+  }
+
+  // Field errors swapped in out of band (the New form): mark their field invalid, or clear it.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    document.querySelectorAll("[data-error-for]").forEach(function (slot) {
+      const name = slot.getAttribute("data-error-for");
+      const field = document.getElementById(name) || document.querySelector('[name="' + name + '"]');
+      if (!field) return;
+      const wrong = !slot.hidden && slot.textContent.trim() !== "";
+      if (wrong) {
+        field.setAttribute("aria-invalid", "true");
+        field.setAttribute("aria-errormessage", slot.id);
+      } else {
+        field.removeAttribute("aria-invalid");
+      }
+    });
+    const first = document.querySelector("[data-error-for]:not([hidden])");
+    if (first && event.detail.target && event.detail.target.id === "form-errors") {
+      first.scrollIntoView({ block: "center" });
+    }
+  });
+
   document.addEventListener("input", function (event) {
     const target = event.target;
+    if (target.matches("[data-count]")) count(target);
     if (target.matches("[data-filter]")) applyFilters(target.getAttribute("data-filter"));
     if (target.matches("[data-output]")) {
       const out = document.getElementById(target.getAttribute("data-output"));

@@ -57,6 +57,7 @@
       if (unreachable) unreachable();
       return null;
     }
+    if (response.status === 404) { markDeleted(); return null; }
     if (!response.ok) { toast("Could not " + what + " (" + response.status + ")"); return null; }
     return response.text();
   }
@@ -77,9 +78,34 @@
       list.insertBefore(article, streaming ? streaming.el : null);
       if (window.htmx) htmx.process(article);
     });
-    if (stick) toBottom();
+    if (stick) toBottom(); else showJump();
     return true;
   });
+
+  // --- "jump to latest" while the reader is scrolled up ---
+  const jump = document.getElementById("jump-latest");
+  function showJump() { if (jump && !nearBottom()) jump.hidden = false; }
+  if (jump) {
+    jump.addEventListener("click", function () { toBottom(); jump.hidden = true; list.focus({ preventScroll: true }); });
+    list.addEventListener("scroll", function () {
+      if (nearBottom()) jump.hidden = true;
+      else if (list.scrollHeight - list.scrollTop - list.clientHeight > list.clientHeight) jump.hidden = false;
+    }, { passive: true });
+  }
+
+  // --- the memo a finished run writes: fetched until it is there (it takes a chair's reply) ---
+  let memoWatch = null;
+  function watchMemo() {
+    if (memoWatch) return;
+    let tries = 0;
+    memoWatch = setInterval(function () {
+      tries += 1;
+      const pending = document.querySelector("#memo [data-memo-pending]");
+      if ((!pending && tries > 1) || tries > 90 || deleted) { clearInterval(memoWatch); memoWatch = null; return; }
+      refresh("#memo");
+    }, 2000);
+    refresh("#memo");
+  }
 
   // --- a message while it streams ---
   function startStreaming(personaId, name, role) {
@@ -104,7 +130,12 @@
     who.textContent = name || person.name || personaId;
     const what = document.createElement("span");
     what.className = "role";
-    what.textContent = " " + (role || person.role || "") + " · speaking…";
+    what.textContent = " " + (role || person.role || "");
+    const typing = document.createElement("span");
+    typing.className = "typing";
+    typing.setAttribute("role", "status");
+    typing.setAttribute("aria-label", (name || person.name || personaId) + " is thinking");
+    typing.append(document.createElement("i"), document.createElement("i"), document.createElement("i"));
     head.append(who, what);
     const text = document.createElement("div");
     text.className = "text";
@@ -113,12 +144,12 @@
     waiting.className = "small warn waiting";
     waiting.setAttribute("role", "status");
     waiting.hidden = true;
-    body.append(head, text, waiting);
+    body.append(head, typing, text, waiting);
     el.append(face, body);
     const stick = nearBottom();
     list.append(el);
     if (stick) toBottom();
-    streaming = { personaId: personaId, el: el, text: text, waiting: waiting };
+    streaming = { personaId: personaId, el: el, text: text, typing: typing, waiting: waiting };
     return streaming;
   }
 
@@ -135,26 +166,40 @@
     box.append(p);
   }
 
+  // The room's state lives on its element (data-status, data-run-mode); whoever shows controls
+  // listens for "room:state" and reads it from there.
   function setStatus(status, reason) {
     const badge = document.getElementById("status");
     badge.className = "badge status-" + status;
     badge.textContent = status + (reason ? ": " + reason : "");
+    room.setAttribute("data-status", status);
+    // Auto mode runs as "running"; leaving it (here or in another tab) says so in the reason.
+    if (status === "running") room.setAttribute("data-run-mode", "auto");
+    else if (reason === "switched to manual mode") room.setAttribute("data-run-mode", "manual");
     showStall(status, reason);
+    room.dispatchEvent(new CustomEvent("room:state"));
   }
 
-  // A run that stopped on its own (a stall, a provider's error, a budget) says why, with a way on.
+  // A run that stopped on its own (a stall, a provider's error, a budget) says why; the Continue
+  // form (room-controls.js) is the way on.
   const stall = document.getElementById("stall");
   function showStall(status, reason) {
     if (!stall) return;
     const byUser = /by the user|switched to manual|^resumed$/.test(reason || "");
     stall.hidden = !(reason && !byUser && (status === "paused" || status === "stopped"));
     stall.querySelector("[data-stall-reason]").textContent = reason || "";
-    stall.querySelector("[data-continue]").hidden = status !== "paused";
   }
-  if (stall) {
-    stall.querySelector("[data-continue]").addEventListener("click", function () {
-      act(function () { return api("POST", base + "/resume"); });
-    });
+
+  // Deleted elsewhere (the live stream says so, or an action answers 404): say it, stop offering
+  // anything, stop listening.
+  let deleted = false;
+  function markDeleted() {
+    if (deleted) return;
+    deleted = true;
+    if (source) source.close();
+    connection.hidden = true;
+    if (streaming) { streaming.el.remove(); streaming = null; }
+    setStatus("deleted", "");
   }
 
   function money(value) {
@@ -234,8 +279,9 @@
       const s = startStreaming(e.persona_id);
       const stick = nearBottom();
       s.waiting.hidden = true;
+      if (s.typing) { s.typing.remove(); s.typing = null; }
       s.text.textContent += e.text;
-      if (stick) toBottom();
+      if (stick) toBottom(); else showJump();
     });
     on("message.completed", function () { fetchNewer(); refresh("#sidebar"); });
     on("costs.updated", function (e) { setCosts(e.totals); });
@@ -243,11 +289,14 @@
     on("state.changed", function (e) {
       setStatus(e.status, e.reason);
       if (streaming && e.status !== "running") { streaming.el.remove(); streaming = null; }
+      if (e.status === "finished") watchMemo();
     });
     on("sync.required", function () { fetchNewer(); refresh("#sidebar"); });
+    on("conversation.deleted", function () { markDeleted(); });
     on("error", function (e) { toast(e.message || "a persona could not answer"); });
     source.addEventListener("error", function (event) {
       if (event.data !== undefined) return;  // the server's own "error" events are handled above
+      if (deleted) return;
       connection.hidden = false;
       if (source.readyState === EventSource.CLOSED) {
         setTimeout(connect, 2000);  // the browser gave up (an HTTP error): try again ourselves
@@ -255,113 +304,17 @@
     });
   }
   connect();
+  if (document.querySelector("#memo [data-memo-pending]")) watchMemo();
   window.addEventListener("pagehide", function () { if (source) source.close(); });
 
   // --- controls ---
   async function act(work) {
-    try { return await work(); } catch (error) { toast(error.message); return null; }
+    if (deleted) return null;
+    try { return await work(); } catch (error) {
+      if (error.status === 404) markDeleted(); else toast(error.message);
+      return null;
+    }
   }
-
-  room.querySelectorAll("[data-run-mode]").forEach(function (button) {
-    button.addEventListener("click", function () {
-      const mode = button.getAttribute("data-run-mode");
-      act(async function () {
-        await api("PUT", base + "/mode", { mode: mode });
-        room.querySelectorAll("[data-run-mode]").forEach(function (b) {
-          b.setAttribute("aria-pressed", String(b === button));
-        });
-      });
-    });
-  });
-  const speed = document.getElementById("speed-control");
-  speed.addEventListener("input", function () { document.getElementById("speed-value").textContent = speed.value; });
-  speed.addEventListener("change", function () {
-    act(function () { return api("PUT", base + "/speed", { speed: Number(speed.value) }); });
-  });
-  document.getElementById("next-turn").addEventListener("click", function () {
-    const chosen = document.getElementById("next-speaker");
-    const body = chosen.value ? { speaker: chosen.value } : {};
-    act(async function () {
-      await api("POST", base + "/turns", body);
-      chosen.value = "";
-    });
-  });
-  ["pause", "resume", "stop"].forEach(function (action) {
-    document.getElementById(action).addEventListener("click", function () {
-      act(function () { return api("POST", base + "/" + action); });
-    });
-  });
-
-  const interject = document.getElementById("interject");
-  const box = document.getElementById("interjection");
-  interject.addEventListener("submit", function (event) {
-    event.preventDefault();
-    const text = box.value.trim();
-    if (!text) return;
-    act(async function () {
-      await api("POST", base + "/messages", { text: text });
-      box.value = "";
-      fetchNewer();
-    });
-  });
-  box.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey) {
-      event.preventDefault();
-      interject.requestSubmit();
-    }
-  });
-
-  // The sidebar is re-rendered on refresh, so its forms are handled by delegation.
-  const sidebar = document.getElementById("sidebar");
-  sidebar.addEventListener("submit", function (event) {
-    const form = event.target;
-    if (form.id === "add-member") {
-      event.preventDefault();
-      act(async function () {
-        await api("POST", base + "/members", { persona_id: form.persona_id.value });
-        refresh("#sidebar");
-      });
-    } else if (form.hasAttribute("data-edit-member")) {
-      event.preventDefault();
-      const personaId = form.getAttribute("data-edit-member");
-      const persona = Object.assign({}, members()[personaId], { model: form.model.value, attitude: form.attitude.value });
-      act(async function () {
-        await api("PUT", base + "/members/" + encodeURIComponent(personaId), persona);
-        refresh("#sidebar");
-        toast(persona.name + " updated: later turns use the change.", "ok");
-      });
-    } else if (form.id === "rerun-form") {
-      event.preventDefault();
-      const change = form.change.value;
-      const body = change === "seed" ? { seed: Number(form.seed.value) }
-        : change === "scorer" ? { scorer: form.scorer.value }
-        : { persona_models: { [form.persona.value]: form.model.value } };
-      act(async function () {
-        const rerun = await api("POST", base + "/rerun", body);
-        window.location.href = "/compare/" + id + "/" + rerun.id;
-      });
-    }
-  });
-  sidebar.addEventListener("change", function (event) {
-    if (event.target.name !== "change") return;
-    const wanted = event.target.value;
-    sidebar.querySelectorAll("[data-rerun]").forEach(function (el) {
-      el.hidden = el.getAttribute("data-rerun") !== wanted;
-    });
-  });
-  sidebar.addEventListener("click", function (event) {
-    const remove = event.target.closest("[data-remove-member]");
-    if (!remove) return;
-    const personaId = remove.getAttribute("data-remove-member");
-    act(async function () {
-      await api("DELETE", base + "/members/" + encodeURIComponent(personaId));
-      refresh("#sidebar");
-    });
-  });
-  document.querySelector(".sidebar-toggle").addEventListener("click", function (event) {
-    const open = room.classList.toggle("sidebar-open");
-    event.currentTarget.setAttribute("aria-expanded", String(open));
-  });
 
   // --- memo, citations, forks ---
   const memoDialog = document.getElementById("memo-dialog");
@@ -429,4 +382,8 @@
       window.location.href = "/c/" + fork.id;
     });
   });
+  window.ThinkTank.room = {
+    el: room, id: id, base: base, act: act, refresh: refresh, fetchNewer: fetchNewer,
+    members: members, markDeleted: markDeleted,
+  };
 })();
