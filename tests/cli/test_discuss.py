@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -218,7 +219,7 @@ def test_the_bundled_model_runs_a_real_discussion_with_no_keys(tmp_path: Path) -
     # speaker may come back, but never twice in a row and the run still reaches its three messages.
     assert len(replies) == 3
     speakers = [m["speaker_id"] for m in replies]
-    assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), speakers
+    assert all(a != b for a, b in itertools.pairwise(speakers)), speakers
     assert len(set(speakers)) >= 2
 
 

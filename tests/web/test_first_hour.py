@@ -152,16 +152,21 @@ def test_a_key_the_provider_cannot_check_is_a_message_at_the_field(
     assert ui.get("/api/v1/keys").json() == []
 
 
-def test_a_rejected_or_duplicate_key_is_a_message_at_the_field(ui: TestClient, provider: FakeServer) -> None:
+def test_a_rejected_key_is_a_message_at_the_field_and_the_same_key_again_replaces_it(
+    ui: TestClient, provider: FakeServer
+) -> None:
     provider.queue(httpx2.Response(401, json={"error": {"message": "bad key"}}))
     rejected = ui.post("/ui/keys", data={"provider": "openai", "api_key": "sk-test-rejected-00001"})
     assert "rejected this key" in rejected.text
     provider.queue(httpx2.Response(200, json={"object": "list", "data": []}))
     stored = ui.post("/ui/keys", data={"provider": "openai", "api_key": "sk-test-accepted-00001"})
     assert 'id="key-error"' not in stored.text
+    # One key per provider: the same key again is checked again and replaces the old row (issue 17:
+    # fingerprints are per user), so it is not an error and never makes a second row.
+    provider.queue(httpx2.Response(200, json={"object": "list", "data": []}))
     again = ui.post("/ui/keys", data={"provider": "openai", "api_key": "sk-test-accepted-00001"})
-    assert "already registered" in again.text
-    assert 'id="key-error"' in again.text
+    assert 'id="key-error"' not in again.text
+    assert [k["provider"] for k in ui.get("/api/v1/keys").json()] == ["openai"]
 
 
 def test_whatever_the_key_store_raises_the_fragment_answers_with_a_message(
