@@ -238,11 +238,28 @@ def test_a_conversation_deleted_elsewhere_says_so(browse: Browsing) -> None:
     page = browse.page
     cid = scripted(browse)
     browse.go(f"/c/{cid}")
+    page.locator("#next-turn:enabled").wait_for()
     api(browse, "DELETE", f"/conversations/{cid}")
-    page.click("#next-turn")
+    # The live stream says so at once (nothing to click); an action taken before it arrives would
+    # answer 404 and say the same.
     page.locator("#deleted-notice").wait_for()
     assert status(page).startswith("deleted")
     assert page.locator("#run-controls").is_hidden()
     assert page.locator("#interjection").is_disabled()
     # The action's 404 and the live stream's refused reconnects are expected here.
     browse.console.errors[:] = [e for e in browse.console.errors if "404" not in e]
+
+
+def test_an_action_on_a_conversation_deleted_elsewhere_says_so(browse: Browsing) -> None:
+    """Without the live stream's word (it never connects here), the action's 404 says it."""
+    page = browse.page
+    page.route("**/events?*", lambda route: route.abort())
+    cid = scripted(browse)
+    browse.go(f"/c/{cid}")
+    page.locator("#next-turn:enabled").wait_for()
+    api(browse, "DELETE", f"/conversations/{cid}")
+    page.click("#next-turn")
+    page.locator("#deleted-notice").wait_for()
+    assert status(page).startswith("deleted")
+    assert page.locator("#interjection").is_disabled()
+    browse.console.errors[:] = [e for e in browse.console.errors if "404" not in e and "ERR_FAILED" not in e]
