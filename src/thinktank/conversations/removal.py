@@ -53,8 +53,7 @@ class Removal:
     async def forget(self, user_id: str, conversation_id: str) -> None:
         """A conversation kept only for its session has ended: once its run is over, it goes."""
         live = self.registry.loaded(conversation_id)
-        if live is not None and live.running:
-            assert live.runner is not None
+        if live is not None and live.runner is not None and not live.runner.done():
             await asyncio.wait({live.runner})
         with contextlib.suppress(repo.NotFound):
             await self.ownership.run(Target(user_id, conversation_id), Delete())
