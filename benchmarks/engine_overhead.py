@@ -29,12 +29,12 @@ from _common import (
     watching_scripted_model,
     write,
 )
+from thinktank.conversations import ConversationService
 from thinktank.engine.engine import ConversationEngine
 from thinktank.events.log import EventBus
 from thinktank.library.loader import load_library
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.stack import ModelFactory
-from thinktank.service import ConversationService
 from thinktank.store.db import Database
 from thinktank.store.repository import LOCAL_USER_ID
 from thinktank.store.scope import scoped

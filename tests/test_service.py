@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from thinktank.conversations import ConversationService
 from thinktank.domain import Message
 from thinktank.engine.setup import ConversationSpec
 from thinktank.errors import ConversationBusy
@@ -16,7 +17,6 @@ from thinktank.library.loader import load_library
 from thinktank.models.ids import SCRIPTED
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.stack import ModelFactory
-from thinktank.service import ConversationService
 from thinktank.store import repository as repo
 from thinktank.store.db import Database
 from thinktank.store.repository import LOCAL_USER_ID
@@ -140,7 +140,7 @@ async def test_idle_conversations_leave_memory_and_come_back_whole(service: Conv
     )
     (await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)).used_at -= 3600
     assert service.unload_idle(idle_seconds=600) == 1
-    assert set(service._live) == {used.id}
+    assert set(service._parts.registry.ids()) == {used.id}
     back = await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)
     assert said is not None
     assert (back.engine.messages[-1].index, back.engine.messages[-1].text) == (said.index, said.text)

@@ -19,6 +19,7 @@ from thinktank.accounts.crypto import load_fingerprint_secret, load_keyring
 from thinktank.accounts.keys import KeyStore, validate_with_provider
 from thinktank.accounts.ratelimit import RateLimiter, RedisRateLimiter
 from thinktank.accounts.tiers import Tiers, load_tiers
+from thinktank.conversations import ConversationService
 from thinktank.events.log import Bus, EventBus
 from thinktank.events.redis_bus import RedisEventBus
 from thinktank.jobs.scale import Scale, connect
@@ -28,7 +29,6 @@ from thinktank.models.resilience.deadline import Deadlines
 from thinktank.models.stack import ModelFactory
 from thinktank.ops.profiles import offered_local_models, profile_of, rate_limits
 from thinktank.pricing.prices import Pricer
-from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx2
 
+from thinktank.conversations import ConversationService
 from thinktank.domain import Message, Persona
 from thinktank.domain.vocabulary import SETTLED
 from thinktank.engine.setup import ConversationSpec
@@ -31,7 +32,6 @@ from thinktank.models.keys import ProviderKeys
 from thinktank.models.scripted import Latency
 from thinktank.models.stack import ModelFactory
 from thinktank.pricing.prices import Pricer
-from thinktank.service import ConversationService
 from thinktank.store.db import Database
 from thinktank.store.repository import LOCAL_USER_ID
 from thinktank.store.scope import scoped

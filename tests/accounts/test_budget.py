@@ -18,6 +18,7 @@ from tests.services import fresh_postgres_database
 from tests.store.test_migrations import upgrade
 from thinktank.accounts.budget import UserBudget
 from thinktank.accounts.tiers import Tier, Tiers, load_tiers
+from thinktank.conversations import ConversationService
 from thinktank.domain import Message
 from thinktank.engine.setup import ConversationSpec
 from thinktank.errors import BudgetExceeded, ConfigurationError, UserError
@@ -26,7 +27,6 @@ from thinktank.library.loader import load_library
 from thinktank.models.ids import SCRIPTED, parse_model_id
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.stack import ModelFactory
-from thinktank.service import ConversationService
 from thinktank.store.db import Database
 from thinktank.store.tables import CostRecord, User
 

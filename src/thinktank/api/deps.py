@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from thinktank.accounts.tokens import user_for_token
+from thinktank.conversations import ConversationService
 from thinktank.errors import CsrfFailed, NotSignedIn
-from thinktank.service import ConversationService
 from thinktank.store.repository import LOCAL_USER_ID
 from thinktank.store.scope import set_user_scope, system_scope
 

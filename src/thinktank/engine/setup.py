@@ -1,6 +1,7 @@
 """Turn a request ("this template" or "this topic with these people") into a running engine.
 
-Used by the CLI now and the API later, so both start conversations the same way.
+The CLI starts conversations here, and the service restores stored ones through `build_engine`, so
+an engine is put together in one place.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from thinktank.domain import DiscussionMode, Persona
+from thinktank.domain import DiscussionMode, Message, Persona
+from thinktank.engine.budget import Budget
 from thinktank.engine.context import DEFAULT_BUDGET_TOKENS, ContextWindow
 from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
 from thinktank.engine.events import EventSink, discard
 from thinktank.engine.members import Member, seat
+from thinktank.engine.totals import CostTotals
 from thinktank.errors import UserError
 from thinktank.library.loader import Library
 from thinktank.models.ids import ModelId
@@ -79,11 +82,60 @@ def resolve_personas(
     return topic, mode, personas, messages
 
 
-def build_scorer(spec: ConversationSpec, factory: ModelFactory, members: Sequence[Member]) -> Scorer:
-    if spec.scorer == "heuristic":
+@dataclass(frozen=True, kw_only=True)
+class ModelChoice:
+    """The models a conversation chose beyond its personas' own: one model for everyone, the scorer's
+    and the summariser's."""
+
+    override: ModelId | None = None
+    scorer: ScorerName = "heuristic"
+    scorer_model: ModelId | None = None
+    summary_model: ModelId | None = None
+
+
+def build_scorer(
+    scorer: ScorerName, *, model: ModelId | None, factory: ModelFactory, members: Sequence[Member]
+) -> Scorer:
+    if scorer == "heuristic":
         return HeuristicScorer()
-    model = spec.scorer_model or members[0].models[0]
-    return LlmScorer(factory.build(model), model_id=model)
+    chosen = model or members[0].models[0]
+    return LlmScorer(factory.build(chosen), model_id=chosen)
+
+
+def build_engine(
+    config: EngineConfig,
+    *,
+    personas: Sequence[Persona],
+    choice: ModelChoice,
+    factory: ModelFactory,
+    context: ContextWindow,
+    sink: EventSink = discard,
+    persistence: Persistence | None = None,
+    history: Sequence[Message] = (),
+    totals: CostTotals | None = None,
+    budget: Budget | None = None,
+) -> ConversationEngine:
+    """The one way an engine is put together, for a new conversation (the CLI) and for a stored one
+    (the service restores it with its history, books and budget)."""
+    members = [seat(p, factory, override=choice.override) for p in personas]
+    summarizer = None
+    if choice.summary_model is not None:
+        summarizer = Member(personas[0], (choice.summary_model,), factory.build(choice.summary_model))
+    scorer = build_scorer(choice.scorer, model=choice.scorer_model, factory=factory, members=members)
+    return ConversationEngine(
+        config,
+        members=members,
+        orchestrator=TurnOrchestrator(scorer, seed=config.seed),
+        pricer=factory.pricer,
+        context=context,
+        sink=sink,
+        persistence=persistence,
+        clock=factory.clock,
+        summarizer=summarizer,
+        history=history,
+        totals=totals,
+        budget=budget,
+    )
 
 
 def start_conversation(
@@ -95,11 +147,7 @@ def start_conversation(
     persistence: Persistence | None = None,
 ) -> ConversationEngine:
     topic, mode, personas, messages = resolve_personas(spec, library)
-    members = [seat(p, factory, override=spec.model_override) for p in personas]
     seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
-    summarizer = None
-    if spec.summary_model is not None:
-        summarizer = Member(personas[0], (spec.summary_model,), factory.build(spec.summary_model))
     config = EngineConfig(
         topic=topic,
         mode=mode,
@@ -110,14 +158,18 @@ def start_conversation(
         max_cost=spec.max_cost,
         reply_tokens=spec.reply_tokens,
     )
-    return ConversationEngine(
+    choice = ModelChoice(
+        override=spec.model_override,
+        scorer=spec.scorer,
+        scorer_model=spec.scorer_model,
+        summary_model=spec.summary_model,
+    )
+    return build_engine(
         config,
-        members=members,
-        orchestrator=TurnOrchestrator(build_scorer(spec, factory, members), seed=seed),
-        pricer=factory.pricer,
+        personas=personas,
+        choice=choice,
+        factory=factory,
         context=ContextWindow(budget_tokens=spec.context_budget_tokens),
         sink=sink,
         persistence=persistence,
-        clock=factory.clock,
-        summarizer=summarizer,
     )

@@ -19,9 +19,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from thinktank.assembly import service_from_settings
+from thinktank.conversations import ConversationService
 from thinktank.jobs.scale import BATCH_JOB, DRIVE_JOB, QUEUE_NAME, redis_settings
 from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from thinktank.service import ConversationService
 from thinktank.settings import Settings
 from thinktank.store.db import Database
 from thinktank.store.scope import scoped

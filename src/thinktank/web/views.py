@@ -11,9 +11,9 @@ from thinktank.accounts.keys import KEYED_PROVIDERS
 from thinktank.api.routes.conversations import conversation_public
 from thinktank.api.routes.models import list_models
 from thinktank.api.schemas import ConversationPublic
+from thinktank.conversations import ConversationService, Live
 from thinktank.domain import Persona
 from thinktank.domain.library import ConversationTemplate
-from thinktank.service import ConversationService, Live
 from thinktank.store import repository as repo
 from thinktank.store.tables import Conversation
 

@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.schemas import ConversationCreate, ConversationPage, ConversationPublic, MemberPublic
+from thinktank.conversations import Live
 from thinktank.domain import DiscussionMode, Persona
 from thinktank.engine.export import transcript_json, transcript_markdown
 from thinktank.engine.setup import ConversationSpec
 from thinktank.errors import UnknownIdError
 from thinktank.models.ids import parse_model_id
-from thinktank.service import Live
 from thinktank.store import repository as repo
 from thinktank.store.tables import Conversation
 

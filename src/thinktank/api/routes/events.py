@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from thinktank.api.deps import CurrentUser, Service
-from thinktank.service import DELETED_EVENT
+from thinktank.conversations import DELETED_EVENT
 
 router = APIRouter(tags=["events"])
 

@@ -12,9 +12,9 @@ from thinktank.accounts.local_servers import LocalServers, ServerInfo
 from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.errors import error_body
 from thinktank.api.routes.keys import keystore_of
+from thinktank.conversations import ConversationService
 from thinktank.errors import ProviderFailure, TransientFailure, Unauthorized
 from thinktank.models.local_server import OLLAMA_DEFAULT_URL, PROVIDER
-from thinktank.service import ConversationService
 
 router = APIRouter(tags=["local server"])
 
