@@ -34,6 +34,7 @@ from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistenc
 from thinktank.engine.events import ErrorOccurred, Event, EventSink, MessageCompleted, StateChanged
 from thinktank.engine.members import Member, seat
 from thinktank.engine.setup import ConversationSpec, ScorerName, build_scorer, resolve_personas
+from thinktank.engine.totals import CostTotals
 from thinktank.errors import ConversationBusy, ServiceUnavailable, UnknownIdError, UserError
 from thinktank.events.log import Bus
 from thinktank.jobs import wire
@@ -1103,6 +1104,75 @@ class ConversationService:
         then the conversation's events are forgotten."""
         await self.bus.publish(conversation_id, {"type": DELETED_EVENT, "conversation_id": conversation_id})
         await self.bus.forget(conversation_id)
+
+    # --- Reads for the edge (API and pages) ---
+    # The API and the pages reach conversations only through these (and the methods above), never
+    # through the database or the table of live conversations: where a conversation is held (here,
+    # restored on demand, or by another process) stays this service's business.
+
+    async def engine(self, *, user_id: str, conversation_id: str) -> ConversationEngine:
+        """The conversation's engine, to read its state, members, messages and totals; changes go
+        through this service's methods so that they reach whichever process holds it."""
+        return (await self.live(user_id=user_id, conversation_id=conversation_id)).engine
+
+    async def check_access(self, *, user_id: str, conversation_id: str) -> None:
+        """Raises `NotFound` unless the conversation exists and is this user's (before a stream of
+        its events is opened)."""
+        await self.live(user_id=user_id, conversation_id=conversation_id)
+
+    async def running_here(self, *, user_id: str, conversation_id: str) -> bool:
+        """Whether this process is running the conversation in auto mode right now (its runner,
+        which writes the memo at the end, has not finished)."""
+        live = await self.live(user_id=user_id, conversation_id=conversation_id)
+        return live.runner is not None and not live.runner.done()
+
+    async def conversation(self, *, user_id: str, conversation_id: str) -> Conversation:
+        """The stored row: title, settings, fork point, run mode (`NotFound` if not this user's)."""
+        async with self.db.session() as session:
+            return await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+
+    async def conversations(
+        self, *, user_id: str, limit: int, cursor: str | None, search: str | None
+    ) -> tuple[list[Conversation], str | None]:
+        """A page of my conversations, newest first, and the cursor of the next page."""
+        async with self.db.session() as session:
+            return await repo.list_conversations(
+                session, user_id=user_id, limit=limit, cursor=cursor, search=search
+            )
+
+    async def all_conversations(self, *, user_id: str) -> list[Conversation]:
+        async with self.db.session() as session:
+            return await repo.all_conversations(session, user_id=user_id)
+
+    async def spending(self, *, user_id: str, conversation_ids: Sequence[str] | None = None) -> repo.Spending:
+        """What I spent, by day and conversation; only on these conversations when they are given."""
+        async with self.db.session() as session:
+            return await repo.spending(session, user_id=user_id, conversation_ids=conversation_ids)
+
+    async def costs(self, *, user_id: str, conversation_id: str) -> CostTotals:
+        """A conversation's stored costs (`NotFound` first if it is not this user's)."""
+        async with self.db.session() as session:
+            await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+            return await repo.load_totals(session, user_id=user_id, conversation_id=conversation_id)
+
+    async def daily_costs(self, *, user_id: str, days: int) -> list[dict[str, Any]]:
+        async with self.db.session() as session:
+            return await repo.daily_costs(session, user_id=user_id, days=days)
+
+    async def my_persona(self, *, user_id: str, persona_id: str) -> Persona:
+        """One of my own personas (`NotFound` for a library one: those are not mine to edit)."""
+        async with self.db.session() as session:
+            row = await repo.get_user_persona(session, user_id=user_id, slug=persona_id)
+        return Persona.model_validate(row.data)
+
+    async def save_persona(self, *, user_id: str, persona: Persona, create: bool) -> None:
+        """Store one of my personas: `create` refuses an id I already use, else it must exist."""
+        async with self.db.session() as session:
+            await repo.save_user_persona(session, user_id=user_id, persona=persona, create=create)
+
+    async def delete_persona(self, *, user_id: str, persona_id: str) -> None:
+        async with self.db.session() as session:
+            await repo.delete_user_persona(session, user_id=user_id, slug=persona_id)
 
 
 def _refuse_ended(status: str, reason: str) -> None:

@@ -11,10 +11,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from thinktank.api.deps import get_current_user, get_service
 from thinktank.domain import DISCUSSION_MODES
 from thinktank.domain.library import Attitude, ExperienceLevel
 from thinktank.errors import NotSignedIn
+from thinktank.presenters.deps import get_current_user, get_service
 from thinktank.service import ConversationService
 from thinktank.web.assets import TEMPLATES_DIR
 from thinktank.web.markdown import render_markdown
