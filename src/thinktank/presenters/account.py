@@ -10,6 +10,8 @@ from thinktank.accounts.retention import AccountData
 
 
 class Preferences(BaseModel):
+    """What is kept of my conversations and for how long, and my analytics choice."""
+
     model_config = ConfigDict(extra="forbid")
     data_retention: Literal["none", "session", "permanent"] = Field(
         description="none: nothing stored beyond the live session; session: deleted when it ends; permanent"
@@ -30,6 +32,8 @@ async def preferences_of(data: AccountData, user_id: str) -> Preferences:
 
 
 class ExportedUser(BaseModel):
+    """Who the export belongs to."""
+
     id: str
     email: str | None
     display_name: str
@@ -37,11 +41,15 @@ class ExportedUser(BaseModel):
 
 
 class ExportedKey(BaseModel):
+    """A stored API key, by provider only: never the key."""
+
     provider: str
     is_valid: bool
 
 
 class ExportedToken(BaseModel):
+    """A personal API token, by name and prefix only: never the token."""
+
     name: str
     prefix: str
 

@@ -12,6 +12,8 @@ from thinktank.service import ConversationService
 
 
 class KeyPublic(BaseModel):
+    """One of my API keys: its provider and last four characters, never the key."""
+
     provider: str
     last4: str
     is_valid: bool

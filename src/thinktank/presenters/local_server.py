@@ -12,6 +12,8 @@ from thinktank.service import ConversationService
 
 
 class ServerPublic(BaseModel):
+    """My local model server: its URL, whether it has a key, the models it lists."""
+
     base_url: str
     has_key: bool
     models: list[str] = Field(description="As model ids: openai-compatible:NAME")
@@ -19,11 +21,15 @@ class ServerPublic(BaseModel):
 
 
 class DetectedServer(BaseModel):
+    """An Ollama found on its default port, offered for use."""
+
     base_url: str
     models: list[str]
 
 
 class LocalServerStatus(BaseModel):
+    """My server (if any) and an Ollama found on this machine (if any)."""
+
     server: ServerPublic | None
     ollama: DetectedServer | None = Field(description="An Ollama answering on its default port")
 

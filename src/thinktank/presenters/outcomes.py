@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 
 class CostPublic(BaseModel):
+    """What something cost, as plain decimal strings (USD)."""
+
     raw_usd: str | None = Field(description="What the provider charges; null when a price is unknown")
     billed_usd: str | None = Field(description="What is billed (with any markup); null when unknown")
 
@@ -22,6 +24,8 @@ class LinePublic(CostPublic):
 
 
 class TotalsPublic(BaseModel):
+    """A conversation's costs: in all, and by persona, provider and model."""
+
     total: LinePublic
     by_persona: dict[str, LinePublic] = Field(
         description="Persona ids, and `orchestrator`, `summaries` and `memo` for the panel's overhead"
@@ -31,16 +35,22 @@ class TotalsPublic(BaseModel):
 
 
 class DailyCost(LinePublic):
+    """One UTC day of my spend, in all and by provider."""
+
     day: str = Field(description="UTC date, YYYY-MM-DD")
     by_provider: dict[str, LinePublic]
 
 
 class MemoUsage(BaseModel):
+    """The tokens the chair that wrote the memo used."""
+
     input_tokens: int
     output_tokens: int
 
 
 class MemoAttemptPublic(BaseModel):
+    """One chair asked to write the memo: its model, why it failed (if it did), its cost."""
+
     model_id: str
     error: str | None
     cost: CostPublic
@@ -60,6 +70,8 @@ class MemoPublic(BaseModel):
 
 
 class CompareSide(BaseModel):
+    """One conversation of a comparison: its setup, what it cost and its memo."""
+
     id: str
     title: str
     change: str | None = Field(description="What the rerun changed; null for the original")
@@ -72,11 +84,15 @@ class CompareSide(BaseModel):
 
 
 class Comparison(BaseModel):
+    """A rerun and its original (or any two conversations), side by side."""
+
     first: CompareSide
     second: CompareSide
 
 
 class ForkNode(BaseModel):
+    """A conversation in its family tree, with the forks made from it."""
+
     id: str
     title: str
     forked_at: int | None
@@ -84,12 +100,16 @@ class ForkNode(BaseModel):
 
 
 class DayUsage(BaseModel):
+    """Tokens used today, the plan's limit and what is left (null: no limit)."""
+
     tokens_used: int
     tokens_limit: int | None
     tokens_left: int | None
 
 
 class MonthUsage(DayUsage):
+    """This month: tokens, what was billed, and the plan's credits left."""
+
     billed_usd: str
     credits_usd: str | None
     credits_left_usd: str | None

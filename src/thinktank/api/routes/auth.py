@@ -22,16 +22,22 @@ class LinkRequest(BaseModel):
 
 
 class LinkSent(BaseModel):
+    """The answer to a sign-in link request, the same for every address."""
+
     status: str = Field(description="The same words whether or not the address can sign in")
 
 
 class Me(BaseModel):
+    """The signed-in user (email and tier are null for the implicit local user)."""
+
     id: str
     email: str | None
     tier: str | None
 
 
 class SessionPublic(BaseModel):
+    """Who I am, and the CSRF token of my browser session."""
+
     user: Me
     csrf_token: str | None = Field(description="Send it back as X-CSRF-Token (browser sessions only)")
 
