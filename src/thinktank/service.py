@@ -34,7 +34,6 @@ from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistenc
 from thinktank.engine.events import ErrorOccurred, Event, EventSink, MessageCompleted, StateChanged
 from thinktank.engine.members import Member, seat
 from thinktank.engine.setup import ConversationSpec, ScorerName, build_scorer, resolve_personas
-from thinktank.engine.totals import CostTotals
 from thinktank.errors import ConversationBusy, ServiceUnavailable, UnknownIdError, UserError
 from thinktank.events.log import Bus
 from thinktank.jobs import wire
@@ -1149,11 +1148,13 @@ class ConversationService:
         async with self.db.session() as session:
             return await repo.spending(session, user_id=user_id, conversation_ids=conversation_ids)
 
-    async def costs(self, *, user_id: str, conversation_id: str) -> CostTotals:
-        """A conversation's stored costs (`NotFound` first if it is not this user's)."""
+    async def costs(self, *, user_id: str, conversation_id: str) -> dict[str, Any]:
+        """A conversation's stored costs as `CostTotals.to_json()` (`NotFound` first if it is not
+        this user's)."""
         async with self.db.session() as session:
             await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
-            return await repo.load_totals(session, user_id=user_id, conversation_id=conversation_id)
+            totals = await repo.load_totals(session, user_id=user_id, conversation_id=conversation_id)
+        return totals.to_json()
 
     async def daily_costs(self, *, user_id: str, days: int) -> list[dict[str, Any]]:
         async with self.db.session() as session:

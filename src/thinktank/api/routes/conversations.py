@@ -182,8 +182,7 @@ async def read_memo(conversation_id: str, service: Service, user: CurrentUser) -
 @router.get("/conversations/{conversation_id}/costs", response_model=TotalsPublic)
 async def conversation_costs(conversation_id: str, service: Service, user: CurrentUser) -> TotalsPublic:
     """Tokens and cost by persona (with `orchestrator` and `summaries`), provider and model; raw, billed."""
-    totals = await service.costs(user_id=user, conversation_id=conversation_id)
-    return TotalsPublic.model_validate(totals.to_json())
+    return TotalsPublic.model_validate(await service.costs(user_id=user, conversation_id=conversation_id))
 
 
 @router.get("/usage", response_model=UsagePublic)
