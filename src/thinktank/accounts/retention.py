@@ -23,6 +23,7 @@ from thinktank.domain.vocabulary import RETENTIONS as RETENTIONS
 from thinktank.domain.vocabulary import Retention as Retention
 from thinktank.errors import UserError
 from thinktank.store import repository as repo
+from thinktank.store.db import Database
 from thinktank.store.tables import (
     ApiToken,
     Conversation,
@@ -166,3 +167,31 @@ async def delete_account(session: AsyncSession, *, user_id: str) -> None:
         await session.execute(delete(table).where(table.user_id == user_id))
     await session.execute(delete(User).where(User.id == user_id))
     await session.commit()
+
+
+class AccountData:
+    """A user's preferences and the export of everything they own, for the API and the pages: each
+    call opens its own session."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def preferences(self, *, user_id: str) -> UserPreferences:
+        async with self._db.session() as session:
+            return await preferences(session, user_id=user_id)
+
+    async def set_preferences(
+        self, *, user_id: str, data_retention: str, delete_after_days: int | None, allow_analytics: bool
+    ) -> UserPreferences:
+        async with self._db.session() as session:
+            return await set_preferences(
+                session,
+                user_id=user_id,
+                data_retention=data_retention,
+                delete_after_days=delete_after_days,
+                allow_analytics=allow_analytics,
+            )
+
+    async def export(self, *, user_id: str) -> dict[str, Any]:
+        async with self._db.session() as session:
+            return await export_account(session, user_id=user_id)

@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinktank.accounts.tokens import create_user
 from thinktank.errors import TooManyAttempts, UserError
+from thinktank.store.db import Database
+from thinktank.store.scope import system_scope
 from thinktank.store.tables import BrowserSession, LoginToken, User
 
 log = logging.getLogger(__name__)
@@ -196,3 +198,46 @@ class SignIn:
         row.revoked_at = self._now()
         await session.commit()
         return row.user_id
+
+
+class BrowserSignIn:
+    """`SignIn` for the API's routes: each step in its own session, outside any one user's scope
+    (before sign-in there is no user yet; a session cookie is looked up across users)."""
+
+    def __init__(self, signin: SignIn, db: Database) -> None:
+        self.signin = signin
+        self._db = db
+
+    @property
+    def attempts(self) -> SlidingWindow:
+        return self.signin.attempts
+
+    async def send_link(self, *, email: str, client: str) -> None:
+        with system_scope():
+            async with self._db.session() as session:
+                await self.signin.send_link(session, email=email, client=client)
+
+    async def redeem(self, *, token: str, client: str) -> NewSession:
+        """Finds or creates the user behind the link and opens their browser session."""
+        with system_scope():
+            async with self._db.session() as session:
+                return await self.signin.redeem(session, token=token, client=client)
+
+    async def sign_in(self, *, email: str) -> NewSession:
+        """A browser session for an email a sign-in provider has verified (a new user on first use)."""
+        with system_scope():
+            async with self._db.session() as session:
+                user = await session.scalar(select(User).where(User.email == email))
+                if user is None:
+                    user = await create_user(session, email=email)
+                return await self.signin.open_session(session, user_id=user.id)
+
+    async def session_user(self, *, token: str) -> BrowserSession | None:
+        with system_scope():
+            async with self._db.session() as session:
+                return await self.signin.session_user(session, token=token)
+
+    async def close_session(self, *, token: str) -> None:
+        with system_scope():
+            async with self._db.session() as session:
+                await self.signin.close_session(session, token=token)

@@ -15,6 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thinktank.errors import UnknownIdError, UserError
+from thinktank.store.db import Database
+from thinktank.store.scope import system_scope
 from thinktank.store.tables import ApiToken, User, UserPreferences
 
 TOKEN_PREFIX = "tt_"
@@ -90,3 +92,32 @@ async def user_for_token(session: AsyncSession, token: str) -> str | None:
     row.last_used = datetime.now(UTC)
     await session.commit()
     return row.user_id
+
+
+class Users:
+    """Users and their API tokens for the API and the pages: each call opens its own session."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, user_id: str) -> User | None:
+        async with self._db.session() as session:
+            return await session.get(User, user_id)
+
+    async def issue_token(self, *, user_id: str, name: str) -> IssuedToken:
+        async with self._db.session() as session:
+            return await issue_token(session, user_id=user_id, name=name)
+
+    async def list_tokens(self, *, user_id: str) -> list[ApiToken]:
+        async with self._db.session() as session:
+            return await list_tokens(session, user_id=user_id)
+
+    async def revoke_token(self, *, user_id: str, token_id: str) -> None:
+        async with self._db.session() as session:
+            await revoke_token(session, user_id=user_id, token_id=token_id)
+
+    async def user_for_token(self, token: str) -> str | None:
+        """Whose token it is: a lookup across users, so outside any one user's scope."""
+        with system_scope():
+            async with self._db.session() as session:
+                return await user_for_token(session, token)

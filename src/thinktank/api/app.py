@@ -15,8 +15,10 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from thinktank.accounts.oauth import OAuthSignIn, providers_from_env
-from thinktank.accounts.signin import LogMailer, Mailer, SignIn, SmtpMailer
+from thinktank.accounts.retention import AccountData
+from thinktank.accounts.signin import BrowserSignIn, LogMailer, Mailer, SignIn, SmtpMailer
 from thinktank.accounts.tiers import load_tiers
+from thinktank.accounts.tokens import Users
 from thinktank.api import errors
 from thinktank.api.guards import MAX_BODY_BYTES, BodyLimit, LocalOriginGuard
 from thinktank.api.routes import (
@@ -32,12 +34,13 @@ from thinktank.api.routes import (
     tokens,
 )
 from thinktank.api.routes import library as library_routes
-from thinktank.api.schemas import ERROR_RESPONSES
 from thinktank.assembly import factory_from_settings, open_keystore, running_service
 from thinktank.library.loader import load_library
 from thinktank.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from thinktank.presenters.schemas import ERROR_RESPONSES
 from thinktank.settings import Settings, check_secrets
 from thinktank.store.db import Database
+from thinktank.web import account as account_forms
 from thinktank.web import fragments, pages, servers
 from thinktank.web.assets import STATIC_DIR
 from thinktank.web.render import build_templates, error_page, install_redirects
@@ -96,13 +99,17 @@ def create_app(
     app.state.heartbeat_seconds = heartbeat_seconds
     app.state.auth = settings.auth
     app.state.cookie_secure = settings.cookie_secure
+    # The account services the routes use; the conversation service joins them at start-up.
+    app.state.users = Users(db)
+    app.state.account_data = AccountData(db)
     app.state.signin = None
     app.state.oauth = None
     if settings.auth == "multi" and settings.secret_key:
         mailer: Mailer = (
             SmtpMailer(settings.smtp_url, sender=settings.mail_from) if settings.smtp_url else LogMailer()
         )
-        app.state.signin = SignIn(secret=settings.secret_key, mailer=mailer, public_url=settings.public_url)
+        signin = SignIn(secret=settings.secret_key, mailer=mailer, public_url=settings.public_url)
+        app.state.signin = BrowserSignIn(signin, db)
         app.state.oauth = OAuthSignIn(
             providers=providers_from_env(settings.env),
             secret=settings.secret_key,
@@ -174,6 +181,7 @@ def create_app(
 
     app.include_router(pages.router)
     app.include_router(fragments.router)
+    app.include_router(account_forms.router)
     app.include_router(servers.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

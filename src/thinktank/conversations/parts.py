@@ -23,6 +23,7 @@ from thinktank.conversations.model_rules import ModelRules
 from thinktank.conversations.operations import Handlers
 from thinktank.conversations.ownership import Ownership
 from thinktank.conversations.personas import UserLibrary
+from thinktank.conversations.reads import ConversationReads
 from thinktank.conversations.registry import Registry
 from thinktank.conversations.removal import Removal
 from thinktank.conversations.runs import AutoRuns
@@ -68,6 +69,7 @@ class Parts:
     removal: Removal
     upkeep: Upkeep
     pages: MessagePages
+    reads: ConversationReads
     personas: UserLibrary
     plans: Plans
     user_models: UserModels
@@ -122,6 +124,7 @@ def assemble(needs: Needs) -> Parts:
             metrics=needs.metrics,
         ),
         pages=MessagePages(db, registry=registry),
+        reads=ConversationReads(db, registry=registry),
         personas=personas,
         plans=plans,
         user_models=user_models,

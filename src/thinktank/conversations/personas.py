@@ -33,3 +33,18 @@ class UserLibrary:
     async def persona(self, *, user_id: str, persona_id: str) -> Persona:
         """A persona of the user's own or of the library (the user's wins on the same id)."""
         return (await self.of(user_id)).persona(persona_id)
+
+    async def my_persona(self, *, user_id: str, persona_id: str) -> Persona:
+        """One of my own personas (`NotFound` for a library one: those are not mine to edit)."""
+        async with self.db.session() as session:
+            row = await repo.get_user_persona(session, user_id=user_id, slug=persona_id)
+        return Persona.model_validate(row.data)
+
+    async def save_persona(self, *, user_id: str, persona: Persona, create: bool) -> None:
+        """Store one of my personas: `create` refuses an id I already use, else it must exist."""
+        async with self.db.session() as session:
+            await repo.save_user_persona(session, user_id=user_id, persona=persona, create=create)
+
+    async def delete_persona(self, *, user_id: str, persona_id: str) -> None:
+        async with self.db.session() as session:
+            await repo.delete_user_persona(session, user_id=user_id, slug=persona_id)

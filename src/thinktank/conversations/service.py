@@ -81,6 +81,17 @@ class ConversationService:
         self.check_persona_models, self.memo = parts.rules.check_persona, parts.memos.memo
         self.end_session_conversations = parts.removal.end_session_conversations
         self.delete_account = parts.removal.delete_account
+        reads = parts.reads  # the API's and the pages' only way to look at conversations
+        self.engine, self.check_access, self.running_here = (
+            reads.engine,
+            reads.check_access,
+            reads.running_here,
+        )
+        self.conversation, self.conversations = reads.conversation, reads.conversations
+        self.all_conversations, self.spending = reads.all_conversations, reads.spending
+        self.costs, self.daily_costs = reads.costs, reads.daily_costs
+        self.my_persona, self.save_persona = parts.personas.my_persona, parts.personas.save_persona
+        self.delete_persona = parts.personas.delete_persona
 
     async def close(self) -> None:
         await self.batches.close()

@@ -8,12 +8,15 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import ImmutableMultiDict
 
-from thinktank.api.schemas import ConversationCreate, PersonaIn
 from thinktank.domain.library import ConversationTemplate, slug_of
 from thinktank.errors import InvalidModelIdError, UnknownIdError, UserError
+from thinktank.presenters.schemas import ConversationCreate, PersonaIn
 
 M = TypeVar("M", bound=BaseModel)
 Fields = ImmutableMultiDict[str, Any]
+# A form sent back with messages next to its fields is a normal answer for htmx to show, not a
+# failed request: 200 keeps the browser console clean (it logs every 4xx as an error).
+FORM_ERRORS = 200
 FieldErrors = dict[str, str]
 """Field name (dotted, as in the form) -> message; "" holds errors that belong to no one field."""
 

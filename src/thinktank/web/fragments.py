@@ -6,32 +6,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx2
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from thinktank.accounts import retention
-from thinktank.accounts.keys import KEYED_PROVIDERS
-from thinktank.api.deps import CurrentUser, Service
-from thinktank.api.routes.conversations import create_conversation
-from thinktank.api.routes.keys import keystore_of, list_keys
-from thinktank.api.routes.library import persona_draft
-from thinktank.api.schemas import ConversationCreate
 from thinktank.domain import Persona
 from thinktank.engine.members import chain_for
 from thinktank.engine.prompts import system_prompt
 from thinktank.engine.setup import ConversationSpec, resolve_personas
 from thinktank.errors import (
-    PermanentFailure,
     ProviderFailure,
-    ProviderUnreachable,
-    TransientFailure,
     UserError,
 )
 from thinktank.models.ids import parse_model_id
+from thinktank.presenters.conversations import create_conversation
+from thinktank.presenters.deps import CurrentUser, Service
+from thinktank.presenters.library import persona_draft
+from thinktank.presenters.schemas import ConversationCreate
 from thinktank.pricing.estimate import estimate_conversation_cost
-from thinktank.store import repository as repo
 from thinktank.web.forms import (
+    FORM_ERRORS,
     FieldErrors,
     conversation_fields,
     panel_problem,
@@ -54,9 +47,6 @@ from thinktank.web.views import (
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/ui", include_in_schema=False)
 MAX_JUMP = 5000
-# A form sent back with messages next to its fields is a normal answer for htmx to show, not a
-# failed request: 200 keeps the browser console clean (it logs every 4xx as an error).
-FORM_ERRORS = 200
 
 
 def redirect(to: str) -> Response:
@@ -109,7 +99,7 @@ async def memo(request: Request, conversation_id: str, service: Service, user: C
 
 
 async def _start(service: Service, user: str, body: ConversationCreate, *, run_mode: str) -> Response:
-    created = await create_conversation(body, service, user)
+    created = await create_conversation(service, user, body)
     if run_mode == "auto":
         await service.set_run_mode(user_id=user, conversation_id=created.id, mode="auto")
     return redirect(f"/c/{created.id}")
@@ -221,10 +211,7 @@ async def save_persona(request: Request, service: Service, user: CurrentUser) ->
             errors = {"id": "a persona's id cannot change; duplicate it to make a new one"}
         else:
             try:
-                async with service.db.session() as session:
-                    await repo.save_user_persona(
-                        session, user_id=user, persona=persona, create=editing is None
-                    )
+                await service.save_persona(user_id=user, persona=persona, create=editing is None)
                 return redirect(f"/personas#mine-{persona.id}")
             except UserError as error:
                 errors = {"id" if "id" in str(error) else "": str(error)}
@@ -273,8 +260,7 @@ async def preview_persona(request: Request, user: CurrentUser) -> Response:
 
 @router.delete("/personas/{persona_id}", response_class=HTMLResponse)
 async def delete_persona(persona_id: str, service: Service, user: CurrentUser) -> Response:
-    async with service.db.session() as session:
-        await repo.delete_user_persona(session, user_id=user, slug=persona_id)
+    await service.delete_persona(user_id=user, persona_id=persona_id)
     return HTMLResponse("")
 
 
@@ -297,107 +283,3 @@ async def history_rows(
 async def delete_conversation(conversation_id: str, service: Service, user: CurrentUser) -> Response:
     await service.delete(user_id=user, conversation_id=conversation_id)
     return HTMLResponse("")
-
-
-# --- settings ----------------------------------------------------------------------------------
-
-
-async def _keys(
-    request: Request, service: Service, user: str, *, errors: FieldErrors, status: int, chosen: str = ""
-) -> Response:
-    return render(
-        request,
-        "_keys.html",
-        status_code=status,
-        keys=await list_keys(service, user),
-        providers=KEYED_PROVIDERS,
-        errors=errors,
-        chosen=chosen,
-    )
-
-
-def _network_failure(error: BaseException | None) -> bool:
-    """Somewhere in its causes, the network between us and the provider failed (an SDK's own
-    connection error wraps the HTTP client's)."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, (httpx2.TransportError, OSError)):
-            return True
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return False
-
-
-def key_problem(error: Exception, provider: str) -> str:
-    """Why a key was not stored, in the user's words. The key store may report a provider's answer
-    itself or wrapped in a UserError; anything else is our side failing, said as such."""
-    if isinstance(error, ProviderUnreachable):
-        return str(error)
-    failure = error if isinstance(error, ProviderFailure) else error.__context__
-    if isinstance(failure, TransientFailure) or _network_failure(error):
-        return (
-            f"{provider} could not be reached to check the key ({type(failure).__name__}); "
-            "nothing was stored, try again in a moment"
-        )
-    if isinstance(failure, PermanentFailure):
-        return f"{provider} rejected this key: check that it is complete, active and for {provider}"
-    if isinstance(failure, ProviderFailure):
-        return f"{provider} could not check the key: {failure}"
-    if isinstance(error, UserError):
-        return str(error)
-    return "the key could not be checked or stored because of a problem on our side; try again"
-
-
-@router.post("/keys", response_class=HTMLResponse)
-async def add_key(request: Request, service: Service, user: CurrentUser) -> Response:
-    form = await request.form()
-    provider, api_key = str(form.get("provider") or ""), str(form.get("api_key") or "").strip()
-    try:
-        if len(api_key) < 8:
-            raise UserError("paste the whole key: it is longer than 8 characters")
-        await keystore_of(service).add_user_key(user_id=user, provider=provider, api_key=api_key)
-    except Exception as error:  # whatever goes wrong, the form says so at the field: never a 500
-        if not isinstance(error, (UserError, ProviderFailure, ProviderUnreachable)) and not _network_failure(
-            error
-        ):
-            log.exception("storing a %s key failed", provider)
-        problem = key_problem(error, provider)
-        return await _keys(
-            request, service, user, errors={"api_key": problem}, status=FORM_ERRORS, chosen=provider
-        )
-    return await _keys(request, service, user, errors={}, status=200)
-
-
-@router.delete("/keys/{provider}", response_class=HTMLResponse)
-async def remove_key(request: Request, provider: str, service: Service, user: CurrentUser) -> Response:
-    await keystore_of(service).remove_user_key(user_id=user, provider=provider)
-    return await _keys(request, service, user, errors={}, status=200)
-
-
-@router.post("/preferences", response_class=HTMLResponse)
-async def save_preferences(request: Request, service: Service, user: CurrentUser) -> Response:
-    form = await request.form()
-    retention_choice = str(form.get("data_retention") or "")
-    days = str(form.get("delete_after_days") or "").strip()
-    errors: FieldErrors = {}
-    if retention_choice not in ("none", "session", "permanent"):
-        errors["data_retention"] = "choose none, session or permanent"
-    if days and (not days.isdigit() or not 1 <= int(days) <= 3650):
-        errors["delete_after_days"] = "a whole number of days from 1 to 3650, or empty to keep"
-    if not errors:
-        async with service.db.session() as session:
-            await retention.set_preferences(
-                session,
-                user_id=user,
-                data_retention=retention_choice,
-                delete_after_days=int(days) if days else None,
-                allow_analytics=form.get("allow_analytics") == "on",
-            )
-    async with service.db.session() as session:
-        saved = await retention.preferences(session, user_id=user)
-    return render(
-        request,
-        "_preferences.html",
-        preferences=saved,
-        errors=errors,
-        saved=not errors,
-    )

@@ -1,4 +1,4 @@
-"""Full pages. Each reads through the same service and repository calls as the JSON API."""
+"""Full pages. Each reads through the same service methods and presenters as the JSON API."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from thinktank.accounts.keys import KEYED_PROVIDERS
-from thinktank.api.routes.account import get_preferences
-from thinktank.api.routes.keys import list_keys
-from thinktank.api.routes.library import template_public
-from thinktank.api.routes.local_server import local_server_status
-from thinktank.api.schemas import MAX_TOPIC
 from thinktank.domain import Persona
 from thinktank.errors import ConversationBusy
-from thinktank.store import repository as repo
+from thinktank.presenters.account import preferences_of
+from thinktank.presenters.deps import AccountDataDep
+from thinktank.presenters.keys import my_keys
+from thinktank.presenters.library import template_public
+from thinktank.presenters.local_server import local_server_status
+from thinktank.presenters.schemas import MAX_TOPIC
 from thinktank.web.charts import bar_chart
 from thinktank.web.render import PageUser, UiService, render
 from thinktank.web.views import (
@@ -138,9 +138,7 @@ async def persona_new(
 
 @router.get("/personas/{persona_id}/edit", response_class=HTMLResponse)
 async def persona_edit(request: Request, persona_id: str, service: UiService, user: PageUser) -> Response:
-    async with service.db.session() as session:
-        row = await repo.get_user_persona(session, user_id=user, slug=persona_id)
-        persona = Persona.model_validate(row.data)
+    persona = await service.my_persona(user_id=user, persona_id=persona_id)
     return await _builder(request, service, user, persona=persona.model_dump(), editing=persona_id)
 
 
@@ -155,15 +153,17 @@ async def history(
 
 
 @router.get("/settings", response_class=HTMLResponse)
-async def settings_page(request: Request, service: UiService, user: PageUser) -> Response:
+async def settings_page(
+    request: Request, service: UiService, data: AccountDataDep, user: PageUser
+) -> Response:
     budget = await service.budget_for(user)
     return render(
         request,
         "settings.html",
         active="settings",
-        keys=await list_keys(service, user),
+        keys=await my_keys(service, user),
         providers=KEYED_PROVIDERS,
-        preferences=await get_preferences(service, user),
+        preferences=await preferences_of(data, user),
         usage=await budget.usage(),
         status=await local_server_status(service, user),
     )
@@ -171,9 +171,8 @@ async def settings_page(request: Request, service: UiService, user: PageUser) ->
 
 @router.get("/costs", response_class=HTMLResponse)
 async def costs(request: Request, service: UiService, user: PageUser) -> Response:
-    async with service.db.session() as session:
-        spent = await repo.spending(session, user_id=user)
-        conversations = {c.id: c for c in await repo.all_conversations(session, user_id=user)}
+    spent = await service.spending(user_id=user)
+    conversations = {c.id: c for c in await service.all_conversations(user_id=user)}
     names = {pid: p.name for pid, p in (await known_personas(service, user)).items()}
 
     def billed(line: dict[str, Any]) -> Decimal:
@@ -212,10 +211,7 @@ async def compare(request: Request, first: str, second: str, service: UiService,
         sides = await service.compare(user_id=user, first=first, second=second)
     except ConversationBusy:
         sides = None
-    async with service.db.session() as session:
-        rows = [
-            await repo.get_conversation(session, user_id=user, conversation_id=c) for c in (first, second)
-        ]
+    rows = [await service.conversation(user_id=user, conversation_id=c) for c in (first, second)]
     return render(
         request,
         "compare.html",

@@ -11,11 +11,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from thinktank.api.deps import get_current_user, get_service
 from thinktank.conversations import ConversationService
 from thinktank.domain import DISCUSSION_MODES
 from thinktank.domain.library import Attitude, ExperienceLevel
 from thinktank.errors import NotSignedIn
+from thinktank.presenters.deps import get_current_user, get_service
 from thinktank.web.assets import TEMPLATES_DIR
 from thinktank.web.markdown import render_markdown
 

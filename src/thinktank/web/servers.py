@@ -6,14 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from thinktank.api.deps import CurrentUser, Service
-from thinktank.api.routes.local_server import local_server_status, local_servers
 from thinktank.errors import ProviderFailure, UserError
-from thinktank.web.forms import FieldErrors
+from thinktank.presenters.deps import CurrentUser, Service
+from thinktank.presenters.local_server import local_server_status, local_servers
+from thinktank.web.forms import FORM_ERRORS, FieldErrors
 from thinktank.web.render import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-FORM_ERRORS = 200  # as fragments.FORM_ERRORS: a form with messages is a normal answer for htmx
 
 
 async def server_section(

@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from thinktank.accounts.keys import KEYED_PROVIDERS
-from thinktank.api.routes.conversations import conversation_public
-from thinktank.api.routes.models import list_models
-from thinktank.api.schemas import ConversationPublic
-from thinktank.conversations import ConversationService, Live
+from thinktank.conversations import ConversationService
 from thinktank.domain import Persona
 from thinktank.domain.library import ConversationTemplate
-from thinktank.store import repository as repo
+from thinktank.presenters.conversations import conversation_public
+from thinktank.presenters.models import model_availability
+from thinktank.presenters.schemas import ConversationPublic
 from thinktank.store.tables import Conversation
 
 ROOM_PAGE = 50
@@ -36,7 +35,7 @@ def similar_templates(templates: Iterable[ConversationTemplate], wanted: str) ->
 async def available_models(service: ConversationService, user_id: str) -> list[str]:
     """Only models that can be called here now, with my keys and my local server's models: the
     builder and pickers offer nothing else."""
-    return [m.model_id for m in await list_models(service, user_id) if m.available]
+    return [m.model_id for m in await model_availability(service, user_id) if m.available]
 
 
 async def model_choices(
@@ -100,14 +99,13 @@ async def message_views(
 async def panel_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
     """The room's sidebar: members, the latest pick, who can join, branches, the rerun form. It is
     re-rendered after every message, so it reads nothing else."""
-    live = await service.live(user_id=user_id, conversation_id=conversation_id)
-    async with service.db.session() as session:
-        row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
-    members = {m.persona.id: m.persona for m in live.engine.members}
+    engine = await service.engine(user_id=user_id, conversation_id=conversation_id)
+    row = await service.conversation(user_id=user_id, conversation_id=conversation_id)
+    members = {m.persona.id: m.persona for m in engine.members}
     everyone = [*service.library.personas.values(), *await service.my_personas(user_id)]
-    last_decision = next((m.decision for m in reversed(live.engine.messages) if m.decision is not None), None)
+    last_decision = next((m.decision for m in reversed(engine.messages) if m.decision is not None), None)
     return {
-        "conversation": conversation_public(row, live),
+        "conversation": conversation_public(row, engine),
         "members": members,
         "members_json": {pid: p.model_dump(mode="json") for pid, p in members.items()},
         "last_decision": None if last_decision is None else last_decision.to_json(),
@@ -118,37 +116,42 @@ async def panel_context(service: ConversationService, user_id: str, conversation
     }
 
 
-def memo_pending(live: Live, row: Conversation, memo: dict[str, Any] | None) -> bool:
+def memo_pending(*, status: str, running_here: bool, row: Conversation, memo: dict[str, Any] | None) -> bool:
     """Whether the memo a run writes at its end is on its way: then the room waits for it instead
     of offering to pay for another. Its runner still going says so here; a run driven elsewhere (a
     worker) says so by having finished in auto mode a moment ago."""
-    if memo is not None or live.engine.status != "finished":
+    if memo is not None or status != "finished":
         return False
-    if live.runner is not None and not live.runner.done():
+    if running_here:
         return True
     updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
     return row.run_mode == "auto" and datetime.now(UTC) - updated < MEMO_PATIENCE
 
 
 async def memo_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
-    live = await service.live(user_id=user_id, conversation_id=conversation_id)
-    known = await known_personas(service, user_id, live.engine.personas)
+    engine = await service.engine(user_id=user_id, conversation_id=conversation_id)
+    known = await known_personas(service, user_id, engine.personas)
     memo = await service.memo(user_id=user_id, conversation_id=conversation_id)
-    async with service.db.session() as session:
-        row = await repo.get_conversation(session, user_id=user_id, conversation_id=conversation_id)
+    row = await service.conversation(user_id=user_id, conversation_id=conversation_id)
+    # Only a finished run without its memo yet needs to know (a snapshot from another process costs a read).
+    running_here = (
+        memo is None
+        and engine.status == "finished"
+        and await service.running_here(user_id=user_id, conversation_id=conversation_id)
+    )
     return {
         "memo": memo,
-        "memo_pending": memo_pending(live, row, memo),
+        "memo_pending": memo_pending(status=engine.status, running_here=running_here, row=row, memo=memo),
         "names": {pid: p.name for pid, p in known.items()},
         "models": await available_models(service, user_id),
     }
 
 
 async def room_context(service: ConversationService, user_id: str, conversation_id: str) -> dict[str, Any]:
-    live = await service.live(user_id=user_id, conversation_id=conversation_id)
+    engine = await service.engine(user_id=user_id, conversation_id=conversation_id)
     # Subscribe from before the snapshot: what lands in between arrives twice and the page keeps one.
     # Mid-reply, from before that turn began: the words said so far are replayed, not lost.
-    speaking = live.engine.busy or live.engine.status == "running"
+    speaking = engine.busy or engine.status == "running"
     since = (speaking and await service.bus.open_turn(conversation_id)) or await service.bus.last_id(
         conversation_id
     )
@@ -161,11 +164,11 @@ async def room_context(service: ConversationService, user_id: str, conversation_
         context
         | await memo_context(service, user_id, conversation_id)
         | {
-            "fresh_fork": fork_point is not None and len(live.engine.messages) == fork_point + 1,
+            "fresh_fork": fork_point is not None and len(engine.messages) == fork_point + 1,
             "messages": messages,
             "has_older": bool(messages) and messages[0]["index"] > 0,
             "since": since,
-            "avatars": await avatars_for(service, user_id, live.engine.personas),
+            "avatars": await avatars_for(service, user_id, engine.personas),
             "usage": await budget.usage(),
         }
     )
@@ -175,11 +178,10 @@ async def conversation_rows(
     service: ConversationService, user_id: str, *, search: str | None, cursor: str | None
 ) -> tuple[list[tuple[ConversationPublic, dict[str, Any]]], str | None]:
     """A page of my conversations, newest first, each with what it cost."""
-    async with service.db.session() as session:
-        rows, next_cursor = await repo.list_conversations(
-            session, user_id=user_id, limit=25, cursor=cursor, search=search or None
-        )
-        spent = await repo.spending(session, user_id=user_id, conversation_ids=[r.id for r in rows])
+    rows, next_cursor = await service.conversations(
+        user_id=user_id, limit=25, cursor=cursor, search=search or None
+    )
+    spent = await service.spending(user_id=user_id, conversation_ids=[r.id for r in rows])
     result = []
     for row in rows:
         totals = spent.by_conversation.get(row.id)

@@ -3,20 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from thinktank.accounts.oauth import OAuthSignIn
-from thinktank.accounts.signin import SESSION_LIFETIME, NewSession, SignIn
-from thinktank.accounts.tokens import create_user
-from thinktank.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, Service
+from thinktank.accounts.signin import SESSION_LIFETIME, BrowserSignIn, NewSession
 from thinktank.errors import ConfigurationError
-from thinktank.store.scope import system_scope
-from thinktank.store.tables import User
+from thinktank.presenters.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentUser, Service, UsersDep
 
 router = APIRouter(tags=["sign-in"])
 OAUTH_COOKIE = "tt_oauth"
@@ -27,8 +21,29 @@ class LinkRequest(BaseModel):
     email: str = Field(min_length=3, max_length=320)
 
 
-def _signin(request: Request) -> SignIn:
-    signin: SignIn | None = request.app.state.signin
+class LinkSent(BaseModel):
+    """The answer to a sign-in link request, the same for every address."""
+
+    status: str = Field(description="The same words whether or not the address can sign in")
+
+
+class Me(BaseModel):
+    """The signed-in user (email and tier are null for the implicit local user)."""
+
+    id: str
+    email: str | None
+    tier: str | None
+
+
+class SessionPublic(BaseModel):
+    """Who I am, and the CSRF token of my browser session."""
+
+    user: Me
+    csrf_token: str | None = Field(description="Send it back as X-CSRF-Token (browser sessions only)")
+
+
+def _signin(request: Request) -> BrowserSignIn:
+    signin: BrowserSignIn | None = request.app.state.signin
     if signin is None:
         raise ConfigurationError("sign-in is for multi-user mode (THINKTANK_AUTH=multi)")
     return signin
@@ -38,24 +53,17 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/auth/magic-link", status_code=202)
-async def request_link(body: LinkRequest, request: Request, service: Service) -> dict[str, str]:
+@router.post("/auth/magic-link", status_code=202, response_model=LinkSent)
+async def request_link(body: LinkRequest, request: Request) -> LinkSent:
     """Email a single-use sign-in link (valid 15 minutes). The answer is the same for any address."""
-    with system_scope():  # no user yet
-        async with service.db.session() as session:
-            await _signin(request).send_link(session, email=body.email, client=_client(request))
-    return {"status": "if that address can sign in, a link is on its way"}
+    await _signin(request).send_link(email=body.email, client=_client(request))
+    return LinkSent(status="if that address can sign in, a link is on its way")
 
 
 @router.get("/auth/magic-link/verify", response_model=None)
-async def verify_link(
-    request: Request, service: Service, token: str = Query(..., max_length=200)
-) -> Response:
+async def verify_link(request: Request, token: str = Query(..., max_length=200)) -> Response:
     """Open a browser session from a sign-in link, then go to the app."""
-    signin = _signin(request)
-    with system_scope():  # finds or creates the user behind the link
-        async with service.db.session() as session:
-            opened = await signin.redeem(session, token=token, client=_client(request))
+    opened = await _signin(request).redeem(token=token, client=_client(request))
     return _signed_in(request, opened)
 
 
@@ -109,7 +117,6 @@ async def oauth_start(provider: str, request: Request) -> Response:
 async def oauth_callback(
     provider: str,
     request: Request,
-    service: Service,
     code: str = Query(..., max_length=2000),
     state: str = Query(..., max_length=500),
 ) -> Response:
@@ -117,34 +124,26 @@ async def oauth_callback(
     email = await _oauth(request).finish(
         provider, code=code, state=state, cookie=request.cookies.get(OAUTH_COOKIE)
     )
-    with system_scope():
-        async with service.db.session() as session:
-            user = await session.scalar(select(User).where(User.email == email))
-            if user is None:
-                user = await create_user(session, email=email)
-            opened = await _signin(request).open_session(session, user_id=user.id)
-    return _signed_in(request, opened)
+    return _signed_in(request, await _signin(request).sign_in(email=email))
 
 
-@router.get("/auth/session")
-async def current_session(request: Request, service: Service, user: CurrentUser) -> dict[str, Any]:
+@router.get("/auth/session", response_model=SessionPublic)
+async def current_session(request: Request, users: UsersDep, user: CurrentUser) -> SessionPublic:
     """Who I am, and the CSRF token a browser sends back as X-CSRF-Token on changes."""
-    async with service.db.session() as session:
-        row = await session.get(User, user)
-    return {
-        "user": {"id": user, "email": row.email if row else None, "tier": row.tier if row else None},
-        "csrf_token": request.cookies.get(CSRF_COOKIE),
-    }
+    row = await users.get(user)
+    return SessionPublic(
+        user=Me(id=user, email=row.email if row else None, tier=row.tier if row else None),
+        csrf_token=request.cookies.get(CSRF_COOKIE),
+    )
 
 
 @router.post("/auth/sign-out", status_code=204)
 async def sign_out(request: Request, service: Service, user: CurrentUser) -> Response:
     """End this browser session; conversations kept only for the session (retention "session") go too."""
     token = request.cookies.get(SESSION_COOKIE)
-    if token and request.app.state.signin is not None:
-        with system_scope():
-            async with service.db.session() as session:
-                await request.app.state.signin.close_session(session, token=token)
+    signin: BrowserSignIn | None = request.app.state.signin
+    if token and signin is not None:
+        await signin.close_session(token=token)
     await service.end_session_conversations(user_id=user)
     response = Response(status_code=204)  # no body at all: a 204 with one breaks keep-alive
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from thinktank.api.deps import CurrentUser, Service
 from thinktank.batches import BatchPublic, BatchSpec
+from thinktank.presenters.deps import CurrentUser, Service
 
 router = APIRouter(tags=["batches"])
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from thinktank.api.deps import CurrentUser, Service
 from thinktank.conversations import DELETED_EVENT
+from thinktank.presenters.deps import CurrentUser, Service
 
 router = APIRouter(tags=["events"])
 
@@ -33,7 +33,7 @@ async def conversation_events(
     missed events are gone (another server process, or too long ago): refetch the messages.
     `conversation.deleted` is the last event of a conversation that was deleted: the stream ends.
     """
-    await service.live(user_id=user, conversation_id=conversation_id)
+    await service.check_access(user_id=user, conversation_id=conversation_id)
     heartbeat = request.app.state.heartbeat_seconds
     # A reconnect's Last-Event-ID is newer than the page's `since`, so it wins.
     events = await service.bus.subscribe(conversation_id, last_event_id or since, heartbeat=heartbeat)

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from thinktank.api.deps import CurrentUser, Service
-from thinktank.api.schemas import PersonaIn, PersonaPublic, TemplatePublic
 from thinktank.domain import Persona
-from thinktank.domain.library import slug_of
-from thinktank.engine.drafting import MAX_SENTENCE, draft_persona
-from thinktank.engine.members import chain_for
+from thinktank.engine.drafting import MAX_SENTENCE
 from thinktank.errors import UnknownIdError, UserError
 from thinktank.library.loader import closest
-from thinktank.models.ids import parse_model_id
-from thinktank.models.stack import ModelFactory
-from thinktank.pricing.estimate import estimate_conversation_cost
-from thinktank.pricing.prices import Cost
-from thinktank.store import repository as repo
+from thinktank.presenters.deps import CurrentUser, Service
+from thinktank.presenters.library import PersonaDraftPublic, persona_draft, template_public
+from thinktank.presenters.schemas import PersonaIn, PersonaPublic, TemplatePublic
 
 router = APIRouter(tags=["personas and templates"])
 
@@ -54,19 +46,12 @@ class DraftRequest(BaseModel):
     model: str | None = Field(None, description="Model id that writes the draft (default: the substitute)")
 
 
-async def persona_draft(service: Service, user: str, *, sentence: str, model: str | None) -> dict[str, Any]:
-    """A persona drafted by the chosen model, as the builder's fields (not saved)."""
-    factory = await service.factory_for(user)
-    model_id = parse_model_id(model) if model else factory.substitute
-    draft = await draft_persona(sentence, model=factory.build(model_id))
-    fields = draft.model_dump(exclude_none=True)
-    return fields | {"id": slug_of(draft.name), "model": str(model_id)}
-
-
-@router.post("/personas/draft")
-async def draft_a_persona(body: DraftRequest, service: Service, user: CurrentUser) -> dict[str, Any]:
+# Fields the model left unset stay out, as they do in the builder's form.
+@router.post("/personas/draft", response_model=PersonaDraftPublic, response_model_exclude_none=True)
+async def draft_a_persona(body: DraftRequest, service: Service, user: CurrentUser) -> PersonaDraftPublic:
     """Draft a persona from one sentence with the chosen model; edit it, then POST /personas to save."""
-    return await persona_draft(service, user, sentence=body.sentence, model=body.model)
+    fields = await persona_draft(service, user, sentence=body.sentence, model=body.model)
+    return PersonaDraftPublic.model_validate(fields)
 
 
 @router.get("/personas/{persona_id}", response_model=PersonaPublic)
@@ -81,8 +66,7 @@ async def get_persona(persona_id: str, service: Service, user: CurrentUser) -> P
 async def create_persona(body: PersonaIn, service: Service, user: CurrentUser) -> PersonaPublic:
     persona = Persona.model_validate(body.model_dump())
     service.check_persona_models(persona)
-    async with service.db.session() as session:
-        await repo.save_user_persona(session, user_id=user, persona=persona, create=True)
+    await service.save_persona(user_id=user, persona=persona, create=True)
     return PersonaPublic(source="mine", persona=persona)
 
 
@@ -94,15 +78,13 @@ async def update_persona(
         raise UserError(f"the body's id {body.id!r} does not match the URL's {persona_id!r}")
     persona = Persona.model_validate(body.model_dump())
     service.check_persona_models(persona)
-    async with service.db.session() as session:
-        await repo.save_user_persona(session, user_id=user, persona=persona, create=False)
+    await service.save_persona(user_id=user, persona=persona, create=False)
     return PersonaPublic(source="mine", persona=persona)
 
 
 @router.delete("/personas/{persona_id}", status_code=204)
 async def delete_persona(persona_id: str, service: Service, user: CurrentUser) -> Response:
-    async with service.db.session() as session:
-        await repo.delete_user_persona(session, user_id=user, slug=persona_id)
+    await service.delete_persona(user_id=user, persona_id=persona_id)
     return Response(status_code=204)
 
 
@@ -120,40 +102,8 @@ async def duplicate_persona(
     except ValidationError as exc:
         problem = exc.errors()[0]
         raise UserError(f"new_id: {problem['msg']}") from None
-    async with service.db.session() as session:
-        await repo.save_user_persona(session, user_id=user, persona=copy, create=True)
+    await service.save_persona(user_id=user, persona=copy, create=True)
     return PersonaPublic(source="mine", persona=copy)
-
-
-def _usd(cost: Cost) -> str | None:
-    return None if cost.billed is None else f"{cost.billed:.4f}"
-
-
-def template_public(
-    service: Service, template_id: str, *, factory: ModelFactory | None = None
-) -> TemplatePublic:
-    """With the cost on the personas' own models, and on what will answer with these keys (the
-    server's, or a user's factory): a panel without keys runs free on the local model."""
-    template = service.library.template(template_id)
-    factory = factory or service.factory
-    personas = service.library.template_personas(template)
-    runs = {p.id: chain_for(p, factory).models[0] for p in personas}
-    wanted, running = (
-        estimate_conversation_cost(
-            personas,
-            template.estimated_messages,
-            pricer=factory.pricer,
-            topic=template.initial_prompt,
-            model_for=model_for,
-        )
-        for model_for in (None, lambda p: runs[p.id])
-    )
-    return TemplatePublic(
-        **template.model_dump(),
-        estimated_cost_usd=_usd(wanted),
-        running_cost_usd=_usd(running),
-        runs_on=[str(runs[p.id]) for p in personas],
-    )
 
 
 @router.get("/templates", response_model=list[TemplatePublic])

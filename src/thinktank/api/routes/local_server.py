@@ -8,13 +8,16 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktank.accounts.local_servers import LocalServers, ServerInfo
-from thinktank.api.deps import CurrentUser, Service
 from thinktank.api.errors import error_body
-from thinktank.api.routes.keys import keystore_of
-from thinktank.conversations import ConversationService
 from thinktank.errors import ProviderFailure, TransientFailure, Unauthorized
-from thinktank.models.local_server import OLLAMA_DEFAULT_URL, PROVIDER
+from thinktank.presenters.deps import CurrentUser, Service
+from thinktank.presenters.local_server import (
+    LocalServerStatus,
+    ServerPublic,
+    local_server_status,
+    local_servers,
+    server_public,
+)
 
 router = APIRouter(tags=["local server"])
 
@@ -25,36 +28,6 @@ class ServerIn(BaseModel):
     api_key: str | None = Field(None, max_length=400, description="Only if the server asks for one")
 
 
-class ServerPublic(BaseModel):
-    base_url: str
-    has_key: bool
-    models: list[str] = Field(description="As model ids: openai-compatible:NAME")
-    reachable: bool
-
-
-class DetectedServer(BaseModel):
-    base_url: str
-    models: list[str]
-
-
-class LocalServerStatus(BaseModel):
-    server: ServerPublic | None
-    ollama: DetectedServer | None = Field(description="An Ollama answering on its default port")
-
-
-def local_servers(service: ConversationService) -> LocalServers:
-    return LocalServers(keystore_of(service), service.factory.catalog)
-
-
-def server_public(info: ServerInfo) -> ServerPublic:
-    return ServerPublic(
-        base_url=info.base_url,
-        has_key=info.has_key,
-        models=[f"{PROVIDER}:{m}" for m in info.models],
-        reachable=bool(info.models),
-    )
-
-
 def failure_response(failure: ProviderFailure) -> JSONResponse:
     """A server that does not answer is 503 (try again when it runs); one that answers wrongly is
     the caller's URL or key to fix (400)."""
@@ -62,18 +35,6 @@ def failure_response(failure: ProviderFailure) -> JSONResponse:
         return JSONResponse(error_body("server_unreachable", str(failure)), status_code=503)
     code = "key_rejected" if isinstance(failure, Unauthorized) else "not_openai_compatible"
     return JSONResponse(error_body(code, str(failure)), status_code=400)
-
-
-async def local_server_status(service: ConversationService, user: str) -> LocalServerStatus:
-    mine = await local_servers(service).current(user_id=user)
-    detected = await service.factory.catalog.detect_ollama()
-    already = mine is not None and mine.base_url == OLLAMA_DEFAULT_URL
-    return LocalServerStatus(
-        server=server_public(mine) if mine is not None else None,
-        ollama=DetectedServer(base_url=OLLAMA_DEFAULT_URL, models=[f"{PROVIDER}:{m}" for m in detected])
-        if detected and not already
-        else None,
-    )
 
 
 @router.get("/local-server", response_model=LocalServerStatus)

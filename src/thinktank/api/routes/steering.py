@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Header, Query, Response
 
-from thinktank.api.deps import CurrentUser, Service
-from thinktank.api.schemas import (
+from thinktank.domain import Message, Persona
+from thinktank.errors import UserError
+from thinktank.presenters.deps import CurrentUser, Service
+from thinktank.presenters.schemas import (
     ContinueRequest,
     Interjection,
     MemberAdd,
@@ -17,8 +19,6 @@ from thinktank.api.schemas import (
     TurnRequest,
     TurnResult,
 )
-from thinktank.domain import Message, Persona
-from thinktank.errors import UserError
 
 MAX_INDEX = 2**31 - 1
 """Message positions are 32-bit in the database: a larger cursor cannot match anything."""
@@ -112,11 +112,11 @@ async def take_turn(
         speaker=body.speaker if body else None,
         idempotency_key=idempotency_key,
     )
-    live = await service.live(user_id=user, conversation_id=conversation_id)
+    engine = await service.engine(user_id=user, conversation_id=conversation_id)
     return TurnResult(
         message=None if message is None else message_public(message),
-        status=live.engine.status,
-        stop_reason=live.engine.stop_reason,
+        status=engine.status,
+        stop_reason=engine.stop_reason,
     )
 
 

@@ -7,8 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktank.accounts import tokens as token_store
-from thinktank.api.deps import CurrentUser, Service
+from thinktank.presenters.deps import CurrentUser, UsersDep
 
 router = APIRouter(tags=["tokens"])
 
@@ -33,16 +32,14 @@ class TokenPublic(BaseModel):
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
-async def create_token(body: TokenCreate, service: Service, user: CurrentUser) -> TokenCreated:
-    async with service.db.session() as session:
-        issued = await token_store.issue_token(session, user_id=user, name=body.name)
+async def create_token(body: TokenCreate, users: UsersDep, user: CurrentUser) -> TokenCreated:
+    issued = await users.issue_token(user_id=user, name=body.name)
     return TokenCreated(id=issued.id, name=issued.name, token=issued.token)
 
 
 @router.get("/tokens", response_model=list[TokenPublic])
-async def list_tokens(service: Service, user: CurrentUser) -> list[TokenPublic]:
-    async with service.db.session() as session:
-        rows = await token_store.list_tokens(session, user_id=user)
+async def list_tokens(users: UsersDep, user: CurrentUser) -> list[TokenPublic]:
+    rows = await users.list_tokens(user_id=user)
     return [
         TokenPublic(id=r.id, name=r.name, prefix=r.prefix, created_at=r.created_at, last_used=r.last_used)
         for r in rows
@@ -50,7 +47,6 @@ async def list_tokens(service: Service, user: CurrentUser) -> list[TokenPublic]:
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-async def revoke_token(token_id: str, service: Service, user: CurrentUser) -> Response:
-    async with service.db.session() as session:
-        await token_store.revoke_token(session, user_id=user, token_id=token_id)
+async def revoke_token(token_id: str, users: UsersDep, user: CurrentUser) -> Response:
+    await users.revoke_token(user_id=user, token_id=token_id)
     return Response(status_code=204)

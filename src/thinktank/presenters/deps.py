@@ -1,4 +1,4 @@
-"""Dependencies that read like types."""
+"""Dependencies that read like types, shared by the API and the pages."""
 
 from __future__ import annotations
 
@@ -7,16 +7,28 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from thinktank.accounts.tokens import user_for_token
+from thinktank.accounts.retention import AccountData
+from thinktank.accounts.signin import BrowserSignIn
+from thinktank.accounts.tokens import Users
 from thinktank.conversations import ConversationService
 from thinktank.errors import CsrfFailed, NotSignedIn
 from thinktank.store.repository import LOCAL_USER_ID
-from thinktank.store.scope import set_user_scope, system_scope
+from thinktank.store.scope import set_user_scope
 
 
 def get_service(request: Request) -> ConversationService:
     service: ConversationService = request.app.state.service
     return service
+
+
+def get_users(request: Request) -> Users:
+    users: Users = request.app.state.users
+    return users
+
+
+def get_account_data(request: Request) -> AccountData:
+    data: AccountData = request.app.state.account_data
+    return data
 
 
 SESSION_COOKIE = "tt_session"
@@ -36,21 +48,16 @@ async def get_current_user(request: Request) -> str:
 async def _identify(request: Request) -> str:
     if request.app.state.auth != "multi":
         return LOCAL_USER_ID
-    service = get_service(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
-        with system_scope():  # whose token is it: a lookup across users
-            async with service.db.session() as session:
-                user_id = await user_for_token(session, token.strip())
+        user_id = await get_users(request).user_for_token(token.strip())
         if user_id is not None:
             return user_id
         raise NotSignedIn("that API token is not valid (revoked, or never issued)")
     cookie = request.cookies.get(SESSION_COOKIE)
-    signin = request.app.state.signin
+    signin: BrowserSignIn | None = request.app.state.signin
     if cookie and signin is not None:
-        with system_scope():
-            async with service.db.session() as session:
-                browser = await signin.session_user(session, token=cookie)
+        browser = await signin.session_user(token=cookie)
         if browser is not None:
             if request.method not in SAFE_METHODS:
                 sent = request.headers.get("x-csrf-token", "")
@@ -62,3 +69,5 @@ async def _identify(request: Request) -> str:
 
 Service = Annotated[ConversationService, Depends(get_service)]
 CurrentUser = Annotated[str, Depends(get_current_user)]
+UsersDep = Annotated[Users, Depends(get_users)]
+AccountDataDep = Annotated[AccountData, Depends(get_account_data)]
