@@ -113,7 +113,7 @@ async def server_path() -> dict[str, Any]:
             with scoped(LOCAL_USER_ID):
                 await service.start()
                 row = await service.create(user_id=LOCAL_USER_ID, spec=panel_spec(messages=TURNS))
-                live = await service.live(user_id=LOCAL_USER_ID, conversation_id=row.id)
+                engine = await service.engine(user_id=LOCAL_USER_ID, conversation_id=row.id)
                 subscriber = Subscriber(await bus.subscribe(row.id, None))
                 watching = subscriber
 
@@ -121,7 +121,7 @@ async def server_path() -> dict[str, Any]:
                     await watching.caught_up(await bus.last_id(row.id))
 
                 with watching_scripted_model() as watch:
-                    result = await measure(live.engine, watch, settle=settle)
+                    result = await measure(engine, watch, settle=settle)
                 result["sse_bytes_per_turn"] = subscriber.bytes / TURNS
                 return result
         finally:

@@ -35,7 +35,7 @@ async def test_racing_requests_start_one_runner_and_never_two_turns_at_once(tmp_
             template_id="security-review", model_override=SCRIPTED, turn_delay=0.0, max_messages=8
         )
         row = await service.create(user_id=LOCAL_USER_ID, spec=spec)
-        live = await service.live(user_id=LOCAL_USER_ID, conversation_id=row.id)
+        live = await service._live(user_id=LOCAL_USER_ID, conversation_id=row.id)
         in_flight = max_in_flight = 0
         original = live.engine._speak
 
@@ -123,7 +123,7 @@ async def test_one_idempotency_key_sent_ten_times_at_once_takes_one_turn(
     assert all(isinstance(r, ConversationBusy) for r in others), others
     assert messages
     assert {m.index for m in messages} == {1}
-    live = await service.live(user_id=LOCAL_USER_ID, conversation_id=row.id)
+    live = await service._live(user_id=LOCAL_USER_ID, conversation_id=row.id)
     assert live.engine.persona_message_count() == 1
     again = await service.take_turn(
         user_id=LOCAL_USER_ID, conversation_id=row.id, speaker=None, idempotency_key="same"
@@ -138,10 +138,10 @@ async def test_idle_conversations_leave_memory_and_come_back_whole(service: Conv
     said = await service.take_turn(
         user_id=LOCAL_USER_ID, conversation_id=idle.id, speaker=None, idempotency_key=None
     )
-    (await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)).used_at -= 3600
+    (await service._live(user_id=LOCAL_USER_ID, conversation_id=idle.id)).used_at -= 3600
     assert service.unload_idle(idle_seconds=600) == 1
     assert set(service._parts.registry.ids()) == {used.id}
-    back = await service.live(user_id=LOCAL_USER_ID, conversation_id=idle.id)
+    back = await service._live(user_id=LOCAL_USER_ID, conversation_id=idle.id)
     assert said is not None
     assert (back.engine.messages[-1].index, back.engine.messages[-1].text) == (said.index, said.text)
 

@@ -250,8 +250,10 @@ async def run_in_process(
                     for cid in ids
                 )
             )
-            lives = [await service.live(user_id=LOCAL_USER_ID, conversation_id=cid) for cid in ids]
-            runners = [live.runner for live in lives if live.runner is not None]
+            runners = [
+                asyncio.create_task(service.run_ended(user_id=LOCAL_USER_ID, conversation_id=cid))
+                for cid in ids
+            ]
             pending: set[asyncio.Task[None]] = set(runners)
             while pending:
                 _, pending = await asyncio.wait(pending, timeout=1.0)
@@ -259,8 +261,8 @@ async def run_in_process(
                     on_progress(len(runners) - len(pending), len(runners))
             lag = await probe.stop()
         tally = Tally(config, RealCostEstimate(pricer, panels), started=started)
-        for cid, live in zip(ids, lives, strict=True):
-            engine = live.engine
+        for cid in ids:
+            engine = await service.engine(user_id=LOCAL_USER_ID, conversation_id=cid)
             tally.conversation(cid, engine.messages, status=engine.status, reason=engine.stop_reason)
         return _report("in-process", config, tally, started=started, lag=lag)
     finally:

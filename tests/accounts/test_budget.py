@@ -111,7 +111,7 @@ async def test_fifty_concurrent_turns_overshoot_the_daily_cap_by_at_most_one_mes
     assert usage["day"]["tokens_used"] == sum(m.usage.total_tokens for m in spoken)
     assert usage["day"]["tokens_used"] <= 6000 + largest
     refused = [r for r, m in zip(rows, results, strict=True) if m is None]
-    live = await tight.live(user_id=USER, conversation_id=refused[0].id)
+    live = await tight._live(user_id=USER, conversation_id=refused[0].id)
     assert live.engine.status == "paused"
     assert live.engine.stop_reason == "your daily token limit of 6,000 is reached (tight plan)"
     assert usage["day"]["tokens_left"] == max(6000 - usage["day"]["tokens_used"], 0)
@@ -170,7 +170,7 @@ async def test_a_user_at_the_cap_spends_nothing_more_not_even_on_the_scorer_or_a
     with pytest.raises(BudgetExceeded, match="daily token limit"):
         await tight.write_memo(user_id=USER, conversation_id=row.id)
     assert await budget.usage() == before
-    live = await tight.live(user_id=USER, conversation_id=row.id)
+    live = await tight._live(user_id=USER, conversation_id=row.id)
     assert live.engine.status == "paused"  # not ended: it goes on when the budget allows again
     await tight.resume(user_id=USER, conversation_id=row.id)
     assert live.engine.status == "idle"
@@ -213,7 +213,7 @@ async def test_monthly_credits_stop_a_priced_conversation_and_alerts_fire(
             max_messages=10,
         )
         row = await service.create(user_id=USER, spec=spec)
-        live = await service.live(user_id=USER, conversation_id=row.id)
+        live = await service._live(user_id=USER, conversation_id=row.id)
         with caplog.at_level(logging.WARNING):
             while live.engine.status not in ("paused", "finished"):
                 await service.take_turn(

@@ -26,7 +26,7 @@ def runner_ended(client: TestClient, conversation_id: str, timeout: float = 10.0
     service = client.app.state.service  # type: ignore[attr-defined]
 
     async def ended() -> bool:
-        live = await service.live(user_id=LOCAL_USER_ID, conversation_id=conversation_id)
+        live = await service._live(user_id=LOCAL_USER_ID, conversation_id=conversation_id)
         if live.runner is not None:
             await asyncio.wait({live.runner}, timeout=timeout)
         return live.runner is None or live.runner.done()
@@ -225,7 +225,7 @@ def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings) -> None:
         async def explode(**_: object) -> None:
             raise RuntimeError("secret internals: /etc/passwd")
 
-        unsafe_client.app.state.service.live = explode  # type: ignore[attr-defined]
+        unsafe_client.app.state.service.engine = explode  # type: ignore[attr-defined]
         response = unsafe_client.get(f"/api/v1/conversations/{cid}")
     assert response.status_code == 500
     assert response.json() == {

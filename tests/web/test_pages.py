@@ -250,7 +250,7 @@ def test_a_run_that_stopped_on_its_own_shows_why_above_the_continue_form(ui: Tes
     reason = "paused after 3 turns in a row produced no reply"
 
     async def stall() -> None:
-        live = await service.live(user_id=LOCAL_USER_ID, conversation_id=cid)
+        live = await service._live(user_id=LOCAL_USER_ID, conversation_id=cid)
         await live.engine._set_status("paused", reason)
 
     ui.portal.call(stall)  # type: ignore[union-attr]

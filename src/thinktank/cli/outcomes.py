@@ -114,9 +114,7 @@ def rerun_command(
                     scorer=scorer_name,
                     seed=seed,
                 )
-                live = await service.live(user_id=LOCAL_USER_ID, conversation_id=row.id)
-                if live.runner is not None:
-                    await live.runner
+                await service.run_ended(user_id=LOCAL_USER_ID, conversation_id=row.id)
                 return await service.compare(user_id=LOCAL_USER_ID, first=conversation_id, second=row.id)
 
     compared = on_database(settings, run)

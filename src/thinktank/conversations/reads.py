@@ -6,6 +6,7 @@ process) stays the service's business."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +38,13 @@ class ConversationReads:
         """Whether this process is running the conversation in auto mode right now (its runner,
         which writes the memo at the end, has not finished)."""
         return (await self.registry.live(user_id=user_id, conversation_id=conversation_id)).running
+
+    async def run_ended(self, *, user_id: str, conversation_id: str) -> None:
+        """Returns once this process's auto run of the conversation has ended (at once without one):
+        a command that started a run waits here before it reads the result."""
+        live = await self.registry.live(user_id=user_id, conversation_id=conversation_id)
+        if live.runner is not None:
+            await asyncio.wait({live.runner})
 
     async def conversation(self, *, user_id: str, conversation_id: str) -> Conversation:
         """The stored row: title, settings, fork point, run mode (`NotFound` if not this user's)."""

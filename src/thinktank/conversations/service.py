@@ -69,7 +69,7 @@ class ConversationService:
         # Queries and new conversations: the part's own method is the door's.
         self.start, self.purge = parts.upkeep.start, parts.upkeep.purge
         self.render_metrics = parts.upkeep.render_metrics
-        self.live, self.unload_idle = parts.registry.live, parts.registry.unload_idle
+        self._live, self.unload_idle = parts.registry.live, parts.registry.unload_idle
         self.drive, self.messages_page = parts.runs.drive, parts.pages.messages_page
         lifecycle = parts.lifecycle
         self.create, self.fork, self.fork_tree = lifecycle.create, lifecycle.fork, lifecycle.fork_tree
@@ -82,11 +82,8 @@ class ConversationService:
         self.end_session_conversations = parts.removal.end_session_conversations
         self.delete_account = parts.removal.delete_account
         reads = parts.reads  # the API's and the pages' only way to look at conversations
-        self.engine, self.check_access, self.running_here = (
-            reads.engine,
-            reads.check_access,
-            reads.running_here,
-        )
+        self.engine, self.check_access = reads.engine, reads.check_access
+        self.running_here, self.run_ended = reads.running_here, reads.run_ended
         self.conversation, self.conversations = reads.conversation, reads.conversations
         self.all_conversations, self.spending = reads.all_conversations, reads.spending
         self.costs, self.daily_costs = reads.costs, reads.daily_costs
