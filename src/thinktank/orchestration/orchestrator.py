@@ -24,8 +24,8 @@ from collections.abc import Collection, Sequence
 
 from thinktank.domain import Alternative, Message, Persona, TurnDecision, Usage
 from thinktank.domain.conversation import ChosenBy
+from thinktank.domain.suggest import closest
 from thinktank.errors import UnknownIdError
-from thinktank.library.loader import closest
 from thinktank.models.ids import ModelId
 from thinktank.orchestration.scoring import Factors, Scorer, ScoreSheet, SelectionContext
 
