@@ -120,10 +120,19 @@ def test_steering_from_any_web_process_reaches_the_worker_that_drives(deployment
         assert httpx.put(f"{api_b}/conversations/{cid}/mode", json={"mode": "manual"}).status_code == 204
         wait_for_status(api_a, cid, {"idle"})
         count = len(stored_messages(api_a, cid))
-        time.sleep(1.0)
-        assert len(stored_messages(api_a, cid)) == count, "manual mode: nobody takes turns by themselves"
-        turn = httpx.post(f"{api_a}/conversations/{cid}/turns", json={}, timeout=30)
-        assert turn.status_code == 200, turn.text
+        # Manual mode: nobody takes turns by themselves. The events from here on show it: the only
+        # turn that starts before the asked-for reply arrives is the one asked for.
+        with httpx.stream("GET", f"{api_a}/conversations/{cid}/events", timeout=60) as response:
+            turn = httpx.post(f"{api_a}/conversations/{cid}/turns", json={}, timeout=30)
+            assert turn.status_code == 200, turn.text
+            decided = 0
+            for event in sse_events(response):
+                data = json.loads(event["data"])
+                decided += data["type"] == "turn.decided"
+                if data["type"] == "message.completed" and data["message"]["kind"] == "persona":
+                    break
+        assert data["message"]["index"] == turn.json()["message"]["index"] == count
+        assert decided == 1, "manual mode: nobody takes turns by themselves"
         messages = stored_messages(api_b, cid)
         assert [m["index"] for m in messages] == list(range(len(messages)))
         assert any(m["kind"] == "user" and m["text"] == "Please consider costs." for m in messages)
@@ -239,7 +248,11 @@ def test_a_redis_outage_answers_503_loses_nothing_and_work_resumes(deployment: D
             assert "Redis" in turn.json()["error"]["message"]
             # What is stored stays readable: the database does not depend on Redis.
             assert httpx.get(f"{api}/conversations/{cid}").status_code == 200
-            time.sleep(3)  # longer than the lease: the worker lets the conversation go
+            # The worker cannot renew its lease: once it expires, the worker lets the conversation go.
+            deadline = time.monotonic() + 30
+            while f"lost the lease of conversation {cid}" not in worker.log():
+                assert time.monotonic() < deadline, worker.log()
+                time.sleep(0.1)
         finally:
             start_redis()
         finished = wait_for_status(api, cid, {"finished"}, within=90)
