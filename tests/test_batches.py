@@ -89,8 +89,7 @@ def test_a_run_ends_when_its_conversation_settles_woken_by_its_events(
 
 
 def test_the_cap_skips_the_runs_it_cannot_afford(tmp_path: Path) -> None:
-    server = FakeServer()
-    server.handle = lambda request: openai_stream("Fine, let us measure it first.")  # type: ignore[method-assign]
+    server = FakeServer(always=lambda request: openai_stream("Fine, let us measure it first."))
     with TestClient(
         create_app(settings(tmp_path), http_client=server.client()), base_url="http://127.0.0.1"
     ) as client:

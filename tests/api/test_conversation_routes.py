@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import start
 from tests.watch import watch
+from thinktank.settings import Settings
 from thinktank.store.repository import LOCAL_USER_ID
 
 
@@ -32,7 +33,8 @@ def runner_ended(client: TestClient, conversation_id: str, timeout: float = 10.0
             await asyncio.wait({live.runner}, timeout=timeout)
         return live.runner is None or live.runner.done()
 
-    return client.portal.call(ended)  # type: ignore[union-attr, no-any-return]
+    assert client.portal is not None
+    return client.portal.call(ended)
 
 
 def test_create_from_a_template_and_from_topic_and_personas(client: TestClient) -> None:
@@ -212,7 +214,7 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings) -> None:  # type: ignore[no-untyped-def]
+def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings: Settings) -> None:
     from thinktank.api.app import create_app
 
     with TestClient(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -218,7 +219,7 @@ def test_the_bundled_model_runs_a_real_discussion_with_no_keys(tmp_path: Path) -
     # speaker may come back, but never twice in a row and the run still reaches its three messages.
     assert len(replies) == 3
     speakers = [m["speaker_id"] for m in replies]
-    assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), speakers
+    assert all(a != b for a, b in itertools.pairwise(speakers)), speakers
     assert len(set(speakers)) >= 2
 
 
@@ -238,8 +239,7 @@ def test_a_run_that_stalls_exits_1_with_why_and_how_to_resume_and_resume_continu
     from thinktank.cli import discuss
 
     replies = {"text": "You: we should all wait.\nNo."}
-    server = FakeServer()
-    server.handle = lambda request: openai_stream(replies["text"])  # type: ignore[method-assign,assignment,misc]
+    server = FakeServer(always=lambda request: openai_stream(replies["text"]))
     monkeypatch.setenv("THINKTANK_OPENAI_COMPATIBLE_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("THINKTANK_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(

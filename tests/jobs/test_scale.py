@@ -48,6 +48,13 @@ def wait_for_status(api: str, cid: str, wanted: set[str], *, within: float = 60)
         time.sleep(0.1)
 
 
+def lease_holder(client: redis.Redis, cid: str) -> str | None:
+    """Who holds the conversation's lease now, if anyone."""
+    value = client.get(f"tt:lease:{cid}")
+    assert value is None or isinstance(value, bytes), value  # redis-py types a read as maybe-awaitable
+    return None if value is None else value.decode()
+
+
 def stored_messages(api: str, cid: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = httpx.get(f"{api}/conversations/{cid}/messages?limit=200").json()["items"]
     return items
@@ -162,9 +169,9 @@ def test_killing_the_driving_worker_mid_turn_hands_the_conversation_over(deploym
                 completed += kind == "message.completed"
                 if completed >= 2 and kind == "token.delta":
                     break  # mid-stream of the third reply
-        holder = client.get(f"tt:lease:{cid}")
+        holder = lease_holder(client, cid)
         assert holder is not None
-        driver, survivor = (first, second) if f":{first.pid}:" in holder.decode() else (second, first)
+        driver, survivor = (first, second) if f":{first.pid}:" in holder else (second, first)
         driver.kill()
         finished = wait_for_status(api, cid, {"finished"}, within=60)
         assert finished["stop_reason"] == "reached 8 messages"
@@ -176,9 +183,7 @@ def test_killing_the_driving_worker_mid_turn_hands_the_conversation_over(deploym
         again = httpx.put(f"{api}/conversations/{cid}/mode", json={"mode": "auto"})
         assert again.status_code == 400
         assert again.json()["error"]["message"] == "this conversation has ended (reached 8 messages)"
-        assert f":{survivor.pid}:" in (client.get(f"tt:lease:{cid}") or b"").decode() or (
-            client.get(f"tt:lease:{cid}") is None
-        )
+        assert f":{survivor.pid}:" in (lease_holder(client, cid) or "") or (lease_holder(client, cid) is None)
     client.close()
 
 
