@@ -23,6 +23,8 @@ DEFAULT_CAPACITY = 20_000
 
 @dataclass(frozen=True)
 class LoggedEvent:
+    """One published event: its id, sequence number, type and data."""
+
     id: str
     seq: int
     type: str
@@ -52,6 +54,8 @@ stream of a turn too: the room drops its streaming bubble on it)."""
 
 
 class ConversationLog:
+    """One conversation's recent events in memory, replayed to subscribers that reconnect."""
+
     def __init__(self, epoch: str, *, capacity: int = DEFAULT_CAPACITY) -> None:
         self.epoch = epoch
         self._events: deque[LoggedEvent] = deque(maxlen=capacity)

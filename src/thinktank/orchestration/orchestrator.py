@@ -36,6 +36,9 @@ NATURALNESS = (0.9, 1.1)
 
 
 class TurnOrchestrator:
+    """Decides who speaks next: a requested speaker, someone addressed, or the best scored, with a
+    fallback to the least active when scoring fails or is unsure."""
+
     def __init__(self, scorer: Scorer, *, seed: int) -> None:
         self.scorer = scorer
         self.seed = seed

@@ -16,6 +16,8 @@ from thinktank.store.writer import state_update
 
 
 class StorePersistence(Persistence):
+    """The engine's Persistence on the database."""
+
     def __init__(self, db: Database, *, user_id: str, conversation_id: str) -> None:
         self.db = db
         self.user_id = user_id
