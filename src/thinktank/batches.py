@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol, cast
@@ -29,7 +29,8 @@ from thinktank.accounts.tiers import Tier
 from thinktank.domain.vocabulary import SETTLED
 from thinktank.engine.setup import ConversationSpec
 from thinktank.errors import UnknownIdError, UserError
-from thinktank.events.log import CONVERSATION_DELETED, HEARTBEAT, RESYNC, STATE_CHANGED, Bus, event_types
+from thinktank.events.changes import state_changes
+from thinktank.events.log import Bus
 from thinktank.jobs.scale import Scale
 from thinktank.library.loader import Library
 from thinktank.models.ids import parse_model_id
@@ -42,9 +43,6 @@ log = logging.getLogger(__name__)
 MAX_RUNS = 500
 RunStatus = Literal["pending", "running", "finished", "stopped", "paused", "failed", "skipped"]
 RECHECK_SECONDS = 2.0
-# A run's conversation may have settled after one of these; other events (words streaming, costs)
-# never settle it.
-WAKE_EVENTS = frozenset({STATE_CHANGED, RESYNC, CONVERSATION_DELETED})
 
 
 class BatchSpec(BaseModel):
@@ -371,16 +369,7 @@ class Batches:
 
     async def _settled(self, conversation_id: str) -> tuple[str, str | None] | None:
         """The conversation's status and stop reason once it has settled; None if it was deleted."""
-        # From the newest event before the first read: a change after that read is in this stream
-        # (the in-process bus starts a stream only when it is first read, so `None` could miss it).
-        bus = self.conversations.bus
-        try:
-            since = await bus.last_id(conversation_id)
-            stream = await bus.subscribe(conversation_id, since, heartbeat=RECHECK_SECONDS)
-        except Exception as exc:  # Redis unreachable: the run still ends, found by reading alone
-            log.warning("a batch run waits without events (%s: %s)", type(exc).__name__, exc)
-            stream = _no_events()
-        try:
+        async with state_changes(self.conversations.bus, conversation_id, recheck=RECHECK_SECONDS) as changed:
             while True:
                 async with self.db.session() as session:
                     row = await session.get(Conversation, conversation_id)
@@ -389,24 +378,4 @@ class Batches:
                     status, reason = row.status, row.stop_reason
                 if status in SETTLED:
                     return status, reason
-                await _next_wake(stream)
-        finally:
-            if isinstance(stream, AsyncGenerator):
-                await stream.aclose()
-
-
-async def _next_wake(stream: AsyncIterator[str]) -> None:
-    """Return when the conversation may have settled: after one of WAKE_EVENTS, a heartbeat (quiet
-    for RECHECK_SECONDS), or RECHECK_SECONDS of other events. A stream that ended (Redis went
-    away) leaves a pause of RECHECK_SECONDS between reads."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + RECHECK_SECONDS
-    async for chunk in stream:
-        if chunk == HEARTBEAT or event_types(chunk) & WAKE_EVENTS or loop.time() >= deadline:
-            return
-    await asyncio.sleep(RECHECK_SECONDS)
-
-
-async def _no_events() -> AsyncIterator[str]:
-    return
-    yield  # an async generator that ends at once
+                await changed()
