@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from thinktank.events.log import CONVERSATION_DELETED, HEARTBEAT, RESYNC, STATE_CHANGED, Bus, event_types
 
@@ -20,7 +21,7 @@ WAKE_EVENTS = frozenset({STATE_CHANGED, RESYNC, CONVERSATION_DELETED})
 @asynccontextmanager
 async def state_changes(
     bus: Bus, conversation_id: str, *, recheck: float
-) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+) -> AsyncIterator[Callable[[], Coroutine[Any, Any, None]]]:
     """A function that returns when the conversation's state may have changed: after one of
     WAKE_EVENTS, or at the latest after `recheck` seconds. Read the state after entering: a change
     after that read is never missed."""
