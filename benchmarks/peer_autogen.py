@@ -37,7 +37,7 @@ from _common import (
 from thinktank.domain import Persona
 from thinktank.engine.prompts import system_prompt
 from thinktank.library.loader import load_library
-from thinktank.models.chat import ChatTurn
+from thinktank.models.chat import ChatTurn, Role
 from thinktank.orchestration.llm import INSTRUCTIONS, selection_prompt
 from thinktank.orchestration.scoring import SelectionContext
 
@@ -84,6 +84,7 @@ def overheads(
 
 async def autogen_run(personas: list[Persona], texts: list[str]) -> dict[str, Any]:
     from autogen_agentchat.agents import AssistantAgent
+    from autogen_agentchat.base import ChatAgent, Team
     from autogen_agentchat.messages import TextMessage
     from autogen_agentchat.teams import SelectorGroupChat
     from autogen_core.models import CreateResult, LLMMessage
@@ -107,7 +108,7 @@ async def autogen_run(personas: list[Persona], texts: list[str]) -> dict[str, An
     for name, text in zip(order, texts, strict=True):
         per_agent[name].append(text)
     clients = {name: TimedReplay(per_agent[name]) for name in names}
-    agents = []
+    agents: list[ChatAgent | Team] = []
     for persona in personas:
         others = [p for p in personas if p is not persona]
         system = system_prompt(persona, mode="ideation", topic=TOPIC, others=others, summary=None)
@@ -141,7 +142,7 @@ def autogen_turns(messages: Sequence[Any]) -> list[ChatTurn]:
 
     turns = []
     for message in messages:
-        role = (
+        role: Role = (
             "system"
             if isinstance(message, SystemMessage)
             else "assistant"

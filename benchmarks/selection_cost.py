@@ -187,8 +187,8 @@ async def main() -> dict[str, object]:
     with llama_server() as (base, why):
         if base is not None:
             keys = ProviderKeys(openai_compatible_base_url=base)
-            model = ModelFactory(keys=keys).build(parse_model_id(f"openai-compatible:{SERVED_MODEL}"))
-            scorer = LlmScorer(model)
+            served = parse_model_id(f"openai-compatible:{SERVED_MODEL}")
+            scorer = LlmScorer(ModelFactory(keys=keys).build(served), model_id=served)
             for turn, (context, _) in contexts.items():
                 results[turn]["llm"]["server"] = await served_usage(scorer, context, candidates(context))
     rows = []

@@ -77,7 +77,7 @@ async def main() -> dict[str, object]:
                 )
                 cid = created.json()["id"]
                 latencies: list[float] = []
-                ready, connected = asyncio.Event(), []
+                ready, connected = asyncio.Event(), list[int]()
                 watchers = [
                     asyncio.create_task(
                         watch(f"{api}/conversations/{cid}/events", latencies, ready, connected)

@@ -4,7 +4,7 @@ answers), a fault-injecting model, and a fake clock."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +34,8 @@ class FakeClock:
         self.now += seconds
 
 
-Handler = Callable[[httpx2.Request], httpx2.Response]
+Handler = Callable[[httpx2.Request], httpx2.Response | Awaitable[httpx2.Response]]
+"""Answers one request, at once or after awaiting (a provider that hangs, or answers late)."""
 
 
 @dataclass
@@ -43,23 +44,36 @@ class FakeServer:
 
     responses: list[httpx2.Response | Handler] = field(default_factory=list)
     requests: list[httpx2.Request] = field(default_factory=list)
+    always: Handler | None = None
+    """Answers every request instead of the queue: a provider that keeps answering one way."""
 
     def queue(self, *responses: httpx2.Response | Handler) -> FakeServer:
         self.responses.extend(responses)
         return self
 
-    def handle(self, request: httpx2.Request) -> httpx2.Response:
+    async def handle(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
-        if not self.responses:
+        if self.always is not None:
+            reply = self.always(request)
+        elif not self.responses:
             return httpx2.Response(500, json={"error": {"message": "fake server has no more responses"}})
-        answer = self.responses.pop(0)
-        return answer(request) if callable(answer) else answer
+        else:
+            answer = self.responses.pop(0)
+            reply = answer(request) if callable(answer) else answer
+        return reply if isinstance(reply, httpx2.Response) else await reply
 
     def client(self) -> httpx2.AsyncClient:
         return httpx2.AsyncClient(transport=httpx2.MockTransport(self.handle), timeout=30.0)
 
     def json_body(self, index: int = -1) -> Any:
         return json.loads(self.requests[index].content)
+
+
+def first_text(response: ModelResponse) -> str:
+    """The text of a response's first part (a text part in every reply these fakes and models give)."""
+    part = response.parts[0]
+    assert isinstance(part, TextPart), part
+    return part.content
 
 
 def sse(events: list[dict[str, Any]], *, named: bool = False, done: bool = False) -> httpx2.Response:

@@ -8,17 +8,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.fakes import FakeServer
 from tests.models.test_providers import KEYS, openai_stream
+from thinktank import batches
 from thinktank.api.app import create_app
 from thinktank.models.scripted import NO_LATENCY
 from thinktank.settings import Settings
 
 
-def wait_until_done(client: TestClient, batch_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
+def wait_until_done(client: TestClient, batch_id: str, *, within: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + within
     while True:
         batch: dict[str, Any] = client.get(f"/api/v1/batches/{batch_id}").json()
         if batch["status"] in ("finished", "failed"):
@@ -65,9 +67,29 @@ def test_a_batch_runs_every_template_on_every_topic_with_results(tmp_path: Path)
         assert [b["id"] for b in client.get("/api/v1/batches").json()] == [batch["id"]]
 
 
+def test_a_run_ends_when_its_conversation_settles_woken_by_its_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the fallback re-read far away, only the conversation's own state change can end the wait.
+    monkeypatch.setattr(batches, "RECHECK_SECONDS", 600.0)
+    with TestClient(create_app(settings(tmp_path)), base_url="http://127.0.0.1") as client:
+        started = client.post(
+            "/api/v1/batches",
+            json={
+                "topics": ["Raise prices?"],
+                "templates": ["security-review"],
+                "max_cost": "1",
+                "messages": 2,
+                "model": "scripted",
+            },
+        )
+        batch = wait_until_done(client, started.json()["id"], within=30)
+    assert batch["status"] == "finished"
+    assert [(r["status"], r["messages"]) for r in batch["runs"]] == [("finished", 2)]
+
+
 def test_the_cap_skips_the_runs_it_cannot_afford(tmp_path: Path) -> None:
-    server = FakeServer()
-    server.handle = lambda request: openai_stream("Fine, let us measure it first.")  # type: ignore[method-assign]
+    server = FakeServer(always=lambda request: openai_stream("Fine, let us measure it first."))
     with TestClient(
         create_app(settings(tmp_path), http_client=server.client()), base_url="http://127.0.0.1"
     ) as client:

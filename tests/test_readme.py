@@ -123,6 +123,22 @@ def test_documented_environment_variables_are_read_by_the_code(tmp_path: Path) -
         assert alone != full, f"{variable} changes nothing the code builds"
 
 
+def test_every_setting_comes_from_a_documented_variable() -> None:
+    """The converse, from the Settings model's own fields: each one changes when some documented
+    variable is left out, so a setting read from an undocumented variable fails here."""
+    from thinktank.settings import Settings
+
+    everything = {name: SAMPLES[name] for row in documented_variables() for name in row}
+    full = Settings.from_env(everything)
+    without = [Settings.from_env({k: v for k, v in everything.items() if k != name}) for name in everything]
+    for setting in dataclasses.fields(Settings):
+        if setting.name == "env":  # the raw mapping itself, for secrets read on demand
+            continue
+        assert any(getattr(other, setting.name) != getattr(full, setting.name) for other in without), (
+            f"Settings.{setting.name} is read from no variable in the README's table"
+        )
+
+
 def test_multi_user_settings_come_from_the_environment() -> None:
     from thinktank.settings import Settings
 

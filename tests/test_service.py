@@ -39,7 +39,7 @@ async def test_racing_requests_start_one_runner_and_never_two_turns_at_once(tmp_
         in_flight = max_in_flight = 0
         original = live.engine._speak
 
-        async def counting(turn, held):  # type: ignore[no-untyped-def]
+        async def counting(turn, held):
             nonlocal in_flight, max_in_flight
             in_flight += 1
             max_in_flight = max(max_in_flight, in_flight)

@@ -6,22 +6,31 @@ on this process alone or on the job workers. Before a run starts, the batch's sp
 checked against its cap: once the cap is reached, the runs not yet started are skipped, and each
 run's own cost cap is what is left of the batch's when it starts (runs in flight at the same time
 may together pass the cap by at most one turn each).
+
+A batch waits for each run's conversation to settle on the event bus, not by polling: it wakes on
+the conversation's state changes, reads its status from the database (which is saved before the
+event is published), and re-reads it at least every RECHECK_SECONDS in case no event comes (a
+restart paused the conversation, or the bus lost the event).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from thinktank.accounts.tiers import Tier
 from thinktank.domain.vocabulary import SETTLED
 from thinktank.engine.setup import ConversationSpec
 from thinktank.errors import UnknownIdError, UserError
+from thinktank.events.changes import state_changes
+from thinktank.events.log import Bus
 from thinktank.jobs.scale import Scale
 from thinktank.library.loader import Library
 from thinktank.models.ids import parse_model_id
@@ -33,7 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_RUNS = 500
 RunStatus = Literal["pending", "running", "finished", "stopped", "paused", "failed", "skipped"]
-POLL_SECONDS = 0.25
+RECHECK_SECONDS = 2.0
 
 
 class BatchSpec(BaseModel):
@@ -86,7 +95,12 @@ class BatchConversations(Protocol):
     """The little a batch needs from the conversation service; the service satisfies it, and this
     module never imports the service."""
 
-    async def tier_of(self, user_id: str) -> Any: ...
+    @property
+    def bus(self) -> Bus:
+        """Where the conversations' events are published (a run waits on its state changes there)."""
+        ...
+
+    async def tier_of(self, user_id: str) -> Tier: ...
 
     async def create(
         self, *, user_id: str, spec: ConversationSpec, title: str | None = None
@@ -210,11 +224,11 @@ class Batches:
             return [self._public(row, with_runs=False) for row in rows]
 
     @staticmethod
-    async def _row(session: Any, user_id: str, batch_id: str) -> BatchRow:
+    async def _row(session: AsyncSession, user_id: str, batch_id: str) -> BatchRow:
         row = await session.get(BatchRow, batch_id)
         if row is None or row.user_id != user_id:
             raise UnknownIdError("batch", batch_id)
-        return row  # type: ignore[no-any-return]
+        return row
 
     @staticmethod
     def _public(row: BatchRow, *, with_runs: bool = True) -> BatchPublic:
@@ -308,7 +322,7 @@ class Batches:
         spec: BatchSpec,
         run: BatchRun,
         cost_cap: Decimal,
-        save: Callable[[], Any],
+        save: Callable[[], Awaitable[None]],
     ) -> None:
         conversations = self.conversations
         conversation_id = run.conversation_id
@@ -330,17 +344,12 @@ class Batches:
             await save()
             await conversations.set_run_mode(user_id=user_id, conversation_id=conversation_id, mode="auto")
         # Resumed batches find their runs' conversations where they are: wait for each to end.
-        while True:
-            async with self.db.session() as session:
-                row = await session.get(Conversation, conversation_id)
-                if row is None:
-                    run.status = "failed"
-                    run.reason = "its conversation was deleted"
-                    return
-                status, reason = row.status, row.stop_reason
-            if status in SETTLED:
-                break
-            await asyncio.sleep(POLL_SECONDS)
+        settled = await self._settled(conversation_id)
+        if settled is None:
+            run.status = "failed"
+            run.reason = "its conversation was deleted"
+            return
+        status, reason = settled
         memo: dict[str, Any] | None = None
         if status == "finished":
             # The runner writes it as the run ends; this waits for that one rather than writing another.
@@ -357,3 +366,16 @@ class Batches:
         run.messages = messages
         run.cost_usd = _money(totals.total.cost.billed or Decimal(0)) if totals else "0"
         run.recommendation = (memo or {}).get("memo", {}).get("recommendation", {}).get("text")
+
+    async def _settled(self, conversation_id: str) -> tuple[str, str | None] | None:
+        """The conversation's status and stop reason once it has settled; None if it was deleted."""
+        async with state_changes(self.conversations.bus, conversation_id, recheck=RECHECK_SECONDS) as changed:
+            while True:
+                async with self.db.session() as session:
+                    row = await session.get(Conversation, conversation_id)
+                    if row is None:
+                        return None
+                    status, reason = row.status, row.stop_reason
+                if status in SETTLED:
+                    return status, reason
+                await changed()

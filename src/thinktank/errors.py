@@ -49,6 +49,8 @@ class UserError(ThinkTankError):
 
 
 class UnknownIdError(UserError):
+    """A persona, template, model or other id that does not exist; carries close matches."""
+
     def __init__(self, kind: str, wanted: str, *, suggestions: list[str] | None = None) -> None:
         self.kind = kind
         self.wanted = wanted
@@ -60,10 +62,12 @@ class UnknownIdError(UserError):
 
 
 class InvalidModelIdError(UserError):
-    pass
+    """A model id that does not parse as `provider:model`."""
 
 
 class LibraryError(UserError):
+    """A persona or template file is invalid; names the file and the field."""
+
     def __init__(self, message: str, *, path: str | None = None, field: str | None = None) -> None:
         self.path = path
         self.field = field
@@ -74,33 +78,35 @@ class LibraryError(UserError):
 
 
 class ConversationBusy(UserError):
-    pass
+    """A turn is already being generated in this conversation."""
 
 
 class ConversationOver(UserError):
-    pass
+    """The conversation was stopped or finished: it takes no more turns."""
 
 
 class BudgetExceeded(UserError):
-    pass
+    """The user's plan allows no more tokens or credits now."""
 
 
 class NotSignedIn(UserError):
-    pass
+    """Multi-user mode and no valid credentials."""
 
 
 class CsrfFailed(UserError):
-    pass
+    """A cookie-authenticated change came without the CSRF token."""
 
 
 class TooManyAttempts(UserError):
+    """A rate limit is reached; `retry_after` says when to try again."""
+
     def __init__(self, message: str, *, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(message)
 
 
 class ConfigurationError(UserError):
-    pass
+    """A setting or environment variable is invalid or missing."""
 
 
 class NetworkModelsForbidden(ConfigurationError):
@@ -139,10 +145,12 @@ class ProviderFailure(ThinkTankError):
 
 
 class TransientFailure(ProviderFailure):
-    pass
+    """A provider failure worth retrying after a pause."""
 
 
 class RateLimited(TransientFailure):
+    """The provider throttled us (429 and friends); `retry_after` when it said."""
+
     def __init__(
         self,
         message: str,
@@ -156,14 +164,16 @@ class RateLimited(TransientFailure):
 
 
 class ProviderTimeout(TransientFailure):
-    pass
+    """The request or the connection to the provider timed out."""
 
 
 class ProviderUnavailable(TransientFailure):
-    pass
+    """The provider is down or overloaded (5xx, connection refused)."""
 
 
 class CircuitOpen(ProviderUnavailable):
+    """Our circuit breaker fails fast for this provider; `retry_in` seconds until it tries again."""
+
     def __init__(self, provider: str, *, retry_in: float) -> None:
         self.retry_in = retry_in
         super().__init__(
@@ -173,27 +183,27 @@ class CircuitOpen(ProviderUnavailable):
 
 
 class PermanentFailure(ProviderFailure):
-    pass
+    """A provider failure that retrying the same request cannot fix."""
 
 
 class Unauthorized(PermanentFailure):
-    pass
+    """A missing, wrong or revoked key, or no permission for the model."""
 
 
 class InvalidRequest(PermanentFailure):
-    pass
+    """The provider rejected the request (bad model name, too long, ...)."""
 
 
 class ContentRefused(PermanentFailure):
-    pass
+    """The provider's safety filter refused the content."""
 
 
 class QuotaExceeded(PermanentFailure):
-    pass
+    """The provider account's credits or quota are used up."""
 
 
 class ModelFailed(PermanentFailure):
-    pass
+    """A local model failed to load or to generate."""
 
 
 _PUBLIC_MESSAGES: list[tuple[type[ProviderFailure], str]] = [

@@ -45,6 +45,8 @@ messages' own timestamps, so this only delays the report)."""
 
 @dataclass(frozen=True)
 class LoadTestConfig:
+    """How big a load test is: conversations, turns each, model latency and panel size."""
+
     conversations: int
     turns: int
     latency: Latency
@@ -61,6 +63,8 @@ class LoadTestConfig:
 
 @dataclass
 class LoadTestReport:
+    """What a load test measured: throughput, latencies and errors."""
+
     mode: str
     conversations: int
     turns_per_conversation: int

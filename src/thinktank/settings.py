@@ -24,6 +24,8 @@ ENVIRONMENTS: tuple[Environment, ...] = ("development", "staging", "production")
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything configurable, read from the environment at the edge (`Settings.from_env`)."""
+
     keys: ProviderKeys = field(default_factory=ProviderKeys)
     library_dir: Path | None = None
     markup: Decimal = DEFAULT_MARKUP

@@ -40,7 +40,17 @@ class Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[KeyStore]:
+def validator() -> FakeValidator:
+    return FakeValidator()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, validator: FakeValidator, clock: Clock) -> AsyncIterator[KeyStore]:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}")
     await db.upgrade()
     async with db.session() as session:
@@ -51,18 +61,20 @@ async def store(tmp_path: Path) -> AsyncIterator[KeyStore]:
         db,
         keyring=load_keyring({}, key_dir=tmp_path),
         fingerprint_secret=load_fingerprint_secret({}, key_dir=tmp_path),
-        validator=FakeValidator(),
+        validator=validator,
         env_keys=ProviderKeys(anthropic="env-anthropic-key-0000"),
-        clock=Clock(),
+        clock=clock,
     )
     yield keystore
     await db.dispose()
 
 
-async def test_a_user_key_is_validated_stored_encrypted_and_listed_by_its_last_four(store: KeyStore) -> None:
+async def test_a_user_key_is_validated_stored_encrypted_and_listed_by_its_last_four(
+    store: KeyStore, validator: FakeValidator
+) -> None:
     info = await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-user-openai-9876")
     assert info.last4 == "9876"
-    assert store._validate.checked == [("openai", "sk-user-openai-9876")]  # type: ignore[attr-defined]
+    assert validator.checked == [("openai", "sk-user-openai-9876")]
     listed = await store.list_user_keys(user_id=LOCAL_USER_ID)
     assert [(k.provider, k.last4, k.is_valid) for k in listed] == [("openai", "9876", True)]
     async with store.db.session() as session:
@@ -71,8 +83,8 @@ async def test_a_user_key_is_validated_stored_encrypted_and_listed_by_its_last_f
     assert "sk-user-openai-9876" not in stored
 
 
-async def test_rejected_and_malformed_keys_are_refused(store: KeyStore) -> None:
-    store._validate.rejected.add("sk-wrong-key-0000")  # type: ignore[attr-defined]
+async def test_rejected_and_malformed_keys_are_refused(store: KeyStore, validator: FakeValidator) -> None:
+    validator.rejected.add("sk-wrong-key-0000")
     with pytest.raises(UserError, match="did not accept"):
         await store.add_user_key(user_id=LOCAL_USER_ID, provider="openai", api_key="sk-wrong-key-0000")
     with pytest.raises(UserError, match="does not look like"):
@@ -124,16 +136,16 @@ async def test_a_rejected_key_is_marked_invalid_and_no_longer_used(store: KeySto
     assert [k.is_valid for k in await store.list_user_keys(user_id=LOCAL_USER_ID)] == [False]
 
 
-async def test_decrypted_keys_are_cached_for_five_minutes(store: KeyStore) -> None:
+async def test_decrypted_keys_are_cached_for_five_minutes(store: KeyStore, clock: Clock) -> None:
     await store.set_platform_key(provider="google", api_key="google-platform-key-1")
     assert (await store.keys_for(user_id=LOCAL_USER_ID)).google == "google-platform-key-1"
     async with store.db.session() as session:
         await session.execute(sa.delete(UserApiKey))
         await session.execute(sa.text("DELETE FROM platform_api_keys"))
         await session.commit()
-    store._clock.now = 299  # type: ignore[attr-defined]
+    clock.now = 299
     assert (await store.keys_for(user_id=LOCAL_USER_ID)).google == "google-platform-key-1"
-    store._clock.now = 301  # type: ignore[attr-defined]
+    clock.now = 301
     assert (await store.keys_for(user_id=LOCAL_USER_ID)).google is None
 
 

@@ -8,6 +8,7 @@ import pytest
 from tests.fakes import FakeServer
 from thinktank.accounts.keys import validate_with_provider
 from thinktank.errors import Unauthorized
+from thinktank.models.ids import ProviderName
 
 MODELS = {
     "openai": {
@@ -37,9 +38,11 @@ HOSTS = {
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
-async def test_a_good_key_passes_and_the_key_is_what_is_sent(provider: str, server: FakeServer) -> None:
+async def test_a_good_key_passes_and_the_key_is_what_is_sent(
+    provider: ProviderName, server: FakeServer
+) -> None:
     server.queue(httpx2.Response(200, json=MODELS[provider]))
-    await validate_with_provider(provider, "key-under-test-1234", http_client=server.client())  # type: ignore[arg-type]
+    await validate_with_provider(provider, "key-under-test-1234", http_client=server.client())
     request = server.requests[0]
     assert request.url.host == HOSTS[provider]
     assert "models" in request.url.path
@@ -48,7 +51,7 @@ async def test_a_good_key_passes_and_the_key_is_what_is_sent(provider: str, serv
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
-async def test_a_rejected_key_is_unauthorized(provider: str, server: FakeServer) -> None:
+async def test_a_rejected_key_is_unauthorized(provider: ProviderName, server: FakeServer) -> None:
     body = {
         "error": {
             "code": 401,
@@ -59,4 +62,4 @@ async def test_a_rejected_key_is_unauthorized(provider: str, server: FakeServer)
     }
     server.queue(httpx2.Response(401, json=body))
     with pytest.raises(Unauthorized):
-        await validate_with_provider(provider, "key-under-test-1234", http_client=server.client())  # type: ignore[arg-type]
+        await validate_with_provider(provider, "key-under-test-1234", http_client=server.client())

@@ -102,8 +102,7 @@ def accounts(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Ac
     if database_url.startswith("sqlite"):
         upgrade(database_url)
     (_, ada_token), (_, bob_token) = asyncio.run(make_users(database_url))
-    server = FakeServer()
-    server.handle = provider  # type: ignore[method-assign]
+    server = FakeServer(always=provider)
     settings = Settings(
         database_url=database_url,
         scripted_latency=NO_LATENCY,

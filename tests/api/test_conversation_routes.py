@@ -1,24 +1,26 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import start
+from tests.watch import watch
+from thinktank.settings import Settings
 from thinktank.store.repository import LOCAL_USER_ID
 
 
 def wait_for(
     client: TestClient, conversation_id: str, status: str, timeout: float = 20.0
 ) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/conversations/{conversation_id}").json()
-        if body["status"] == status:
-            return body  # type: ignore[no-any-return]
-        time.sleep(0.05)
-    raise AssertionError(f"conversation never reached {status!r}: {body}")
+    """The conversation once it has `status`: now, or after the state change that brings it."""
+    with watch(client, conversation_id) as events:
+        body: dict[str, object] = client.get(f"/api/v1/conversations/{conversation_id}").json()
+        if body["status"] != status:
+            events.until(lambda e: e["type"] == "state.changed" and e["status"] == status, within=timeout)
+            body = client.get(f"/api/v1/conversations/{conversation_id}").json()
+    assert body["status"] == status, body
+    return body
 
 
 def runner_ended(client: TestClient, conversation_id: str, timeout: float = 10.0) -> bool:
@@ -31,7 +33,8 @@ def runner_ended(client: TestClient, conversation_id: str, timeout: float = 10.0
             await asyncio.wait({live.runner}, timeout=timeout)
         return live.runner is None or live.runner.done()
 
-    return client.portal.call(ended)  # type: ignore[union-attr, no-any-return]
+    assert client.portal is not None
+    return client.portal.call(ended)
 
 
 def test_create_from_a_template_and_from_topic_and_personas(client: TestClient) -> None:
@@ -165,13 +168,10 @@ def test_pause_resume_speed_and_stop(client: TestClient) -> None:
     cid = start(client, max_messages=200)
     assert client.put(f"/api/v1/conversations/{cid}/speed", json={"speed": 10}).status_code == 204
     assert client.put(f"/api/v1/conversations/{cid}/speed", json={"speed": 11}).status_code == 422
-    client.put(f"/api/v1/conversations/{cid}/mode", json={"mode": "auto"})
-    deadline = time.monotonic() + 20
-    while not any(  # pause mid-run, after the panel has spoken
-        m["kind"] == "persona" for m in client.get(f"/api/v1/conversations/{cid}/messages").json()["items"]
-    ):
-        assert time.monotonic() < deadline, "auto mode never spoke"
-        time.sleep(0.05)
+    with watch(client, cid) as events:
+        client.put(f"/api/v1/conversations/{cid}/mode", json={"mode": "auto"})
+        # Pause mid-run, after the panel has spoken.
+        events.until(lambda e: e["type"] == "message.completed" and e["message"]["kind"] == "persona")
     assert client.post(f"/api/v1/conversations/{cid}/pause").status_code == 204
     paused = wait_for(client, cid, "paused")
     count = len(client.get(f"/api/v1/conversations/{cid}/messages").json()["items"])
@@ -214,7 +214,7 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings) -> None:  # type: ignore[no-untyped-def]
+def test_an_unexpected_failure_is_a_500_without_a_stack_trace(settings: Settings) -> None:
     from thinktank.api.app import create_app
 
     with TestClient(

@@ -3,6 +3,7 @@ edge, and in local mode the Host and Origin checks that keep other web sites out
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,9 @@ async def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(tmp_pat
         delivered += 1
         return {"type": "http.request", "body": b"x" * 65536, "more_body": delivered < chunks}
 
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {

@@ -47,8 +47,7 @@ def provider() -> Provider:
 
 def keyed_app(tmp_path: Path, provider: Provider) -> TestClient:
     """The app over a database and key files in `tmp_path`, talking to the fake provider."""
-    server = FakeServer()
-    server.handle = provider  # type: ignore[method-assign]
+    server = FakeServer(always=provider)
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}",
         scripted_latency=NO_LATENCY,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -96,7 +98,7 @@ def test_models_shows_which_keys_are_present_and_never_the_key(monkeypatch: pyte
     assert "ready" in lines["local"]
 
 
-def test_a_broken_user_library_is_one_readable_line(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_user_library_is_one_readable_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / "personas").mkdir()
     (tmp_path / "personas" / "x.yaml").write_text("id: x\n")
     monkeypatch.setenv("THINKTANK_LIBRARY_DIR", str(tmp_path))

@@ -239,8 +239,7 @@ def test_a_run_that_stalls_exits_1_with_why_and_how_to_resume_and_resume_continu
     from thinktank.cli import discuss
 
     replies = {"text": "You: we should all wait.\nNo."}
-    server = FakeServer()
-    server.handle = lambda request: openai_stream(replies["text"])  # type: ignore[method-assign,assignment,misc]
+    server = FakeServer(always=lambda request: openai_stream(replies["text"]))
     monkeypatch.setenv("THINKTANK_OPENAI_COMPATIBLE_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("THINKTANK_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.events import Event
-from thinktank.engine.setup import ConversationSpec, start_conversation
+from thinktank.engine.setup import ConversationSpec, ScorerName, start_conversation
 from thinktank.library.loader import Library, load_library
 from thinktank.models.ids import SCRIPTED, ModelId
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.stack import ModelFactory
+
+E = TypeVar("E", bound=Event)
 
 
 class Recorder:
@@ -21,8 +24,8 @@ class Recorder:
     async def __call__(self, event: Event) -> None:
         self.events.append(event)
 
-    def of(self, kind: str) -> list[Event]:
-        return [e for e in self.events if e.type == kind]
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
 
 
 _LIBRARY: Library | None = None
@@ -46,7 +49,7 @@ def scripted_engine(
     model: ModelId | None = SCRIPTED,
     max_cost: Decimal | None = None,
     budget: int = 1200,
-    scorer: str = "heuristic",
+    scorer: ScorerName = "heuristic",
     scorer_model: ModelId | None = None,
 ) -> tuple[ConversationEngine, Recorder]:
     recorder = Recorder()
@@ -60,7 +63,7 @@ def scripted_engine(
         max_messages=messages,
         max_cost=max_cost,
         context_budget_tokens=budget,
-        scorer=scorer,  # type: ignore[arg-type]
+        scorer=scorer,
         scorer_model=scorer_model,
     )
     engine = start_conversation(

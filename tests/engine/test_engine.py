@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Collection
 from decimal import Decimal
 
 import pytest
-from pydantic_ai.models.function import FunctionModel
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from tests.engine.helpers import library, scripted_engine
 from tests.fakes import FakeServer
 from tests.models.test_providers import KEYS, openai_stream
-from thinktank.domain import Message
+from thinktank.domain import Message, TurnDecision
 from thinktank.engine.engine import ConversationEngine
+from thinktank.engine.events import (
+    CostsUpdated,
+    ErrorOccurred,
+    Event,
+    MembersChanged,
+    StateChanged,
+    TokenDelta,
+    TurnDecided,
+)
 from thinktank.engine.members import Member, seat
 from thinktank.errors import ConversationBusy, ConversationOver, UnknownIdError, UserError
 from thinktank.models.ids import SCRIPTED, parse_model_id
 from thinktank.models.stack import ModelFactory
+from thinktank.orchestration.scoring import SelectionContext
 
 
 def hold_turns(engine: ConversationEngine) -> asyncio.Event:
@@ -24,15 +36,17 @@ def hold_turns(engine: ConversationEngine) -> asyncio.Event:
     gate = asyncio.Event()
     original = engine.orchestrator.decide
 
-    async def slow_decide(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def slow_decide(
+        context: SelectionContext, *, requested: str | None = None, passed_over: Collection[str] = ()
+    ) -> TurnDecision:
         await gate.wait()
-        return await original(*args, **kwargs)
+        return await original(context, requested=requested, passed_over=passed_over)
 
     engine.orchestrator.decide = slow_decide  # type: ignore[method-assign]
     return gate
 
 
-async def run_to_end(engine) -> None:  # type: ignore[no-untyped-def]
+async def run_to_end(engine: ConversationEngine) -> None:
     while engine.status not in ("finished", "stopped"):
         await engine.take_turn()
 
@@ -79,7 +93,7 @@ async def test_every_message_records_model_tokens_cost_latency_and_decision() ->
     assert kinds.count("token.delta") > 3
     assert kinds.count("costs.updated") == 3
     assert kinds[-1] == "state.changed"
-    deltas = "".join(e.text for e in recorder.of("token.delta") if e.persona_id == replies[0].speaker_id)  # type: ignore[attr-defined]
+    deltas = "".join(e.text for e in recorder.of(TokenDelta) if e.persona_id == replies[0].speaker_id)
     assert replies[0].text in deltas
 
 
@@ -145,7 +159,7 @@ async def test_members_can_join_leave_and_change_and_the_transcript_keeps_who_sa
     assert joined.speaker_role == "Chief Financial Officer"
     assert engine.messages[1].speaker_id == "end-user"
     assert engine.messages[1].speaker_name == "Jamie Rivera"
-    assert [e.change for e in recorder.of("members.changed")] == [  # type: ignore[attr-defined]
+    assert [e.change for e in recorder.of(MembersChanged)] == [
         "added cfo",
         "removed end-user",
         "edited cfo",
@@ -163,7 +177,7 @@ async def test_stop_ends_the_conversation_and_refuses_more_turns() -> None:
         await engine.take_turn()
     with pytest.raises(ConversationOver):
         await engine.interject("hello?")
-    assert recorder.of("state.changed")[-1].status == "stopped"  # type: ignore[attr-defined]
+    assert recorder.of(StateChanged)[-1].status == "stopped"
 
 
 async def test_auto_mode_runs_until_the_message_limit_and_pause_stops_it() -> None:
@@ -174,7 +188,7 @@ async def test_auto_mode_runs_until_the_message_limit_and_pause_stops_it() -> No
 
     paused, recorder = scripted_engine(messages=50)
 
-    async def pause_after_three(event):  # type: ignore[no-untyped-def]
+    async def pause_after_three(event: Event) -> None:
         await recorder(event)
         if event.type == "message.completed" and paused.persona_message_count() == 3:
             await paused.pause()
@@ -217,7 +231,7 @@ async def test_the_cost_cap_is_checked_before_and_after_each_turn(server: FakeSe
     assert engine.persona_message_count() == 3
     assert engine.status == "finished"
     assert "cost cap" in engine.stop_reason
-    assert recorder.of("costs.updated")
+    assert recorder.of(CostsUpdated)
 
 
 async def test_a_provider_failure_after_fallbacks_pauses_auto_mode_with_an_error_event(
@@ -232,9 +246,9 @@ async def test_a_provider_failure_after_fallbacks_pauses_auto_mode_with_an_error
     )
     await engine.run_auto()
     assert engine.status == "paused"
-    errors = recorder.of("error")
+    errors = recorder.of(ErrorOccurred)
     assert errors
-    assert "Unauthorized" in errors[0].message  # type: ignore[attr-defined]
+    assert "Unauthorized" in errors[0].message
     assert engine.persona_message_count() == 0
 
 
@@ -252,7 +266,7 @@ async def test_a_provider_error_body_that_echoes_the_key_never_reaches_the_user(
     await engine.take_turn()
     shown = [e.to_json() for e in recorder.events]
     assert "plat-KEY" not in repr(shown)
-    error = recorder.of("error")[0].message  # type: ignore[attr-defined]
+    error = recorder.of(ErrorOccurred)[0].message
     assert error.endswith("Unauthorized: openai rejected the API key (missing, wrong or revoked) (HTTP 401)")
 
 
@@ -271,7 +285,7 @@ async def test_invalid_setup_is_a_user_error() -> None:
 def always_cut_model(label: str) -> FunctionModel:
     """A model whose every reply opens by speaking as someone else, so the guard cuts all of it."""
 
-    async def stream(messages, info):  # type: ignore[no-untyped-def]
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
         for piece in (label, "\n", "We should wait for the data."):
             yield piece
 
@@ -289,7 +303,7 @@ async def test_after_a_guard_cut_someone_else_speaks_and_the_run_reaches_its_tar
     await engine.run_auto()
     assert engine.status == "finished", engine.stop_reason
     assert engine.persona_message_count() == 4
-    chosen = [e.decision.persona_id for e in recorder.of("turn.decided")]  # type: ignore[attr-defined]
+    chosen = [e.decision.persona_id for e in recorder.of(TurnDecided)]
     assert chosen[0] == first
     assert chosen[1] != first, "the persona whose reply was cut is not asked again at once"
     assert all(m.speaker_id != first for m in engine.messages)

@@ -18,6 +18,7 @@ from tests.engine.helpers import scripted_engine
 from tests.fault_proxy import FAULTS, FakeCompatibleServer, FaultProxy
 from tests.services import llama_cpp_server
 from thinktank.engine.engine import ConversationEngine
+from thinktank.engine.events import ErrorOccurred
 from thinktank.engine.members import Member
 from thinktank.engine.totals import Line
 from thinktank.models.guard import network_models
@@ -149,7 +150,7 @@ async def test_a_discussion_through_injected_faults_in_front_of_llama_cpp_python
     assert engine.status == "finished", (
         engine.stop_reason,
         [f.fault for f in proxy.log],
-        recorder.of("error"),
+        recorder.of(ErrorOccurred),
     )
     messages = engine.messages
     assert [m.index for m in messages] == list(range(len(messages)))

@@ -2,15 +2,32 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic_ai.messages import ModelRequest, ModelResponse, SystemPromptPart, UserPromptPart
+from pydantic_ai.messages import (
+    ModelRequest,
+    ModelRequestPart,
+    ModelResponse,
+    ModelResponsePart,
+    SystemPromptPart,
+    TextPart,
+    UserPromptPart,
+)
 
 from tests.engine.helpers import library
-from thinktank.domain import Message
+from thinktank.domain import Message, MessageKind
 from thinktank.engine.prompts import MODE_INSTRUCTIONS, build_messages, system_prompt
 
 
-def msg(index: int, speaker_id: str, name: str, role: str, text: str, kind: str = "persona") -> Message:
-    return Message(index, kind, speaker_id, name, role, text, datetime.now(UTC))  # type: ignore[arg-type]
+def text_of(part: ModelRequestPart | ModelResponsePart) -> str:
+    """The text of a prompt's or a reply's part (every part these prompts are made of has text)."""
+    assert isinstance(part, UserPromptPart | TextPart), part
+    assert isinstance(part.content, str), part
+    return part.content
+
+
+def msg(
+    index: int, speaker_id: str, name: str, role: str, text: str, kind: MessageKind = "persona"
+) -> Message:
+    return Message(index, kind, speaker_id, name, role, text, datetime.now(UTC))
 
 
 def test_system_prompt_carries_persona_mode_roster_topic_and_summary() -> None:
@@ -43,8 +60,8 @@ def test_others_are_named_user_turns_and_own_messages_are_assistant_turns() -> N
     assert "Diana Patel (Security Architect): Passkeys, clearly." in first[1].content
     assert "Michael Kim (Product Manager): What does it cost us?" in first[1].content
     assert "You (the user who convened the panel): Passkeys or passwords?" in first[1].content
-    assert messages[1].parts[0].content == "Two sprints."  # type: ignore[union-attr]
-    assert "Alex, what about recovery?" in messages[2].parts[0].content  # type: ignore[union-attr, operator]
+    assert text_of(messages[1].parts[0]) == "Two sprints."
+    assert "Alex, what about recovery?" in text_of(messages[2].parts[0])
 
 
 def test_a_window_that_ends_with_the_persona_itself_still_ends_on_a_user_turn() -> None:
@@ -55,7 +72,7 @@ def test_a_window_that_ends_with_the_persona_itself_still_ends_on_a_user_turn() 
     ]
     messages = build_messages(alex, system="SYSTEM", window=window)
     assert isinstance(messages[-1], ModelRequest)
-    assert "please continue" in messages[-1].parts[0].content  # type: ignore[operator]
+    assert "please continue" in text_of(messages[-1].parts[0])
 
 
 def test_small_models_get_the_compact_prompt_name_and_role_first_and_a_closing_cue() -> None:
@@ -78,7 +95,7 @@ def test_small_models_get_the_compact_prompt_name_and_role_first_and_a_closing_c
     window = [msg(0, "security-expert", "Diana Patel", "Security Architect", "Passkeys, clearly.")]
     last = build_messages(alex, system=compact, window=window, style="compact")[-1]
     assert isinstance(last, ModelRequest)
-    assert str(last.parts[-1].content).endswith(
+    assert text_of(last.parts[-1]).endswith(
         "Now Alex Chen (Senior Software Engineer) replies in 2 or 3 sentences:"
     )
     settings = reply_settings(alex, others=[diana, michael], style="compact", max_tokens=300, temperature=0.8)

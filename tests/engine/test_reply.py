@@ -11,6 +11,7 @@ from tests.engine.helpers import scripted_engine
 from tests.fakes import FakeClock, FakeServer, dropping_sse
 from tests.models.test_providers import KEYS, openai_chunks, openai_stream
 from thinktank.engine.engine import ConversationEngine
+from thinktank.engine.events import Event
 from thinktank.engine.members import Member
 from thinktank.models.ids import ModelId, parse_model_id
 from thinktank.models.stack import ModelFactory
@@ -85,9 +86,9 @@ async def test_replies_from_a_server_without_usage_count_towards_the_cost_cap() 
 async def test_each_retry_is_announced_as_an_event() -> None:
     server = FakeServer().queue(error(503), error(504), openai_stream("Back again."))
     engine = engine_on(server, GPT)
-    events = []
+    events: list[Event] = []
 
-    async def record(event):  # type: ignore[no-untyped-def]
+    async def record(event: Event) -> None:
         events.append(event)
 
     engine.sink = record

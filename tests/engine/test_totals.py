@@ -17,6 +17,7 @@ from tests.fakes import FakeClock, FakeServer, dropping_sse, sse
 from tests.models.test_providers import KEYS, openai_chunks, openai_json
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.members import Member
+from thinktank.engine.setup import ScorerName
 from thinktank.engine.totals import Line
 from thinktank.models.ids import parse_model_id
 from thinktank.models.stack import ModelFactory
@@ -39,9 +40,7 @@ def provider_like(*, usage: bool, drop: bool) -> FakeServer:
         chunks = openai_chunks("We should ", "ship in ", "two stages.", model=body["model"], usage=usage)
         return dropping_sse(chunks, drop_after=2) if drop else sse(chunks, done=True)
 
-    server = FakeServer()
-    server.handle = handle  # type: ignore[method-assign]
-    return server
+    return FakeServer(always=handle)
 
 
 def lines_sum(lines: dict[str, Line]) -> tuple[int, int, int, Decimal, Decimal]:
@@ -78,8 +77,14 @@ async def run(engine: ConversationEngine) -> None:
     drop=st.booleans(),
     messages=st.integers(2, 6),
 )
-def test_totals_by_persona_provider_and_model_each_add_up_to_the_grand_total(  # type: ignore[no-untyped-def]
-    seed, scorer, models, scorer_model, usage, drop, messages
+def test_totals_by_persona_provider_and_model_each_add_up_to_the_grand_total(
+    seed: int,
+    scorer: ScorerName,
+    models: list[str],
+    scorer_model: str,
+    usage: bool,
+    drop: bool,
+    messages: int,
 ) -> None:
     server = provider_like(usage=usage, drop=drop)
     factory = ModelFactory(keys=KEYS, http_client=server.client(), clock=FakeClock())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncGenerator
 
 from thinktank.events.log import EventBus
 
@@ -12,7 +13,8 @@ async def replayed(bus: EventBus, conversation_id: str, since: str) -> list[str]
     stream = await bus.subscribe(conversation_id, since)
     async with asyncio.timeout(2):
         chunk = await anext(aiter(stream))
-    await stream.aclose()  # type: ignore[attr-defined]
+    assert isinstance(stream, AsyncGenerator)
+    await stream.aclose()
     return [
         json.loads(line.removeprefix("data: "))["type"]
         for line in chunk.splitlines()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncGenerator
 
 import pytest
 from redis.asyncio import Redis
@@ -32,7 +33,8 @@ async def read(bus: RedisEventBus, cid: str, last: str | None, count: int) -> li
             seen += frames(chunk)
             if len(seen) >= count:
                 break
-    await stream.aclose()  # type: ignore[attr-defined]
+    assert isinstance(stream, AsyncGenerator)
+    await stream.aclose()
     return seen
 
 

@@ -48,6 +48,13 @@ def wait_for_status(api: str, cid: str, wanted: set[str], *, within: float = 60)
         time.sleep(0.1)
 
 
+def lease_holder(client: redis.Redis, cid: str) -> str | None:
+    """Who holds the conversation's lease now, if anyone."""
+    value = client.get(f"tt:lease:{cid}")
+    assert value is None or isinstance(value, bytes), value  # redis-py types a read as maybe-awaitable
+    return None if value is None else value.decode()
+
+
 def stored_messages(api: str, cid: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = httpx.get(f"{api}/conversations/{cid}/messages?limit=200").json()["items"]
     return items
@@ -120,10 +127,19 @@ def test_steering_from_any_web_process_reaches_the_worker_that_drives(deployment
         assert httpx.put(f"{api_b}/conversations/{cid}/mode", json={"mode": "manual"}).status_code == 204
         wait_for_status(api_a, cid, {"idle"})
         count = len(stored_messages(api_a, cid))
-        time.sleep(1.0)
-        assert len(stored_messages(api_a, cid)) == count, "manual mode: nobody takes turns by themselves"
-        turn = httpx.post(f"{api_a}/conversations/{cid}/turns", json={}, timeout=30)
-        assert turn.status_code == 200, turn.text
+        # Manual mode: nobody takes turns by themselves. The events from here on show it: the only
+        # turn that starts before the asked-for reply arrives is the one asked for.
+        with httpx.stream("GET", f"{api_a}/conversations/{cid}/events", timeout=60) as response:
+            turn = httpx.post(f"{api_a}/conversations/{cid}/turns", json={}, timeout=30)
+            assert turn.status_code == 200, turn.text
+            decided = 0
+            for event in sse_events(response):
+                data = json.loads(event["data"])
+                decided += data["type"] == "turn.decided"
+                if data["type"] == "message.completed" and data["message"]["kind"] == "persona":
+                    break
+        assert data["message"]["index"] == turn.json()["message"]["index"] == count
+        assert decided == 1, "manual mode: nobody takes turns by themselves"
         messages = stored_messages(api_b, cid)
         assert [m["index"] for m in messages] == list(range(len(messages)))
         assert any(m["kind"] == "user" and m["text"] == "Please consider costs." for m in messages)
@@ -153,9 +169,9 @@ def test_killing_the_driving_worker_mid_turn_hands_the_conversation_over(deploym
                 completed += kind == "message.completed"
                 if completed >= 2 and kind == "token.delta":
                     break  # mid-stream of the third reply
-        holder = client.get(f"tt:lease:{cid}")
+        holder = lease_holder(client, cid)
         assert holder is not None
-        driver, survivor = (first, second) if f":{first.pid}:" in holder.decode() else (second, first)
+        driver, survivor = (first, second) if f":{first.pid}:" in holder else (second, first)
         driver.kill()
         finished = wait_for_status(api, cid, {"finished"}, within=60)
         assert finished["stop_reason"] == "reached 8 messages"
@@ -167,9 +183,7 @@ def test_killing_the_driving_worker_mid_turn_hands_the_conversation_over(deploym
         again = httpx.put(f"{api}/conversations/{cid}/mode", json={"mode": "auto"})
         assert again.status_code == 400
         assert again.json()["error"]["message"] == "this conversation has ended (reached 8 messages)"
-        assert f":{survivor.pid}:" in (client.get(f"tt:lease:{cid}") or b"").decode() or (
-            client.get(f"tt:lease:{cid}") is None
-        )
+        assert f":{survivor.pid}:" in (lease_holder(client, cid) or "") or (lease_holder(client, cid) is None)
     client.close()
 
 
@@ -239,7 +253,11 @@ def test_a_redis_outage_answers_503_loses_nothing_and_work_resumes(deployment: D
             assert "Redis" in turn.json()["error"]["message"]
             # What is stored stays readable: the database does not depend on Redis.
             assert httpx.get(f"{api}/conversations/{cid}").status_code == 200
-            time.sleep(3)  # longer than the lease: the worker lets the conversation go
+            # The worker cannot renew its lease: once it expires, the worker lets the conversation go.
+            deadline = time.monotonic() + 30
+            while f"lost the lease of conversation {cid}" not in worker.log():
+                assert time.monotonic() < deadline, worker.log()
+                time.sleep(0.1)
         finally:
             start_redis()
         finished = wait_for_status(api, cid, {"finished"}, within=90)

@@ -8,18 +8,19 @@ from collections.abc import Iterator
 import pytest
 from pydantic_ai.direct import model_request
 from pydantic_ai.messages import (
+    ModelMessage,
     ModelRequest,
     SystemPromptPart,
     UserPromptPart,
 )
 
-from tests.fakes import stream_pieces
+from tests.fakes import first_text, stream_pieces
 from thinktank import errors
 from thinktank.models.local import LocalModel, LocalModelPool, bundled_model_path
 
 pytestmark = pytest.mark.local_model
 
-MESSAGES = [
+MESSAGES: list[ModelMessage] = [
     ModelRequest(
         parts=[
             SystemPromptPart("You are Alex Chen, a senior software engineer. Answer in one sentence."),
@@ -49,7 +50,7 @@ async def test_streams_real_tokens_with_real_counts(pool: LocalModelPool) -> Non
     text = "".join(deltas)
     assert len(deltas) > 3, "tokens must arrive one by one"
     assert text.strip()
-    assert response.parts[0].content == text  # type: ignore[union-attr]
+    assert first_text(response) == text
     assert 0 < response.usage.output_tokens <= 24
     # The prompt holds the system prompt and the question: dozens of tokens, counted by the tokenizer.
     assert 30 < response.usage.input_tokens < 200
@@ -71,7 +72,7 @@ async def test_concurrent_requests_share_one_loaded_model_and_do_not_block_the_l
     beat = asyncio.create_task(ticker())
     first, second = await asyncio.gather(model_request(model, MESSAGES), model_request(model, MESSAGES))
     beat.cancel()
-    assert first.parts[0].content == second.parts[0].content  # type: ignore[union-attr]
+    assert first_text(first) == first_text(second)
     assert ticks > 5, "the event loop kept running while the model generated"
     assert len(pool._loaded) == 1
 

@@ -17,7 +17,7 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 
-from tests.fakes import FakeClock, FakeServer, sse, stream_pieces
+from tests.fakes import FakeClock, FakeServer, first_text, sse, stream_pieces
 from thinktank import errors
 from thinktank.models.chat import approximate_tokens, to_chat
 from thinktank.models.ids import parse_model_id
@@ -104,7 +104,7 @@ def anthropic_json(text: str = "Hello from Claude") -> httpx2.Response:
 
 
 def anthropic_stream(*pieces: str) -> httpx2.Response:
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_1",
         "type": "message",
         "role": "assistant",
@@ -114,7 +114,7 @@ def anthropic_stream(*pieces: str) -> httpx2.Response:
         "stop_sequence": None,
         "usage": {"input_tokens": 1000, "output_tokens": 1},
     }
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "message_start", "message": message},
         {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
         *(
@@ -132,7 +132,7 @@ def anthropic_stream(*pieces: str) -> httpx2.Response:
     return sse(events, named=True)
 
 
-def gemini_payload(text: str) -> dict[str, object]:
+def gemini_payload(text: str) -> dict[str, Any]:
     return {
         "candidates": [
             {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}
@@ -151,7 +151,7 @@ def gemini_stream(*pieces: str) -> httpx2.Response:
     events = [gemini_payload(p) for p in pieces]
     for event in events[:-1]:
         event["usageMetadata"] = {"promptTokenCount": 1000, "totalTokenCount": 1000}
-        event["candidates"][0].pop("finishReason")  # type: ignore[index]
+        event["candidates"][0].pop("finishReason")
     return sse(events)
 
 
@@ -189,7 +189,7 @@ async def test_non_streamed_request_reports_text_usage_and_cost(
     server.queue(json_answer("Hello there"))
     stack = factory(server, clock).build(parse_model_id(model))
     response = await model_request(stack, MESSAGES)
-    assert response.parts[0].content == "Hello there"  # type: ignore[union-attr]
+    assert first_text(response) == "Hello there"
     assert (response.usage.input_tokens, response.usage.output_tokens) == (1000, 500)
     facts = thinktank_facts(response)
     assert facts["model_id"] == model
@@ -267,7 +267,8 @@ async def test_provider_errors_map_into_one_tree(
     assert raised.value.provider == "openai"
     assert len(server.requests) == 1, "the SDK's own retries must be off; ours decide"
     if expected is errors.RateLimited:
-        assert raised.value.retry_after == 7.0  # type: ignore[attr-defined]
+        assert isinstance(raised.value, errors.RateLimited)
+        assert raised.value.retry_after == 7.0
 
 
 async def test_timeout_maps_to_provider_timeout(clock: FakeClock) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic_ai.direct import model_request, model_request_stream
 from pydantic_ai.messages import ModelRequest, ModelResponse, SystemPromptPart, TextPart, UserPromptPart
 
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, first_text
 from thinktank.models.scripted import Latency, ScriptedModel
 
 SYSTEM = "You are Diana Patel, a Security Architect. You think in threat models."
@@ -21,7 +21,7 @@ async def test_replies_in_the_persona_voice_and_reacts_to_the_last_speaker() -> 
     response = await model_request(
         ScriptedModel(), conversation("Alex Chen: We should store session tokens in localStorage.")
     )
-    text = response.parts[0].content  # type: ignore[union-attr]
+    text = first_text(response)
     assert "Security Architect" in text
     assert "Alex Chen" in text
     assert any(word in text for word in ("session", "tokens", "store", "localstorage"))
@@ -32,8 +32,8 @@ async def test_is_deterministic_and_depends_on_the_input() -> None:
     a = await model_request(model, conversation("Alex Chen: Use magic links for sign in."))
     b = await model_request(model, conversation("Alex Chen: Use magic links for sign in."))
     c = await model_request(model, conversation("Jamie Rivera: I hate passwords, honestly."))
-    assert a.parts[0].content == b.parts[0].content  # type: ignore[union-attr]
-    assert a.parts[0].content != c.parts[0].content  # type: ignore[union-attr]
+    assert first_text(a) == first_text(b)
+    assert first_text(a) != first_text(c)
 
 
 async def test_streams_word_by_word_with_simulated_latency_and_usage(clock: FakeClock) -> None:

@@ -16,7 +16,7 @@ from tests.engine.helpers import library
 from thinktank.domain import Message, Persona
 from thinktank.orchestration.heuristic import HeuristicScorer
 from thinktank.orchestration.orchestrator import TurnOrchestrator
-from thinktank.orchestration.scoring import ScoreSheet, SelectionContext
+from thinktank.orchestration.scoring import Scorer, ScoreSheet, SelectionContext
 
 ALL = sorted(library().personas)
 TOPIC = "How should we plan the launch of our new product?"
@@ -42,7 +42,9 @@ transcripts = st.lists(
 @given(
     st.lists(st.sampled_from(ALL), min_size=1, max_size=6, unique=True), transcripts, st.integers(0, 10**6)
 )
-def test_always_picks_a_current_member_and_is_deterministic(member_ids: list[str], turns, seed: int) -> None:  # type: ignore[no-untyped-def]
+def test_always_picks_a_current_member_and_is_deterministic(
+    member_ids: list[str], turns: list[tuple[int, str]], seed: int
+) -> None:
     members = [library().persona(pid) for pid in member_ids]
     messages = [message(0, None, TOPIC)]
     for index, (who, text) in enumerate(turns, start=1):
@@ -117,9 +119,15 @@ class Failing:
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet:
         raise RuntimeError("scorer exploded")
 
+    def planned_call(self, context: SelectionContext, candidates: Sequence[Persona]) -> None:
+        return None
+
 
 class Flat:
     name = "flat"
+
+    def planned_call(self, context: SelectionContext, candidates: Sequence[Persona]) -> None:
+        return None
 
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet:
         from thinktank.orchestration.scoring import Factors
@@ -128,7 +136,7 @@ class Flat:
 
 
 @pytest.mark.parametrize("scorer", [Failing(), Flat()])
-def test_scorer_failure_or_low_confidence_falls_back_to_the_least_active(scorer) -> None:  # type: ignore[no-untyped-def]
+def test_scorer_failure_or_low_confidence_falls_back_to_the_least_active(scorer: Scorer) -> None:
     members = [library().persona(pid) for pid in ("cfo", "senior-engineer", "end-user")]
     messages = [
         message(0, None, TOPIC),

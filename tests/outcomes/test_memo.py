@@ -11,12 +11,13 @@ from tests.engine.helpers import scripted_engine
 from tests.fakes import FakeServer
 from tests.models.test_providers import KEYS, openai_json
 from thinktank.domain import Message
+from thinktank.engine.engine import ConversationEngine
 from thinktank.models.ids import SCRIPTED, parse_model_id
 from thinktank.models.stack import ModelFactory
 from thinktank.outcomes.memo import DecisionMemo, MemoFailed, citation_problems, write_memo
 
 
-async def finished_engine():  # type: ignore[no-untyped-def]
+async def finished_engine() -> ConversationEngine:
     engine, _ = scripted_engine(messages=8, seed=4)
     while engine.status != "finished":
         await engine.take_turn()
@@ -77,15 +78,17 @@ async def test_the_scripted_chair_reads_speakers_whose_role_has_parentheses() ->
 
 
 def test_citations_of_missing_messages_or_speakers_are_caught() -> None:
-    memo = DecisionMemo(
-        question="q",
-        options=[{"text": "o", "cites": [99]}],
-        agreements=[],
-        disagreements=[],
-        risks=[],
-        recommendation={"text": "r", "cites": [0]},
-        action_items=[{"task": "t", "owner": "ghost", "cites": [0]}],
-        stances=[],
+    memo = DecisionMemo.model_validate(
+        {
+            "question": "q",
+            "options": [{"text": "o", "cites": [99]}],
+            "agreements": [],
+            "disagreements": [],
+            "risks": [],
+            "recommendation": {"text": "r", "cites": [0]},
+            "action_items": [{"task": "t", "owner": "ghost", "cites": [0]}],
+            "stances": [],
+        }
     )
 
     from tests.engine.helpers import library  # noqa: F401  (a real transcript is not needed here)

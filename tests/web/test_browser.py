@@ -22,10 +22,11 @@ pytestmark = pytest.mark.browser
 
 def transcript(page: Any) -> list[tuple[str, str]]:
     """Every finished message on the page: (element id, text)."""
-    return page.eval_on_selector_all(
+    rows: list[tuple[str, str]] = page.eval_on_selector_all(
         "#messages article.msg[data-index]",
         "els => els.map(e => [e.id, e.querySelector('.text').textContent])",
     )
+    return rows
 
 
 def persona_messages(page: Any) -> Any:

@@ -22,8 +22,7 @@ LIBRARY = load_library()
 
 @pytest.fixture
 def ui(tmp_path: Path) -> Iterator[TestClient]:
-    provider = FakeServer()
-    provider.handle = lambda request: httpx2.Response(401, json={"error": {"message": "bad key"}})  # type: ignore[method-assign]
+    provider = FakeServer(always=lambda request: httpx2.Response(401, json={"error": {"message": "bad key"}}))
     with ui_client(tmp_path, provider) as client:
         yield client
 

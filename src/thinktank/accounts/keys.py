@@ -56,6 +56,8 @@ Validator = Callable[[ProviderName, str], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
+    """What a user sees of a stored key: its provider, last four characters and health, never the key."""
+
     provider: str
     last4: str
     is_valid: bool
@@ -78,6 +80,9 @@ def _check_key(api_key: str) -> str:
 
 
 class KeyStore:
+    """API keys sealed in the database (a user's own and the platform's), checked with the provider
+    before they are stored, resolved per call (user, then platform, then environment) and cached briefly."""
+
     def __init__(
         self,
         db: Database,

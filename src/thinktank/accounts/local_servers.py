@@ -25,6 +25,8 @@ MAX_SERVER_KEY_CHARS = 400
 
 @dataclass(frozen=True, slots=True)
 class ServerInfo:
+    """A user's local OpenAI-compatible server as shown: its URL, whether it has a key, its models."""
+
     base_url: str
     has_key: bool
     models: list[str]
@@ -36,6 +38,9 @@ class ServerInfo:
 
 
 class LocalServers:
+    """A user's own OpenAI-compatible server (Ollama, LM Studio, llama.cpp, vLLM): checked, stored
+    in their key row, and listed with its models."""
+
     def __init__(self, keystore: KeyStore, catalog: ServerCatalog) -> None:
         self.keystore = keystore
         self.catalog = catalog

@@ -26,11 +26,13 @@ STATE_LIFETIME_SECONDS = 600
 
 
 class OAuthFailed(UserError):
-    pass
+    """A sign-in with GitHub, Google or OIDC did not complete (refused, expired or tampered)."""
 
 
 @dataclass(frozen=True, slots=True)
 class OAuthProvider:
+    """One OAuth/OIDC provider this deployment signs people in with, and its endpoints."""
+
     name: str
     client_id: str
     client_secret: str
@@ -75,6 +77,8 @@ def providers_from_env(env: Mapping[str, str]) -> dict[str, OAuthProvider]:
 
 
 class OAuthSignIn:
+    """The OAuth code flow: the redirect to the provider, then the callback that finds or makes the user."""
+
     def __init__(
         self,
         *,

@@ -19,6 +19,8 @@ WINDOW_SECONDS = 60
 
 @dataclass(frozen=True)
 class RateLimits:
+    """Model requests and tokens a user may use a minute (None: no limit)."""
+
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
 

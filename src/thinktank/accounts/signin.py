@@ -40,7 +40,7 @@ SESSION_LIFETIME = timedelta(days=30)
 
 
 class InvalidLink(UserError):
-    pass
+    """A sign-in link that is unknown, used already or expired."""
 
 
 def _hash(value: str) -> str:
@@ -70,6 +70,8 @@ class SlidingWindow:
 
 
 class Mailer(Protocol):
+    """Sends the sign-in link: by SMTP in production, to the log in development."""
+
     async def send_sign_in_link(self, email: str, link: str) -> None: ...
 
 
@@ -81,6 +83,8 @@ class LogMailer:
 
 
 class SmtpMailer:
+    """Sends sign-in links through the SMTP server of THINKTANK_SMTP_URL."""
+
     def __init__(self, url: str, *, sender: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
@@ -112,6 +116,8 @@ class SmtpMailer:
 
 @dataclass(frozen=True, slots=True)
 class NewSession:
+    """A browser session just opened: its cookie token, its CSRF token and when it ends."""
+
     token: str
     csrf_token: str
     user_id: str
@@ -119,6 +125,8 @@ class NewSession:
 
 
 class SignIn:
+    """Passwordless sign-in: a one-time link by email, exchanged for a browser session."""
+
     def __init__(
         self, *, secret: str, mailer: Mailer, public_url: str, now: Callable[[], datetime] | None = None
     ):

@@ -13,20 +13,24 @@ from thinktank.errors import ConfigurationError, UnknownIdError
 
 
 class Tier(BaseModel):
+    """A plan: its token, concurrency and credit limits and its cost alerts (None: no limit)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = ""
     description: str = ""
-    daily_tokens: int | None = Field(None, ge=0)
-    monthly_tokens: int | None = Field(None, ge=0)
-    concurrent_personas: int | None = Field(None, ge=1)
-    monthly_credits_usd: Decimal | None = Field(None, ge=0)
-    cost_alert_usd: Decimal | None = Field(None, ge=0)
+    daily_tokens: int | None = Field(default=None, ge=0)
+    monthly_tokens: int | None = Field(default=None, ge=0)
+    concurrent_personas: int | None = Field(default=None, ge=1)
+    monthly_credits_usd: Decimal | None = Field(default=None, ge=0)
+    cost_alert_usd: Decimal | None = Field(default=None, ge=0)
     """Warn when the user's spend this month passes this."""
-    model_cost_alert_usd: Decimal | None = Field(None, ge=0)
+    model_cost_alert_usd: Decimal | None = Field(default=None, ge=0)
     """Warn when the user's spend on one provider:model this month passes this (seed §6.3: $10)."""
 
 
 class Tiers:
+    """The plans of this deployment, by name."""
+
     def __init__(self, tiers: dict[str, Tier]) -> None:
         self._tiers = tiers
 

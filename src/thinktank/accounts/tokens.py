@@ -24,6 +24,8 @@ TOKEN_PREFIX = "tt_"
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
+    """An API token just issued; the secret is shown this once and only its hash is kept."""
+
     id: str
     name: str
     token: str

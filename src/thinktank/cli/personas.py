@@ -7,8 +7,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from thinktank.cli.common import console, load_library_for, load_settings, reports_user_errors
+from thinktank.domain.suggest import closest
 from thinktank.errors import UnknownIdError
-from thinktank.library.loader import closest
 
 app = typer.Typer(help="Browse the persona library (built-in and yours, from THINKTANK_LIBRARY_DIR).")
 

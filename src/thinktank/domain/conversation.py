@@ -36,12 +36,16 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
+    """A member the orchestrator considered for a turn, with the score it gave them."""
+
     persona_id: str
     score: float
 
 
 @dataclass(frozen=True, slots=True)
 class TurnDecision:
+    """Who speaks next and why: the chosen member, the reason, the confidence and the alternatives."""
+
     persona_id: str
     reason: str
     confidence: float
@@ -86,6 +90,9 @@ class TurnDecision:
 
 @dataclass(frozen=True, slots=True)
 class Message:
+    """One message of a transcript (the topic, a persona's reply, a user's interjection), with what
+    it cost and how it was chosen; stored as a row, sent as JSON."""
+
     index: int
     kind: MessageKind
     speaker_id: str

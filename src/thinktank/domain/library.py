@@ -45,18 +45,24 @@ class _Strict(BaseModel):
 
 
 class Demographics(_Strict):
+    """Who a persona is, in brief: age, education, location."""
+
     age: int = Field(ge=14, le=110)
     education: str = Field(min_length=1)
     location: str = Field(min_length=1)
 
 
 class Personality(_Strict):
+    """How a persona thinks and speaks: traits, communication and decision-making styles."""
+
     traits: list[str] = Field(min_length=1)
     communication: str = Field(min_length=1)
     decision_making: str = Field(min_length=1)
 
 
 class Avatar(_Strict):
+    """How a persona is drawn: an emoji on a colour."""
+
     emoji: str = Field(min_length=1, max_length=8)
     color: str
 
@@ -122,6 +128,8 @@ class Persona(_Strict):
 
 
 class ConversationTemplate(_Strict):
+    """A ready-made discussion: its panel of personas, mode, opening prompt and expected length."""
+
     id: Slug
     category: str = Field(min_length=1)
     industry: str = Field(min_length=1)

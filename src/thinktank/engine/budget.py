@@ -17,12 +17,16 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
+    """What a turn holds against a budget until it is settled (tokens, cost, and the counter periods)."""
+
     tokens: int
     cost: Decimal
     periods: tuple[str, ...] = ()
 
 
 class Budget:
+    """The engine's budget protocol, unlimited by default: reserve before a turn, settle after it."""
+
     async def reserve(self, *, tokens: int, cost: Decimal) -> Reservation:
         """Hold an estimate, or raise BudgetExceeded with a reason a user understands."""
         return Reservation(tokens, cost)

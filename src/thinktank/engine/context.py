@@ -31,6 +31,8 @@ SUMMARY_REPLY_TOKENS = 300
 
 @dataclass(frozen=True, slots=True)
 class Summary:
+    """The rolling summary of the messages that no longer fit the context window."""
+
     text: str
     covers_upto: int
     """Messages with an index below this are in the summary and no longer sent verbatim."""
@@ -38,6 +40,8 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class SummaryCharge:
+    """What writing a summary cost, charged to the conversation."""
+
     model_id: str | None
     usage: Usage
     cost: Cost
@@ -48,6 +52,9 @@ def message_tokens(message: Message) -> int:
 
 
 class ContextWindow:
+    """What each speaker is sent: the recent messages that fit the token budget, the older ones folded
+    into a summary."""
+
     def __init__(self, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> None:
         if budget_tokens < 100:
             raise ValueError("the context budget must be at least 100 tokens")

@@ -14,6 +14,8 @@ Status = ConversationStatus
 
 @dataclass(frozen=True, slots=True)
 class TurnDecided:
+    """A turn starts: who speaks, why, and on which models."""
+
     decision: TurnDecision
     speaker_name: str
     speaker_role: str
@@ -32,6 +34,8 @@ class TurnDecided:
 
 @dataclass(frozen=True, slots=True)
 class TokenDelta:
+    """A piece of the reply being streamed."""
+
     persona_id: str
     text: str
     type: str = "token.delta"
@@ -42,6 +46,8 @@ class TokenDelta:
 
 @dataclass(frozen=True, slots=True)
 class MessageCompleted:
+    """A message was saved (a finished reply, an interjection, the topic)."""
+
     message: Message
     type: str = "message.completed"
 
@@ -51,6 +57,8 @@ class MessageCompleted:
 
 @dataclass(frozen=True, slots=True)
 class CostsUpdated:
+    """The conversation's cost totals after a charge."""
+
     totals: dict[str, Any]
     type: str = "costs.updated"
 
@@ -60,6 +68,8 @@ class CostsUpdated:
 
 @dataclass(frozen=True, slots=True)
 class MembersChanged:
+    """A member joined, left or was edited; `members` is the panel now."""
+
     members: tuple[str, ...]
     change: str
     type: str = "members.changed"
@@ -70,6 +80,8 @@ class MembersChanged:
 
 @dataclass(frozen=True, slots=True)
 class StateChanged:
+    """The conversation's status changed (saved before this is published)."""
+
     status: Status
     reason: str
     type: str = "state.changed"
@@ -109,6 +121,8 @@ class ProviderRetrying:
 
 @dataclass(frozen=True, slots=True)
 class ErrorOccurred:
+    """A turn failed: the message a user may read, and the error's kind."""
+
     message: str
     persona_id: str | None
     error: str

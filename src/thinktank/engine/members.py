@@ -13,6 +13,8 @@ from thinktank.models.stack import ModelFactory, ResolvedChain
 
 @dataclass(frozen=True)
 class Member:
+    """A persona seated in a conversation with the model stack it speaks through."""
+
     persona: Persona
     models: tuple[ModelId, ...]
     """The chain that will be tried, in order, after dropping models that cannot be called here."""

@@ -36,6 +36,8 @@ before it is cut here: a server that honours the limit never gets near it."""
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """A persona's finished reply: its text, the model that wrote it, usage, cost and timings."""
+
     text: str
     model_id: str
     """The model that wrote the text (a fallback's, when the primary failed before it)."""

@@ -34,6 +34,8 @@ DEFAULT_MESSAGES = 10
 
 @dataclass
 class ConversationSpec:
+    """What a new conversation is made from: a template or a topic and personas, models, limits and pace."""
+
     template_id: str | None = None
     topic: str | None = None
     persona_ids: Sequence[str] = ()

@@ -26,6 +26,8 @@ def _alternatives(words: Iterable[str]) -> str:
 
 
 class SpeakerGuard:
+    """Cuts a reply where the model starts speaking for another panelist or recites its instructions."""
+
     def __init__(
         self,
         *,

@@ -12,6 +12,8 @@ from thinktank.pricing.prices import FREE, Cost
 
 @dataclass
 class Line:
+    """Usage and cost added up."""
+
     usage: Usage = field(default_factory=Usage)
     cost: Cost = FREE
 
@@ -35,6 +37,8 @@ class Line:
 
 @dataclass
 class CostTotals:
+    """A conversation's costs: in all, and per persona, provider and model."""
+
     total: Line = field(default_factory=Line)
     by_persona: dict[str, Line] = field(default_factory=dict)
     by_provider: dict[str, Line] = field(default_factory=dict)

@@ -23,6 +23,8 @@ DEFAULT_CAPACITY = 20_000
 
 @dataclass(frozen=True)
 class LoggedEvent:
+    """One published event: its id, sequence number, type and data."""
+
     id: str
     seq: int
     type: str
@@ -40,13 +42,20 @@ def _logged(epoch: str, seq: int, data: dict[str, Any]) -> LoggedEvent:
 
 
 HEARTBEAT = ": heartbeat\n\n"
+STATE_CHANGED = "state.changed"
+RESYNC = "sync.required"
+"""Told instead of the events a subscriber missed when they are no longer kept: refetch."""
+CONVERSATION_DELETED = "conversation.deleted"
+"""The last event of a deleted conversation: watchers stop there."""
 TURN_STARTS = "turn.decided"
-TURN_ENDS = frozenset({"message.completed", "error", "state.changed"})
+TURN_ENDS = frozenset({"message.completed", "error", STATE_CHANGED})
 """A turn in progress is a `turn.decided` with none of these after it (a state change ends the
 stream of a turn too: the room drops its streaming bubble on it)."""
 
 
 class ConversationLog:
+    """One conversation's recent events in memory, replayed to subscribers that reconnect."""
+
     def __init__(self, epoch: str, *, capacity: int = DEFAULT_CAPACITY) -> None:
         self.epoch = epoch
         self._events: deque[LoggedEvent] = deque(maxlen=capacity)
@@ -114,7 +123,7 @@ class ConversationLog:
             replay = self._replay(last_event_id)
             if replay is None:
                 sent = self._next - 1
-                yield _logged(self.epoch, sent, {"type": "sync.required"}).frame
+                yield _logged(self.epoch, sent, {"type": RESYNC}).frame
             else:
                 sent = (
                     replay[-1].seq
@@ -146,6 +155,11 @@ class ConversationLog:
             if timer is not None:
                 timer.cancel()
             self._subscribers.discard(queue)
+
+
+def event_types(sse: str) -> set[str]:
+    """The types of the events in SSE text (one frame or several, from either bus)."""
+    return {line.removeprefix("event: ") for line in sse.split("\n") if line.startswith("event: ")}
 
 
 def _seq(event_id: str) -> int:

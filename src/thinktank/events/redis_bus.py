@@ -68,6 +68,8 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisEventBus:
+    """The bus on Redis Streams: every web process serves the events of every conversation."""
+
     def __init__(self, redis: Redis, *, capacity: int = DEFAULT_CAPACITY) -> None:
         self.redis = redis
         self._capacity = capacity

@@ -33,6 +33,8 @@ def channel_of(owner: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """An operation forwarded to the process that holds a conversation's lease."""
+
     op: str
     user_id: str
     conversation_id: str
@@ -94,6 +96,9 @@ def decode_error(body: dict[str, Any]) -> Exception:
 
 
 class Commands:
+    """Forwards operations on a conversation to the process holding its lease, over Redis pub/sub,
+    and answers the ones sent here."""
+
     def __init__(self, redis: Redis, *, owner: str) -> None:
         self.redis = redis
         self.owner = owner

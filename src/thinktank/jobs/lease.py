@@ -31,6 +31,8 @@ def lease_key(conversation_id: str) -> str:
 
 
 class Leases:
+    """Leases on conversations in Redis: acquire, renew, release, and who holds one."""
+
     def __init__(self, redis: Redis, *, owner: str, ttl: float = DEFAULT_TTL_SECONDS) -> None:
         self.redis = redis
         self.owner = owner

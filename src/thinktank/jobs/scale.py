@@ -42,6 +42,8 @@ def redis_settings(url: str) -> RedisSettings:
 
 @dataclass
 class Scale:
+    """What runs a deployment across processes: Redis, the leases, forwarded commands, the job queue."""
+
     redis: ArqRedis
     leases: Leases
     commands: Commands

@@ -7,8 +7,6 @@ directory are an error. Every error names the file and the field.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,9 +16,13 @@ import yaml
 from pydantic import ValidationError
 
 from thinktank.domain import ConversationTemplate, Persona
+from thinktank.domain.suggest import closest
 from thinktank.errors import LibraryError, UnknownIdError
 
 T = TypeVar("T", Persona, ConversationTemplate)
+
+# Re-exported until engine/engine.py and api/routes/library.py import it from `domain.suggest`.
+__all__ = ["Library", "bundled_library_dir", "closest", "load_library", "parse_persona_file"]
 
 
 def bundled_library_dir() -> Path:
@@ -29,6 +31,8 @@ def bundled_library_dir() -> Path:
 
 @dataclass(frozen=True)
 class Library:
+    """The personas and templates in use, by id, and the file each came from."""
+
     personas: dict[str, Persona]
     templates: dict[str, ConversationTemplate]
     sources: dict[str, Path] = field(default_factory=dict, compare=False)
@@ -54,14 +58,6 @@ class Library:
 
     def categories(self) -> list[str]:
         return sorted({p.category for p in self.personas.values()})
-
-
-def closest(wanted: str, known: Iterable[str], *, limit: int = 3) -> list[str]:
-    names = list(known)
-    found = difflib.get_close_matches(wanted, names, n=limit, cutoff=0.5)
-    if not found:
-        found = [n for n in names if wanted.lower() in n.lower()][:limit]
-    return found
 
 
 def load_library(*, user_dir: Path | None = None, bundled_dir: Path | None = None) -> Library:

@@ -13,6 +13,8 @@ from thinktank.pricing.prices import Cost
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """A model's whole answer to one request: its text, usage and cost."""
+
     text: str
     usage: Usage
     cost: Cost | None

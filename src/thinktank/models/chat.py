@@ -23,6 +23,8 @@ Role = Literal["system", "user", "assistant"]
 
 @dataclass(frozen=True, slots=True)
 class ChatTurn:
+    """One turn of a plain chat transcript (system, user or assistant), as local models take it."""
+
     role: Role
     content: str
 

@@ -8,12 +8,16 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """Time for waits (retries, breakers, pacing), so tests can fake it."""
+
     def monotonic(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
 
 
 class SystemClock:
+    """The real clock."""
+
     def monotonic(self) -> float:
         return time.monotonic()
 

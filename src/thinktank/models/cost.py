@@ -23,6 +23,8 @@ from thinktank.pricing.prices import Cost, Pricer
 
 
 class CostedModel(WrapperModel):
+    """The outer wrapper: prices each response at the model that answered (raw and billed)."""
+
     def __init__(self, wrapped: FallbackChain, *, pricer: Pricer) -> None:
         super().__init__(wrapped)
         self.chain = wrapped

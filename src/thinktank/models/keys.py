@@ -21,6 +21,8 @@ OPENAI_COMPATIBLE_BASE_URL_VAR = "THINKTANK_OPENAI_COMPATIBLE_BASE_URL"
 
 @dataclass(frozen=True, slots=True)
 class ProviderKeys:
+    """The keys (and local server URL) a model factory may use, one per provider."""
+
     anthropic: str | None = None
     openai: str | None = None
     google: str | None = None

@@ -113,6 +113,8 @@ _DONE = object()
 
 
 class LocalModel(OwnModel):
+    """The bundled model (or another GGUF file) run in-process by llama-cpp-python."""
+
     provider_label = "local"
 
     def __init__(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class RetryNotice:
+    """Tells a listener that a provider call failed transiently and is tried again after a wait."""
+
     provider: str
     attempt: int
     """The attempt about to be made (2 for the first retry)."""

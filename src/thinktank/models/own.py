@@ -19,6 +19,8 @@ from thinktank.models.streaming import Chunk, TextStream
 
 
 class OwnModel(Model):
+    """Base of the models we implement ourselves (scripted, local): request and stream from one generator."""
+
     provider_label: str
 
     def __init__(self, name: str) -> None:

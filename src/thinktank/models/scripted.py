@@ -49,6 +49,8 @@ _STOPWORDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Latency:
+    """The scripted model's simulated delay per reply: uniform between `low` and `high` seconds."""
+
     low: float = 0.5
     high: float = 2.0
 

@@ -42,6 +42,9 @@ class ResolvedChain:
 
 
 class ModelFactory:
+    """Builds the model stack a persona talks through (cost, fallback, breaker, retry, deadline,
+    provider) from model ids and keys, sharing breakers and local models."""
+
     def __init__(
         self,
         *,

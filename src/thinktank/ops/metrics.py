@@ -21,6 +21,9 @@ BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 
 
 class Metrics:
+    """The Prometheus metrics of one process (HTTP, turns, tokens, costs, breakers, SSE clients), in
+    its own registry."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry

@@ -23,6 +23,9 @@ from thinktank.settings import Environment, Settings, check_secrets
 
 @dataclass(frozen=True)
 class Profile:
+    """What a deployment environment implies: rate limits, whether users get the scripted model, and
+    where secrets come from."""
+
     name: Environment
     requests_per_minute: int | None
     tokens_per_minute: int | None

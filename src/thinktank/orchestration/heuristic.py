@@ -43,6 +43,8 @@ class _Heard:
 
 
 class HeuristicScorer:
+    """Scores candidates without a model call: relevance, expertise, participation and flow."""
+
     name = "heuristic"
 
     def planned_call(

@@ -39,6 +39,8 @@ Answer with JSON only, exactly this shape:
 
 
 class CandidateScore(BaseModel):
+    """One candidate's factors as the scoring model returns them."""
+
     persona_id: str
     relevance: float = Field(ge=0, le=1)
     expertise: float = Field(ge=0, le=1)
@@ -46,6 +48,8 @@ class CandidateScore(BaseModel):
 
 
 class LlmScores(BaseModel):
+    """The scoring model's JSON answer: a score per candidate."""
+
     scores: list[CandidateScore]
 
 
@@ -70,6 +74,8 @@ def _json_object(text: str) -> str:
 
 
 class LlmScorer:
+    """Asks a model to score the candidates; falls back to the heuristic when the model fails."""
+
     name = "llm"
 
     def __init__(self, model: Model, *, model_id: ModelId, fallback: HeuristicScorer | None = None) -> None:

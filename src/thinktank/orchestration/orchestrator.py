@@ -24,8 +24,8 @@ from collections.abc import Collection, Sequence
 
 from thinktank.domain import Alternative, Message, Persona, TurnDecision, Usage
 from thinktank.domain.conversation import ChosenBy
+from thinktank.domain.suggest import closest
 from thinktank.errors import UnknownIdError
-from thinktank.library.loader import closest
 from thinktank.models.ids import ModelId
 from thinktank.orchestration.scoring import Factors, Scorer, ScoreSheet, SelectionContext
 
@@ -36,6 +36,9 @@ NATURALNESS = (0.9, 1.1)
 
 
 class TurnOrchestrator:
+    """Decides who speaks next: a requested speaker, someone addressed, or the best scored, with a
+    fallback to the least active when scoring fails or is unsure."""
+
     def __init__(self, scorer: Scorer, *, seed: int) -> None:
         self.scorer = scorer
         self.seed = seed

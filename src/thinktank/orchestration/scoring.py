@@ -37,6 +37,8 @@ class Factors:
 
 @dataclass(frozen=True, slots=True)
 class SelectionContext:
+    """What a scorer sees: the topic, the members, and the messages so far."""
+
     topic: str
     members: Sequence[Persona]
     messages: Sequence[Message]
@@ -55,6 +57,8 @@ class SelectionContext:
 
 @dataclass
 class ScoreSheet:
+    """A scorer's factors per candidate, and what scoring cost."""
+
     factors: dict[str, Factors]
     scorer: str
     usage: Usage = field(default_factory=Usage)
@@ -65,6 +69,8 @@ class ScoreSheet:
 
 
 class Scorer(Protocol):
+    """Scores the candidates for the next turn."""
+
     name: str
 
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet: ...

@@ -40,34 +40,47 @@ REPLY_TOKENS = 2000
 
 
 class Claim(BaseModel):
+    """A statement of the memo with the messages it comes from."""
+
     text: str = Field(min_length=1, max_length=800)
     cites: list[int] = Field(min_length=1, description="Indices of the messages this comes from")
 
 
 class Side(BaseModel):
+    """One member's position in a disagreement."""
+
     persona_id: str
     position: str = Field(min_length=1, max_length=600)
     cites: list[int] = Field(min_length=1)
 
 
 class Disagreement(BaseModel):
+    """A point the panel did not agree on, with each side."""
+
     topic: str = Field(min_length=1, max_length=300)
     sides: list[Side] = Field(min_length=1)
 
 
 class ActionItem(BaseModel):
+    """A task the discussion leads to, with its owner."""
+
     task: str = Field(min_length=1, max_length=400)
     owner: str = Field(description="persona id")
     cites: list[int] = Field(min_length=1)
 
 
 class Stance(BaseModel):
+    """Where one member stands at the end."""
+
     persona_id: str
     stance: str = Field(min_length=1, max_length=300)
     cites: list[int] = Field(min_length=1)
 
 
 class DecisionMemo(BaseModel):
+    """The panel's decision memo: question, options, agreements, disagreements, risks, recommendation,
+    action items and stances, each citing messages."""
+
     question: str = Field(min_length=1, max_length=1000)
     options: list[Claim]
     agreements: list[Claim]
@@ -81,7 +94,13 @@ class DecisionMemo(BaseModel):
 @functools.cache
 def memo_schema() -> str:
     """The memo's JSON schema as the chair reads it (made once: pydantic builds it slowly)."""
-    return json.dumps(DecisionMemo.model_json_schema())
+    schema = DecisionMemo.model_json_schema()
+    # The chair reads the fields' descriptions; the classes' docstrings are for readers of this code
+    # and would only lengthen every chair prompt.
+    schema.pop("description", None)
+    for definition in schema.get("$defs", {}).values():
+        definition.pop("description", None)
+    return json.dumps(schema)
 
 
 def citation_problems(memo: DecisionMemo, messages: Sequence[Message]) -> list[str]:
@@ -135,6 +154,8 @@ def chair_prompt(topic: str, messages: Sequence[Message], summary: str | None) -
 
 @dataclass
 class MemoAttempt:
+    """One model's try at writing the memo: usage, cost, and why it failed if it did."""
+
     model_id: str
     usage: Usage
     cost: Cost
@@ -143,6 +164,8 @@ class MemoAttempt:
 
 @dataclass
 class MemoResult:
+    """A memo that passed its checks, the model that wrote it, and every attempt made."""
+
     memo: DecisionMemo
     model_id: str
     attempts: list[MemoAttempt] = field(default_factory=list)
@@ -174,7 +197,7 @@ class MemoResult:
 
 
 class MemoFailed(ProviderFailure):
-    pass
+    """No model could write a memo that passes its checks."""
 
 
 async def write_memo(

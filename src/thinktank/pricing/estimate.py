@@ -19,6 +19,8 @@ from thinktank.pricing.prices import ZERO, Cost, Pricer
 
 @dataclass(frozen=True, slots=True)
 class EstimateAssumptions:
+    """The guesses behind a cost estimate: reply length, prompt overhead, context size."""
+
     reply_tokens: int = 180
     prompt_overhead_tokens: int = 150
     context_window_tokens: int = 3000

@@ -28,6 +28,8 @@ _PRICE_PROVIDER = {"anthropic": "anthropic", "openai": "openai", "google": "goog
 
 
 class Pricer:
+    """Prices usage with genai-prices and applies the markup (billed = raw × markup)."""
+
     def __init__(self, *, markup: Decimal = DEFAULT_MARKUP) -> None:
         if markup < 1:
             raise ValueError(f"markup must be at least 1, not {markup}")

@@ -51,6 +51,8 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 class Database:
+    """The SQLAlchemy engine and sessions (SQLite or PostgreSQL), migrations, and the batch writer."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")

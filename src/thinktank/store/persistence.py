@@ -8,13 +8,16 @@ from thinktank.engine.context import Summary
 from thinktank.engine.engine import Persistence
 from thinktank.engine.events import Status
 from thinktank.pricing.prices import Cost
+from thinktank.store.costs import cost_row
 from thinktank.store.db import Database
-from thinktank.store.repository import cost_row, message_row
+from thinktank.store.messages import message_row
 from thinktank.store.tables import new_id
 from thinktank.store.writer import state_update
 
 
 class StorePersistence(Persistence):
+    """The engine's Persistence on the database."""
+
     def __init__(self, db: Database, *, user_id: str, conversation_id: str) -> None:
         self.db = db
         self.user_id = user_id

@@ -52,10 +52,14 @@ def now() -> datetime:
 
 
 class Base(DeclarativeBase):
+    """Base of the tables; JSON columns for dicts and lists."""
+
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class User(Base):
+    """A person who signs in (or the local user), with their plan."""
+
     __tablename__ = "users"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
@@ -65,6 +69,8 @@ class User(Base):
 
 
 class UserPreferences(Base):
+    """A user's settings, their retention choice among them."""
+
     __tablename__ = "user_preferences"
     __table_args__ = (
         CheckConstraint("data_retention IN ('none', 'session', 'permanent')", name="retention_kind"),
@@ -78,6 +84,8 @@ class UserPreferences(Base):
 
 
 class PlatformApiKey(Base):
+    """A provider key of the deployment, sealed, for users without their own."""
+
     __tablename__ = "platform_api_keys"
     __table_args__ = (CheckConstraint("tier IN ('free', 'pro', 'enterprise')", name="platform_key_tier"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -90,6 +98,8 @@ class PlatformApiKey(Base):
 
 
 class UserApiKey(Base):
+    """A user's own provider key (or local server), sealed."""
+
     __tablename__ = "user_api_keys"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -136,6 +146,8 @@ class UserPersona(Base):
 
 
 class ConversationTemplateRow(Base):
+    """A library template mirrored in the database, with its usage count and estimate."""
+
     __tablename__ = "conversation_templates"
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
     category: Mapped[str] = mapped_column(String(80))
@@ -155,6 +167,8 @@ class ConversationTemplateRow(Base):
 
 
 class Conversation(Base):
+    """A conversation: its setup, status, run mode, summary and lineage."""
+
     __tablename__ = "conversations"
     __table_args__ = (Index("conversations_by_user_newest", "user_id", "created_at"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -182,6 +196,8 @@ class Conversation(Base):
 
 
 class ConversationMember(Base):
+    """A persona on a conversation's panel (kept, inactive, after it leaves)."""
+
     __tablename__ = "conversation_members"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     conversation_id: Mapped[str] = mapped_column(
@@ -196,6 +212,8 @@ class ConversationMember(Base):
 
 
 class MessageRow(Base):
+    """A message of a conversation, stored where it was said (forks read their prefix from the parent)."""
+
     __tablename__ = "messages"
     __table_args__ = (UniqueConstraint("conversation_id", "idx", name="message_position"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -220,6 +238,8 @@ class MessageRow(Base):
 
 
 class CostRecord(Base):
+    """One charge: a reply, a score, a summary or a memo, with usage and raw and billed cost."""
+
     __tablename__ = "cost_records"
     __table_args__ = (Index("cost_records_by_user_day", "user_id", "created_at"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

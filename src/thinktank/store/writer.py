@@ -93,6 +93,8 @@ class _Write:
 
 
 class BatchWriter:
+    """Group commit: writes what many writers hand it in one transaction, then lets each go on."""
+
     def __init__(self, sessions: Any, *, postgres: bool) -> None:
         self._sessions = sessions
         self._postgres = postgres

@@ -6,7 +6,7 @@ import pytest
 from pydantic_ai.direct import model_request, model_request_stream
 from pydantic_ai.messages import ModelRequest
 
-from tests.fakes import FakeClock, FaultyModel
+from tests.fakes import FakeClock, FaultyModel, first_text
 from thinktank import errors
 from thinktank.models.cost import CostedModel
 from thinktank.models.ids import parse_model_id
@@ -28,7 +28,7 @@ async def test_moves_down_the_chain_and_records_who_answered() -> None:
     local = FaultyModel(text="local answer")
     chain = FallbackChain([(CLAUDE, claude), (GPT, gpt), (LOCAL, local)])
     response = await model_request(chain, MESSAGES)
-    assert response.parts[0].content == "local answer"  # type: ignore[union-attr]
+    assert first_text(response) == "local answer"
     facts = thinktank_facts(response)
     assert facts["model_id"] == "scripted"
     assert [f["model_id"] for f in facts["failed"]] == [str(CLAUDE), str(GPT)]
@@ -80,7 +80,7 @@ async def test_streams_fail_over_while_opening() -> None:
         text = [e async for e in stream]
         response = stream.get()
     assert text
-    assert response.parts[0].content == "partial gpt"  # type: ignore[union-attr]
+    assert first_text(response) == "partial gpt"
     assert thinktank_facts(response)["model_id"] == str(GPT)
 
 

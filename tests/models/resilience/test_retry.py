@@ -5,7 +5,7 @@ from pydantic_ai.direct import model_request, model_request_stream
 from pydantic_ai.messages import ModelRequest
 from pydantic_ai.models import StreamedResponse
 
-from tests.fakes import FakeClock, FaultyModel
+from tests.fakes import FakeClock, FaultyModel, first_text
 from thinktank import errors
 from thinktank.models.resilience.retry import RetryingModel, RetryPolicy
 
@@ -19,7 +19,7 @@ def unavailable() -> errors.ProviderUnavailable:
 async def test_transient_failures_are_retried_with_exponential_backoff(clock: FakeClock) -> None:
     inner = FaultyModel(unavailable(), errors.ProviderTimeout("slow", provider="faulty"))
     response = await model_request(RetryingModel(inner, clock=clock), MESSAGES)
-    assert response.parts[0].content == "fine"  # type: ignore[union-attr]
+    assert first_text(response) == "fine"
     assert inner.calls == 3
     assert clock.sleeps == [1.0, 2.0]
 
@@ -76,7 +76,7 @@ async def test_a_stream_is_retried_while_opening(clock: FakeClock) -> None:
     async with model_request_stream(RetryingModel(inner, clock=clock), MESSAGES) as stream:
         async for _ in stream:
             pass
-        assert stream.get().parts[0].content == "partial fine"  # type: ignore[union-attr]
+        assert first_text(stream.get()) == "partial fine"
     assert inner.calls == 2
     assert clock.sleeps == [1.0]
 
@@ -99,4 +99,4 @@ async def test_a_stream_that_fails_after_text_arrived_is_not_retried_into_a_dupl
     assert clock.sleeps == []
     partial = opened[0].get()
     assert partial.state == "incomplete"
-    assert partial.parts[0].content == "partial "  # type: ignore[union-attr]
+    assert first_text(partial) == "partial "

@@ -26,12 +26,16 @@ BreakerState = Literal["closed", "open", "half-open"]
 
 @dataclass(frozen=True, slots=True)
 class BreakerPolicy:
+    """When a breaker opens, how long it stays open, and how many successes close it again."""
+
     failure_threshold: int = 5
     reset_timeout: float = 60.0
     half_open_successes: int = 3
 
 
 class CircuitBreaker:
+    """One provider's circuit: closed, open after repeated transient failures, then half-open to probe."""
+
     def __init__(
         self, provider: str, *, policy: BreakerPolicy | None = None, clock: Clock | None = None
     ) -> None:
@@ -91,6 +95,8 @@ class BreakerRegistry:
 
 
 class BreakerModel(WrapperModel):
+    """Fails fast while its provider's circuit is open, and records each call's outcome."""
+
     def __init__(self, wrapped: Model, *, breaker: CircuitBreaker) -> None:
         super().__init__(wrapped)
         self.breaker = breaker

@@ -36,6 +36,8 @@ REQUEST_SECONDS = 120.0
 
 @dataclass(frozen=True, slots=True)
 class Deadlines:
+    """How long a streamed reply may take to start, and to stay silent between chunks."""
+
     first_byte: float = DEFAULT_FIRST_BYTE_SECONDS
     """Connect, send, and receive the first chunk of a streamed reply."""
     idle: float = DEFAULT_IDLE_SECONDS
@@ -48,6 +50,8 @@ class Deadlines:
 
 
 class DeadlineModel(WrapperModel):
+    """Fails an attempt that misses its first-byte or idle deadline with ProviderTimeout."""
+
     def __init__(self, wrapped: Model, *, deadlines: Deadlines, provider: str) -> None:
         super().__init__(wrapped)
         self.deadlines = deadlines

@@ -24,6 +24,8 @@ from thinktank.models.streaming import annotated_stream, merge_metadata
 
 
 class FallbackChain(WrapperModel):
+    """Tries each model in order after a ProviderFailure; remembers which one answered."""
+
     def __init__(self, chain: Sequence[tuple[ModelId, Model]]) -> None:
         if not chain:
             raise ValueError("a fallback chain needs at least one model")

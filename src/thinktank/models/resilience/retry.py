@@ -25,6 +25,8 @@ from thinktank.models.notices import RetryNotice, notify_retry
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """How many attempts, and the exponential backoff between them."""
+
     max_attempts: int = 3
     initial_delay: float = 1.0
     multiplier: float = 2.0
@@ -44,6 +46,8 @@ class RetryPolicy:
 
 
 class RetryingModel(WrapperModel):
+    """Retries transient failures with backoff (honouring retry-after) and tells a listener each time."""
+
     def __init__(
         self, wrapped: Model, *, policy: RetryPolicy | None = None, clock: Clock | None = None
     ) -> None:
