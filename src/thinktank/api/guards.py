@@ -33,6 +33,8 @@ async def _refuse(send: Send, status: int, code: str, message: str) -> None:
 
 
 class BodyLimit:
+    """Refuses a request body over `max_bytes` while it is read (413), before any route or auth runs."""
+
     def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -123,6 +125,9 @@ def _is_loopback(hostname: str) -> bool:
 
 
 class LocalOriginGuard:
+    """In local mode: answers only requests for this server's own host (421) and refuses
+    cross-origin writes (403)."""
+
     def __init__(self, app: ASGIApp, *, public_urls: Iterable[str]) -> None:
         self.app = app
         netlocs = [urlsplit(url).netloc.lower() for url in public_urls if url]

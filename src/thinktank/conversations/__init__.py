@@ -5,7 +5,6 @@ docs/architecture.md, "The conversations package")."""
 
 from thinktank.conversations.operations import RunMode
 from thinktank.conversations.registry import Live
-from thinktank.conversations.removal import DELETED_EVENT
 from thinktank.conversations.service import ConversationService
 
-__all__ = ["DELETED_EVENT", "ConversationService", "Live", "RunMode"]
+__all__ = ["ConversationService", "Live", "RunMode"]

@@ -11,11 +11,10 @@ from thinktank.accounts.keys import KeyStore
 from thinktank.conversations.operations import Delete, Handlers, Target
 from thinktank.conversations.ownership import Ownership
 from thinktank.conversations.registry import Registry
-from thinktank.events.log import Bus
+from thinktank.events.log import CONVERSATION_DELETED, Bus
 from thinktank.store import repository as repo
 from thinktank.store.db import Database
 
-DELETED_EVENT = "conversation.deleted"
 """The last event of a deleted conversation's stream."""
 
 
@@ -83,5 +82,7 @@ class Removal:
     async def _announce_deleted(self, conversation_id: str) -> None:
         """Watchers get a last event, after which their streams close (the SSE route ends on it);
         then the conversation's events are forgotten."""
-        await self.bus.publish(conversation_id, {"type": DELETED_EVENT, "conversation_id": conversation_id})
+        await self.bus.publish(
+            conversation_id, {"type": CONVERSATION_DELETED, "conversation_id": conversation_id}
+        )
         await self.bus.forget(conversation_id)

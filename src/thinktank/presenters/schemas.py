@@ -16,12 +16,16 @@ MAX_SYSTEM_PROMPT = 8000
 
 
 class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a readable message, and details where they help."""
+
     code: str = Field(description="Stable, machine-readable: not_found, validation_failed, busy, ...")
     message: str
     details: Any = None
 
 
 class ErrorBody(BaseModel):
+    """The body of every API error."""
+
     """Every error the API answers, whatever its status."""
 
     error: ErrorDetail
@@ -49,17 +53,23 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class PersonaPublic(BaseModel):
+    """A persona as listed: the library's or the caller's own."""
+
     source: Literal["library", "mine"]
     persona: Persona
 
 
 class PersonaIn(Persona):
+    """A persona to save as the caller's own."""
+
     """A persona sent by a client; the same rules as the library's, with size limits."""
 
     system_prompt: str = Field(max_length=MAX_SYSTEM_PROMPT)
 
 
 class TemplatePublic(BaseModel):
+    """A conversation template with its panel and estimated cost."""
+
     id: str
     category: str
     industry: str
@@ -82,6 +92,8 @@ class TemplatePublic(BaseModel):
 
 
 class ConversationCreate(BaseModel):
+    """A new conversation: a template, or a topic and a panel."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -117,6 +129,8 @@ class ConversationCreate(BaseModel):
 
 
 class MemberPublic(BaseModel):
+    """A panel member: the persona, the model it actually uses, its messages and cost."""
+
     persona_id: str
     name: str
     role: str
@@ -128,6 +142,8 @@ class MemberPublic(BaseModel):
 
 
 class ConversationPublic(BaseModel):
+    """A conversation's state: settings, panel, status and costs."""
+
     id: str
     title: str
     topic: str
@@ -150,11 +166,15 @@ class ConversationPublic(BaseModel):
 
 
 class ConversationPage(BaseModel):
+    """A page of conversations and the cursor of the next."""
+
     items: list[ConversationPublic]
     next_cursor: str | None
 
 
 class MessagePublic(BaseModel):
+    """One message with its speaker, model, tokens, cost and the choice that gave the turn."""
+
     index: int
     kind: str
     speaker_id: str
@@ -174,50 +194,68 @@ class MessagePublic(BaseModel):
 
 
 class MessagePage(BaseModel):
+    """A page of messages, oldest first, with the indexes around it."""
+
     items: list[MessagePublic]
     before: int | None = Field(description="Cursor for older messages (pass as ?before=)")
     after: int | None = Field(description="Cursor for newer messages (pass as ?after=)")
 
 
 class Interjection(BaseModel):
+    """What the user says into the discussion."""
+
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=MAX_INTERJECTION)
 
 
 class TurnRequest(BaseModel):
+    """Take one turn, optionally naming who speaks."""
+
     model_config = ConfigDict(extra="forbid")
     speaker: str | None = Field(None, description="A member's persona id: they speak next, this once")
 
 
 class TurnResult(BaseModel):
+    """The message a turn produced (none when the turn was refused or stopped)."""
+
     message: MessagePublic | None
     status: str
     stop_reason: str
 
 
 class MemberAdd(BaseModel):
+    """A persona to add to the panel."""
+
     model_config = ConfigDict(extra="forbid")
     persona_id: str | None = None
     persona: PersonaIn | None = None
 
 
 class RunModeChange(BaseModel):
+    """Auto (the panel runs by itself) or manual (one turn at a time)."""
+
     model_config = ConfigDict(extra="forbid")
     mode: Literal["auto", "manual"]
 
 
 class ContinueRequest(BaseModel):
+    """Reopen an ended or paused discussion for this many more messages."""
+
     model_config = ConfigDict(extra="forbid")
     messages: int = Field(ge=1, le=1000, description="How many more persona messages it may take")
     mode: Literal["auto", "manual"] = Field("manual", description="auto: the panel carries on by itself")
 
 
 class SpeedChange(BaseModel):
+    """How fast auto mode goes, 1 (slow) to 10."""
+
     model_config = ConfigDict(extra="forbid")
     speed: int = Field(ge=1, le=10)
 
 
 class ModelAvailability(BaseModel):
+    """A model and whether it can be called here now."""
+
     model_id: str
     available: bool
     reason: str | None

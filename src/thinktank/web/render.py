@@ -21,6 +21,8 @@ from thinktank.web.markdown import render_markdown
 
 
 class SignInRedirect(Exception):
+    """Raised by a page that needs a signed-in user: answered with a redirect to sign in."""
+
     def __init__(self, path: str) -> None:
         self.path = path
 

@@ -17,6 +17,8 @@ OAUTH_COOKIE = "tt_oauth"
 
 
 class LinkRequest(BaseModel):
+    """Where to send a sign-in link."""
+
     model_config = ConfigDict(extra="forbid")
     email: str = Field(min_length=3, max_length=320)
 

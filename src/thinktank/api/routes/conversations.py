@@ -87,6 +87,8 @@ async def export_conversation(
 
 
 class ForkRequest(BaseModel):
+    """A branch from one message: the panel, mode and models it continues with."""
+
     model_config = ConfigDict(extra="forbid")
     at_index: int = Field(ge=0, lt=2**31, description="The last shared message")
     persona_ids: list[str] = Field(default_factory=list, max_length=12, description="Default: the same panel")
@@ -123,6 +125,8 @@ async def fork_tree(conversation_id: str, service: Service, user: CurrentUser) -
 
 
 class RerunRequest(BaseModel):
+    """Run the conversation again with exactly one change."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -157,6 +161,8 @@ async def compare_conversations(first: str, second: str, service: Service, user:
 
 
 class MemoRequest(BaseModel):
+    """Who chairs the decision memo."""
+
     model_config = ConfigDict(extra="forbid")
     chair: str | None = Field(None, description="Model id of the chair; default: the panel's own models")
 

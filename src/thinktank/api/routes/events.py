@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from thinktank.conversations import DELETED_EVENT
+from thinktank.events.log import CONVERSATION_DELETED
 from thinktank.presenters.deps import CurrentUser, Service
 
 router = APIRouter(tags=["events"])
 
 HEARTBEAT_SECONDS = 15.0
-DELETED_FRAME = f"\nevent: {DELETED_EVENT}\n"
+DELETED_FRAME = f"\nevent: {CONVERSATION_DELETED}\n"
 
 
 @router.get("/conversations/{conversation_id}/events", response_class=StreamingResponse)

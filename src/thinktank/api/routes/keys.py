@@ -12,6 +12,8 @@ router = APIRouter(tags=["keys"])
 
 
 class KeyIn(BaseModel):
+    """An API key to check with its provider and store."""
+
     model_config = ConfigDict(extra="forbid")
     api_key: str = Field(min_length=8, max_length=400, description="Stored encrypted; never shown again")
 

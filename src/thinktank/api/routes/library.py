@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from thinktank.domain import Persona
+from thinktank.domain.suggest import closest
 from thinktank.engine.drafting import MAX_SENTENCE
 from thinktank.errors import UnknownIdError, UserError
-from thinktank.library.loader import closest
 from thinktank.presenters.deps import CurrentUser, Service
 from thinktank.presenters.library import PersonaDraftPublic, persona_draft, template_public
 from thinktank.presenters.schemas import PersonaIn, PersonaPublic, TemplatePublic
@@ -41,6 +41,8 @@ def _searchable(persona: Persona) -> str:
 
 
 class DraftRequest(BaseModel):
+    """A persona described in one sentence, and the model that drafts it."""
+
     model_config = ConfigDict(extra="forbid")
     sentence: str = Field(min_length=1, max_length=MAX_SENTENCE, description="Who, in one sentence")
     model: str | None = Field(None, description="Model id that writes the draft (default: the substitute)")

@@ -23,6 +23,8 @@ router = APIRouter(tags=["local server"])
 
 
 class ServerIn(BaseModel):
+    """An OpenAI-compatible server (Ollama, LM Studio, llama.cpp, vLLM) to check and store."""
+
     model_config = ConfigDict(extra="forbid")
     base_url: str = Field(min_length=1, max_length=300, description="e.g. http://127.0.0.1:11434/v1")
     api_key: str | None = Field(None, max_length=400, description="Only if the server asks for one")

@@ -13,17 +13,23 @@ router = APIRouter(tags=["tokens"])
 
 
 class TokenCreate(BaseModel):
+    """A name for a new API token."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=120)
 
 
 class TokenCreated(BaseModel):
+    """A new API token, shown this once."""
+
     id: str
     name: str
     token: str = Field(description="Shown once; store it now")
 
 
 class TokenPublic(BaseModel):
+    """An API token as listed: never the token itself."""
+
     id: str
     name: str
     prefix: str
