@@ -9,10 +9,10 @@ import pytest
 from pydantic_ai.models.function import FunctionModel
 
 from tests.engine.helpers import library, scripted_engine
-from tests.fakes import FakeServer
+from tests.fakes import FakeClock, FakeServer
 from tests.models.test_providers import KEYS, openai_stream
 from thinktank.domain import Message
-from thinktank.engine.engine import ConversationEngine
+from thinktank.engine.engine import ConversationEngine, Persistence
 from thinktank.engine.members import Member, seat
 from thinktank.errors import ConversationBusy, ConversationOver, UnknownIdError, UserError
 from thinktank.models.ids import SCRIPTED, parse_model_id
@@ -196,6 +196,24 @@ async def test_speed_sets_the_pause_between_auto_turns() -> None:
         assert engine.config.delay() == delay
     with pytest.raises(UserError):
         engine.set_speed(11)
+
+
+async def test_the_pause_between_auto_turns_runs_from_the_end_of_the_reply_not_of_its_commit() -> None:
+    engine, _ = scripted_engine(messages=3)
+    engine.config.turn_delay = 6.0
+    clock = FakeClock()
+    engine.clock = clock
+    saved: list[int] = []
+
+    class SlowCommit(Persistence):
+        async def message_saved(self, message: Message) -> None:
+            clock.advance(2.5)  # a group commit under load
+            saved.append(message.index)
+
+    engine.persistence = SlowCommit()
+    await engine.run_auto()
+    assert clock.sleeps == [3.5, 3.5]
+    assert saved == [1, 2, 3], "every message is still committed before the turn ends"
 
 
 async def test_the_cost_cap_is_checked_before_and_after_each_turn(server: FakeServer) -> None:

@@ -152,6 +152,7 @@ class ConversationEngine:
         self._queued: list[str] = []
         self._passed_over: set[str] = set()
         self._why_silent = ""
+        self._reply_ended: float | None = None
         self._wake = asyncio.Event()
         if not self.messages:
             self._append_user(config.topic.strip())
@@ -267,6 +268,11 @@ class ConversationEngine:
                 await self._set_status("paused", f"{why} (the last: {self._why_silent})")
                 break
             delay = self.config.delay()
+            if message is not None and self._reply_ended is not None:
+                # The pause runs from the reply's last word, as the reader saw it, not from the
+                # moment the message was committed: under load the group commit takes a while, and
+                # waiting for it on top of the pause would slow every conversation by that much.
+                delay -= self.clock.monotonic() - self._reply_ended
             if delay > 0:
                 self._wake.clear()
                 sleeper = asyncio.ensure_future(self.clock.sleep(delay))
@@ -437,6 +443,7 @@ class ConversationEngine:
                 await self._set_status("paused", f"paused after an error from {member.persona.name}'s model")
             return None
         ended = time.perf_counter()
+        self._reply_ended = self.clock.monotonic()
         first_token = reply.first_token_at
         message = Message(
             index=len(self.messages),
