@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -326,3 +327,17 @@ async def test_an_interjection_that_cannot_be_stored_is_not_kept_in_memory_eithe
     with pytest.raises(RuntimeError):
         await engine.interject("hello")
     assert [m.index for m in engine.messages] == [0]
+
+
+async def test_the_persona_count_follows_the_transcript_when_it_shrinks_or_is_replaced() -> None:
+    engine, _ = scripted_engine(messages=3)
+    await engine.take_turn()
+    await engine.take_turn()
+    assert engine.persona_message_count() == 2
+    said = engine.messages.pop()
+    engine.messages.append(dataclasses.replace(said, kind="user"))
+    assert engine.persona_message_count() == 1, "a message swapped at the same place is counted again"
+    engine.messages = engine.messages[:1]
+    assert engine.persona_message_count() == 0
+    await engine.take_turn()
+    assert engine.persona_message_count() == 1
