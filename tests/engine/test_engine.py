@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Collection
 from decimal import Decimal
 
@@ -11,10 +12,10 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from tests.engine.helpers import library, scripted_engine
-from tests.fakes import FakeServer
+from tests.fakes import FakeClock, FakeServer
 from tests.models.test_providers import KEYS, openai_stream
 from thinktank.domain import Message, TurnDecision
-from thinktank.engine.engine import ConversationEngine
+from thinktank.engine.engine import ConversationEngine, Persistence
 from thinktank.engine.events import (
     CostsUpdated,
     ErrorOccurred,
@@ -212,6 +213,24 @@ async def test_speed_sets_the_pause_between_auto_turns() -> None:
         engine.set_speed(11)
 
 
+async def test_the_pause_between_auto_turns_runs_from_the_end_of_the_reply_not_of_its_commit() -> None:
+    engine, _ = scripted_engine(messages=3)
+    engine.config.turn_delay = 6.0
+    clock = FakeClock()
+    engine.clock = clock
+    saved: list[int] = []
+
+    class SlowCommit(Persistence):
+        async def message_saved(self, message: Message) -> None:
+            clock.advance(2.5)  # a group commit under load
+            saved.append(message.index)
+
+    engine.persistence = SlowCommit()
+    await engine.run_auto()
+    assert clock.sleeps == [3.5, 3.5]
+    assert saved == [1, 2, 3], "every message is still committed before the turn ends"
+
+
 async def test_the_cost_cap_is_checked_before_and_after_each_turn(server: FakeServer) -> None:
     # gpt-4.1-mini at 1000 input + 500 output tokens a reply costs $0.0012 raw, $0.00144 billed.
     server.queue(*[openai_stream(f"Reply number {i}.") for i in range(20)])
@@ -322,3 +341,17 @@ async def test_an_interjection_that_cannot_be_stored_is_not_kept_in_memory_eithe
     with pytest.raises(RuntimeError):
         await engine.interject("hello")
     assert [m.index for m in engine.messages] == [0]
+
+
+async def test_the_persona_count_follows_the_transcript_when_it_shrinks_or_is_replaced() -> None:
+    engine, _ = scripted_engine(messages=3)
+    await engine.take_turn()
+    await engine.take_turn()
+    assert engine.persona_message_count() == 2
+    said = engine.messages.pop()
+    engine.messages.append(dataclasses.replace(said, kind="user"))
+    assert engine.persona_message_count() == 1, "a message swapped at the same place is counted again"
+    engine.messages = engine.messages[:1]
+    assert engine.persona_message_count() == 0
+    await engine.take_turn()
+    assert engine.persona_message_count() == 1

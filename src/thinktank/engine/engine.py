@@ -152,6 +152,8 @@ class ConversationEngine:
         self._queued: list[str] = []
         self._passed_over: set[str] = set()
         self._why_silent = ""
+        self._reply_ended: float | None = None
+        self._persona_tally: tuple[list[Message] | None, int, Message | None, int] = (None, 0, None, 0)
         self._wake = asyncio.Event()
         if not self.messages:
             self._append_user(config.topic.strip())
@@ -167,7 +169,15 @@ class ConversationEngine:
         return [m.persona for m in self.members]
 
     def persona_message_count(self) -> int:
-        return sum(1 for m in self.messages if m.kind == "persona")
+        # Asked twice a turn over a transcript that only grows at its end: count only what was added
+        # since the last call, unless the counted part is no longer there as it was (a message taken
+        # back, a transcript replaced).
+        messages, (counted, upto, last, persona) = self.messages, self._persona_tally
+        if counted is not messages or upto > len(messages) or (upto and messages[upto - 1] is not last):
+            upto, persona = 0, 0
+        persona += sum(1 for m in messages[upto:] if m.kind == "persona")
+        self._persona_tally = (messages, len(messages), messages[-1] if messages else None, persona)
+        return persona
 
     def member(self, persona_id: str) -> Member:
         for member in self.members:
@@ -267,6 +277,11 @@ class ConversationEngine:
                 await self._set_status("paused", f"{why} (the last: {self._why_silent})")
                 break
             delay = self.config.delay()
+            if message is not None and self._reply_ended is not None:
+                # The pause runs from the reply's last word, as the reader saw it, not from the
+                # moment the message was committed: under load the group commit takes a while, and
+                # waiting for it on top of the pause would slow every conversation by that much.
+                delay -= self.clock.monotonic() - self._reply_ended
             if delay > 0:
                 self._wake.clear()
                 sleeper = asyncio.ensure_future(self.clock.sleep(delay))
@@ -437,6 +452,7 @@ class ConversationEngine:
                 await self._set_status("paused", f"paused after an error from {member.persona.name}'s model")
             return None
         ended = time.perf_counter()
+        self._reply_ended = self.clock.monotonic()
         first_token = reply.first_token_at
         message = Message(
             index=len(self.messages),

@@ -64,6 +64,7 @@ async def stream_reply(
     reply_tokens = settings.get("max_tokens")
     limit_chars = None if reply_tokens is None else int(reply_tokens * OVERRUN_FACTOR) * 4
     produced: list[str] = []
+    produced_chars = 0
     overran = False
     first_token: float | None = None
     failure: ProviderFailure | None = None
@@ -87,9 +88,10 @@ async def stream_reply(
                     if first_token is None:
                         first_token = time.perf_counter()
                     produced.append(delta)
+                    produced_chars += len(delta)
                     if shown := guard.feed(delta):
                         await emit(TokenDelta(persona_id, shown))
-                    overran = limit_chars is not None and sum(map(len, produced)) > limit_chars
+                    overran = limit_chars is not None and produced_chars > limit_chars
                     if guard.cut or overran:
                         break
         except ProviderFailure as exc:

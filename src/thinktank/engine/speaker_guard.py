@@ -12,6 +12,7 @@ is held back until it is clearly not a label. A reply that opens with the person
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -25,6 +26,28 @@ def _alternatives(words: Iterable[str]) -> str:
     return "|".join(re.escape(w) for w in sorted({w for w in words if w}, key=len, reverse=True))
 
 
+@functools.lru_cache(maxsize=4096)
+def _patterns(
+    own_name: str, own_role: str, others: tuple[tuple[str, str], ...]
+) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """The three patterns for one speaker on one panel. Built once per panel, not per turn: with
+    their long alternations they take milliseconds to compile, which a thousand conversations
+    turning at once would spend holding the event loop."""
+    names = _alternatives([n for n, _ in others] + ["You", "User"])
+    roles = _alternatives(r for _, r in others)
+    name = rf"(?:\*\*)?\[?(?:{names})\]?(?:\*\*)?"
+    # "Name (Role)", "Name — Role", "Name, Role", then optional closing bold.
+    titled = rf"{name}[ \t]*(?:{_ROLE}|[,—–-][ \t]*(?:{roles}))?[ \t]*(?:\*\*)?"
+    other = re.compile(rf"\n[ \t]*(?:{name}\s*(?:{_ROLE})?\s*(?:\*\*)?\s*:|{titled}(?=\n)|{_PROMPT_LINES})")
+    own = re.escape(own_name)
+    own_label = re.compile(
+        rf"^\s*(?:\*\*)?\[?{own}\]?(?:\*\*)?[ \t]*(?:{_ROLE})?[ \t]*(?:\*\*)?[ \t]*(?::\s*|\n\s*|$)"
+    )
+    everyone = _alternatives([own_name, own_role or "", *(n for n, _ in others), *(r for _, r in others)])
+    restated = re.compile(rf"^\s*You are (?:an? |the )?(?i:{everyone})\b")
+    return other, own_label, restated
+
+
 class SpeakerGuard:
     """Cuts a reply where the model starts speaking for another panelist or recites its instructions."""
 
@@ -36,21 +59,7 @@ class SpeakerGuard:
         own_role: str | None = None,
     ) -> None:
         """`others` are the (name, role) pairs of everyone else on the panel."""
-        others = list(others)
-        names = _alternatives([n for n, _ in others] + ["You", "User"])
-        roles = _alternatives(r for _, r in others)
-        name = rf"(?:\*\*)?\[?(?:{names})\]?(?:\*\*)?"
-        # "Name (Role)", "Name — Role", "Name, Role", then optional closing bold.
-        titled = rf"{name}[ \t]*(?:{_ROLE}|[,—–-][ \t]*(?:{roles}))?[ \t]*(?:\*\*)?"
-        self._other = re.compile(
-            rf"\n[ \t]*(?:{name}\s*(?:{_ROLE})?\s*(?:\*\*)?\s*:|{titled}(?=\n)|{_PROMPT_LINES})"
-        )
-        own = re.escape(own_name)
-        self._own = re.compile(
-            rf"^\s*(?:\*\*)?\[?{own}\]?(?:\*\*)?[ \t]*(?:{_ROLE})?[ \t]*(?:\*\*)?[ \t]*(?::\s*|\n\s*|$)"
-        )
-        everyone = _alternatives([own_name, own_role or "", *(n for n, _ in others), *(r for _, r in others)])
-        self._restated = re.compile(rf"^\s*You are (?:an? |the )?(?i:{everyone})\b")
+        self._other, self._own, self._restated = _patterns(own_name, own_role or "", tuple(others))
         self._text = ""
         self._emitted = 0
         self._start_checked = False

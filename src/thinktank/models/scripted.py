@@ -92,7 +92,8 @@ def _read_scene(chat: list[ChatTurn]) -> _Scene:
     topic = _TOPIC.search(system)
     names = {w.lower() for w in re.findall(r"[A-Z][a-z]+", system)}
     words = re.findall(r"[A-Za-z][A-Za-z'-]{4,}", last_text + " " + (topic.group(1) if topic else ""))
-    keywords = tuple(dict.fromkeys(w.lower() for w in words if w.lower() not in _STOPWORDS | names))
+    excluded = _STOPWORDS | names
+    keywords = tuple(dict.fromkeys(w.lower() for w in words if w.lower() not in excluded))
     own_turns = sum(1 for turn in chat if turn.role == "assistant")
     return _Scene(name, role, last_speaker, last_text, own_turns, keywords or ("the problem",))
 
