@@ -69,7 +69,7 @@ def worker_command(
     (needs THINKTANK_REDIS_URL; start as many as you like, each conversation runs on exactly one)."""
     import asyncio
 
-    from thinktank.jobs.worker import run_worker
+    from thinktank.worker import run_worker
 
     settings = load_settings()
     if not settings.redis_url:
