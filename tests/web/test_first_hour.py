@@ -181,3 +181,9 @@ def test_whatever_the_key_store_raises_the_fragment_answers_with_a_message(
     answer = ui.post("/ui/keys", data={"provider": "openai", "api_key": "sk-test-anything-0001"})
     assert answer.status_code == 200
     assert "problem on our side" in answer.text
+
+
+def test_the_estimate_of_an_empty_new_form_asks_for_the_panel_the_form_asks_for(ui: TestClient) -> None:
+    estimate = ui.get("/ui/estimate").text
+    assert "at least 2" in estimate
+    assert "at least one" not in estimate

@@ -164,9 +164,11 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
             if str(fields.get("max_messages", "")).isdigit()
             else None,
         )
-        topic, _mode, personas, messages = resolve_personas(spec, library)
+        # The form's own rule first: an empty panel is told "at least 2", as the form says, not
+        # the engine's "at least one".
         if size_problem := panel_problem(fields):
             raise UserError(size_problem)
+        topic, _mode, personas, messages = resolve_personas(spec, library)
         factory = await service.factory_for(user)
         chains = {p.id: chain_for(p, factory, override=override) for p in personas}
         cost, running = (
