@@ -187,3 +187,11 @@ def test_the_estimate_of_an_empty_new_form_asks_for_the_panel_the_form_asks_for(
     estimate = ui.get("/ui/estimate").text
     assert "at least 2" in estimate
     assert "at least one" not in estimate
+
+
+def test_adjust_first_lists_the_templates_panel_first_so_it_is_seen_ticked(ui: TestClient) -> None:
+    page = ui.get("/new", params={"template": "startup-product-planning"}).text
+    boxes = re.findall(r'<input type="checkbox" name="persona_ids" value="[^"]*" ?(checked)?>', page)
+    assert len(boxes) > 4
+    assert [bool(ticked) for ticked in boxes[:4]] == [True] * 4
+    assert not any(boxes[4:])
