@@ -195,3 +195,10 @@ def test_adjust_first_lists_the_templates_panel_first_so_it_is_seen_ticked(ui: T
     assert len(boxes) > 4
     assert [bool(ticked) for ticked in boxes[:4]] == [True] * 4
     assert not any(boxes[4:])
+
+
+def test_the_estimate_sends_a_keyless_user_to_settings_not_to_environment_variables(ui: TestClient) -> None:
+    estimate = ui.get("/ui/estimate", params={"template_id": "startup-product-planning"}).text
+    assert "cannot be used here" in estimate
+    assert "_API_KEY" not in estimate
+    assert "key in Settings" in estimate
