@@ -171,11 +171,13 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
             if str(fields.get("max_messages", "")).isdigit()
             else None,
         )
-        # The form's own rule first: an empty panel is told "at least 2", as the form says, not
-        # the engine's "at least one".
-        if size_problem := panel_problem(fields):
+        # An empty panel is told the form's "at least 2", not the engine's "at least one"; a
+        # panel with ids gets the engine's word on an unknown one first.
+        if not fields["persona_ids"] and (size_problem := panel_problem(fields)):
             raise UserError(size_problem)
         topic, _mode, personas, messages = resolve_personas(spec, library)
+        if size_problem := panel_problem(fields):
+            raise UserError(size_problem)
         factory = await service.factory_for(user)
         chains = {p.id: chain_for(p, factory, override=override) for p in personas}
         cost, running = (
