@@ -181,3 +181,24 @@ def test_whatever_the_key_store_raises_the_fragment_answers_with_a_message(
     answer = ui.post("/ui/keys", data={"provider": "openai", "api_key": "sk-test-anything-0001"})
     assert answer.status_code == 200
     assert "problem on our side" in answer.text
+
+
+def test_the_estimate_of_an_empty_new_form_asks_for_the_panel_the_form_asks_for(ui: TestClient) -> None:
+    estimate = ui.get("/ui/estimate").text
+    assert "at least 2" in estimate
+    assert "at least one" not in estimate
+
+
+def test_adjust_first_lists_the_templates_panel_first_so_it_is_seen_ticked(ui: TestClient) -> None:
+    page = ui.get("/new", params={"template": "startup-product-planning"}).text
+    boxes = re.findall(r'<input type="checkbox" name="persona_ids" value="[^"]*" ?(checked)?>', page)
+    assert len(boxes) > 4
+    assert [bool(ticked) for ticked in boxes[:4]] == [True] * 4
+    assert not any(boxes[4:])
+
+
+def test_the_estimate_sends_a_keyless_user_to_settings_not_to_environment_variables(ui: TestClient) -> None:
+    estimate = ui.get("/ui/estimate", params={"template_id": "startup-product-planning"}).text
+    assert "cannot be used here" in estimate
+    assert "_API_KEY" not in estimate
+    assert "key in Settings" in estimate

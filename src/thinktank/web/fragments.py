@@ -17,7 +17,7 @@ from thinktank.errors import (
     ProviderFailure,
     UserError,
 )
-from thinktank.models.ids import parse_model_id
+from thinktank.models.ids import ModelId, parse_model_id
 from thinktank.presenters.conversations import create_conversation
 from thinktank.presenters.deps import CurrentUser, Service
 from thinktank.presenters.library import persona_draft
@@ -145,6 +145,13 @@ async def start_conversation(request: Request, service: Service, user: CurrentUs
         return _new_form_errors(request, {user_error_field(error): str(error)})
 
 
+def _why_here(model_id: ModelId) -> str:
+    """Why a persona's model cannot run, in the page's terms: Settings, not environment variables."""
+    if model_id.provider == "openai-compatible":
+        return "no local model server set in Settings"
+    return f"no {model_id.provider} key in Settings"
+
+
 @router.get("/estimate", response_class=HTMLResponse)
 async def estimate(request: Request, service: Service, user: CurrentUser) -> Response:
     """What the panel being put together would cost, and who has no key (and what stands in)."""
@@ -164,6 +171,10 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
             if str(fields.get("max_messages", "")).isdigit()
             else None,
         )
+        # An empty panel is told the form's "at least 2", not the engine's "at least one"; a
+        # panel with ids gets the engine's word on an unknown one first.
+        if not fields["persona_ids"] and (size_problem := panel_problem(fields)):
+            raise UserError(size_problem)
         topic, _mode, personas, messages = resolve_personas(spec, library)
         if size_problem := panel_problem(fields):
             raise UserError(size_problem)
@@ -187,7 +198,7 @@ async def estimate(request: Request, service: Service, user: CurrentUser) -> Res
                     "persona": persona,
                     "uses": [str(m) for m in chain.models],
                     "substituted": chain.substituted,
-                    "why": factory.keys.why_not_configured(persona.model_id) if chain.substituted else None,
+                    "why": _why_here(persona.model_id) if chain.substituted else None,
                 }
             )
     except UserError as error:

@@ -72,6 +72,9 @@ async def new_conversation(
     selected = set(chosen.personas if chosen else persona or [])
     everyone: list[tuple[str, Persona]] = [("library", p) for p in service.library.personas.values()]
     everyone += [("mine", p) for p in mine]
+    # The ticked panel comes first: the list scrolls, and a template's panel below the fold reads
+    # as one persona ticked out of four.
+    everyone.sort(key=lambda entry: entry[1].id not in selected)
     return render(
         request,
         "new.html",
