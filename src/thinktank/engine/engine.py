@@ -102,7 +102,7 @@ class ConversationEngine:
         self._queued: list[str] = []
         self._passed_over: set[str] = set()
         self._why_silent = ""
-        self._pacer = Pacer(self.clock)
+        self._pacer = Pacer()
         self._tally = PersonaTally()
         if not self.messages:
             self._append_user(config.topic.strip())
@@ -212,7 +212,7 @@ class ConversationEngine:
                 why = f"paused after {failures} turns in a row produced no reply"
                 await self._set_status("paused", f"{why} (the last: {self._why_silent})")
                 break
-            await self._pacer.wait(self.config.delay(), after_reply=message is not None)
+            await self._pacer.wait(self.clock, self.config.delay(), after_reply=message is not None)
 
     async def take_turn(self, *, speaker: str | None = None) -> Message | None:
         """One turn: decide, stream, book. Returns the message, or None if nothing was said."""
@@ -310,7 +310,7 @@ class ConversationEngine:
                 await self._set_status("paused", f"paused after an error from {member.persona.name}'s model")
             return None
         message = persona_message(turn, reply, index=len(self.messages))
-        self._pacer.reply_ended()
+        self._pacer.reply_ended(self.clock)
         self.messages.append(message)
         self.totals.add(
             account=member.persona.id, model_id=reply.model_id, usage=reply.usage, cost=reply.cost
