@@ -54,7 +54,7 @@ from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.orchestration.scoring import SelectionContext
 from thinktank.pricing.prices import Cost, Pricer
 
-# Importers take the engine's settings and persistence types from here, beside the engine.
+# Re-exported: importers may keep taking the settings and persistence types from beside the engine.
 __all__ = ["ConversationEngine", "EngineConfig", "Persistence"]
 
 
