@@ -19,8 +19,9 @@ from thinktank.accounts.plans import Plans
 from thinktank.accounts.user_models import UserModels
 from thinktank.domain import DiscussionMode
 from thinktank.domain.vocabulary import ENDED, ConversationStatus
+from thinktank.engine.config import EngineConfig, Persistence
 from thinktank.engine.context import ContextWindow, Summary
-from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
+from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.events import ErrorOccurred, Event, EventSink, MessageCompleted, StateChanged
 from thinktank.engine.setup import ModelChoice, build_engine
 from thinktank.events.log import Bus

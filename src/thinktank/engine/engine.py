@@ -3,23 +3,32 @@
 One generation is in flight at a time (the seed's `isGenerating` guard): a second request gets
 `ConversationBusy`, never a second concurrent turn. An interjection during generation is queued
 and lands right after the current turn, so the next speaker answers it.
+
+The parts live beside it: settings and persistence in `config`, stop conditions in `limits`, the
+pause between auto turns in `pacing`, what a turn will ask of the models in `planning`, a member's
+reply and the message it makes in `speaking`, the user's messages and the persona count in
+`transcript`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from pydantic_ai.messages import ModelMessage
 
-from thinktank.domain import DiscussionMode, Message, Persona, TurnDecision, Usage
+from thinktank.domain import Message, Persona, TurnDecision, Usage
 from thinktank.domain.vocabulary import ENDED
-from thinktank.engine.budget import Budget, HeldTurn, Share
-from thinktank.engine.context import ContextWindow, Summary
+from thinktank.engine.budget import Budget, HeldTurn
+from thinktank.engine.config import (
+    MAX_CONTINUE,
+    MAX_FAILED_TURNS,
+    MAX_INTERJECTION_CHARS,
+    EngineConfig,
+    Persistence,
+    check_speed,
+)
+from thinktank.engine.context import ContextWindow
 from thinktank.engine.events import (
     CostsUpdated,
     ErrorOccurred,
@@ -32,85 +41,27 @@ from thinktank.engine.events import (
     TurnDecided,
     discard,
 )
-from thinktank.engine.members import Member
-from thinktank.engine.prompts import (
-    USER_NAME,
-    USER_ROLE,
-    build_messages,
-    prompt_style_for,
-    reply_settings,
-    system_prompt,
-)
-from thinktank.engine.reply import stream_reply
-from thinktank.engine.speaker_guard import SpeakerGuard
+from thinktank.engine.limits import over_cost_cap, reached_after_turn, reached_before_turn
+from thinktank.engine.members import Member, find_member
+from thinktank.engine.pacing import Pacer
+from thinktank.engine.planning import Panel
+from thinktank.engine.speaking import Turn, persona_message, stream_turn, why_silent
 from thinktank.engine.totals import CostTotals
-from thinktank.errors import (
-    BudgetExceeded,
-    ConversationBusy,
-    ConversationOver,
-    TransientFailure,
-    UnknownIdError,
-    UserError,
-    public_message,
-)
-from thinktank.library.loader import closest
-from thinktank.models.chat import approximate_tokens
+from thinktank.engine.transcript import PersonaTally, user_message
+from thinktank.errors import BudgetExceeded, ConversationBusy, ConversationOver, TransientFailure, UserError
 from thinktank.models.clock import Clock, SystemClock
-from thinktank.models.ids import ModelId
 from thinktank.orchestration.orchestrator import TurnOrchestrator
 from thinktank.orchestration.scoring import SelectionContext
 from thinktank.pricing.prices import Cost, Pricer
 
-MAX_INTERJECTION_CHARS = 4000
-DEFAULT_REPLY_TOKENS = 300
-MAX_FAILED_TURNS = 3
-MAX_CONTINUE = 1000
-
-
-@dataclass
-class EngineConfig:
-    topic: str
-    mode: DiscussionMode = "ideation"
-    seed: int = 0
-    speed: int = 5
-    turn_delay: float | None = None
-    """Seconds between auto turns; None means the seed's (11 - speed)."""
-    max_messages: int | None = None
-    max_cost: Decimal | None = None
-    reply_tokens: int = DEFAULT_REPLY_TOKENS
-    temperature: float = 0.8
-
-    def delay(self) -> float:
-        return self.turn_delay if self.turn_delay is not None else float(11 - self.speed)
-
-
-class Persistence:
-    """Where a conversation's facts go as they happen. The default keeps nothing (the engine holds
-    everything in memory); the store implements it so a conversation survives a restart.
-
-    A message is handed over only once it is complete, with its cost, so a crash mid-stream leaves
-    no half-written message behind.
-    """
-
-    async def message_saved(self, message: Message) -> None:
-        return None
-
-    async def charge_saved(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
-        """A cost that belongs to no message: speaker selection, summaries."""
-        return None
-
-    async def state_saved(self, *, status: Status, reason: str, summary: Summary) -> None:
-        return None
-
-
-@dataclass
-class _Turn:
-    decision: TurnDecision
-    member: Member
-    started: float = field(default_factory=time.perf_counter)
+# Re-exported: importers may keep taking the settings and persistence types from beside the engine.
+__all__ = ["ConversationEngine", "EngineConfig", "Persistence"]
 
 
 class ConversationEngine:
+    """One conversation in memory: its members and transcript, the turns they take, the user's
+    steering, and the books (costs, budget, limits), told to a sink and a persistence as it goes."""
+
     def __init__(
         self,
         config: EngineConfig,
@@ -130,8 +81,7 @@ class ConversationEngine:
         """`history` and `totals` restore a stored conversation; without them it starts from the topic."""
         if not config.topic.strip():
             raise UserError("a conversation needs a topic")
-        if not 1 <= config.speed <= 10:
-            raise UserError(f"speed must be from 1 to 10, not {config.speed}")
+        check_speed(config.speed)
         self.config = config
         self.members: list[Member] = list(members)
         if not self.members:
@@ -152,9 +102,8 @@ class ConversationEngine:
         self._queued: list[str] = []
         self._passed_over: set[str] = set()
         self._why_silent = ""
-        self._reply_ended: float | None = None
-        self._persona_tally: tuple[list[Message] | None, int, Message | None, int] = (None, 0, None, 0)
-        self._wake = asyncio.Event()
+        self._pacer = Pacer()
+        self._tally = PersonaTally()
         if not self.messages:
             self._append_user(config.topic.strip())
 
@@ -169,22 +118,10 @@ class ConversationEngine:
         return [m.persona for m in self.members]
 
     def persona_message_count(self) -> int:
-        # Asked twice a turn over a transcript that only grows at its end: count only what was added
-        # since the last call, unless the counted part is no longer there as it was (a message taken
-        # back, a transcript replaced).
-        messages, (counted, upto, last, persona) = self.messages, self._persona_tally
-        if counted is not messages or upto > len(messages) or (upto and messages[upto - 1] is not last):
-            upto, persona = 0, 0
-        persona += sum(1 for m in messages[upto:] if m.kind == "persona")
-        self._persona_tally = (messages, len(messages), messages[-1] if messages else None, persona)
-        return persona
+        return self._tally.count(self.messages)
 
     def member(self, persona_id: str) -> Member:
-        for member in self.members:
-            if member.persona.id == persona_id:
-                return member
-        ids = [m.persona.id for m in self.members]
-        raise UnknownIdError("member", persona_id, suggestions=closest(persona_id, ids))
+        return find_member(self.members, persona_id)
 
     # --- steering ------------------------------------------------------------------------------
 
@@ -254,11 +191,10 @@ class ConversationEngine:
         await self._set_status("idle", f"continued for {more} more messages")
 
     def set_speed(self, speed: int) -> None:
-        if not 1 <= speed <= 10:
-            raise UserError(f"speed must be from 1 to 10, not {speed}")
+        check_speed(speed)
         self.config.speed = speed
         self.config.turn_delay = None
-        self._wake.set()
+        self._pacer.wake()
 
     # --- turns ---------------------------------------------------------------------------------
 
@@ -276,21 +212,7 @@ class ConversationEngine:
                 why = f"paused after {failures} turns in a row produced no reply"
                 await self._set_status("paused", f"{why} (the last: {self._why_silent})")
                 break
-            delay = self.config.delay()
-            if message is not None and self._reply_ended is not None:
-                # The pause runs from the reply's last word, as the reader saw it, not from the
-                # moment the message was committed: under load the group commit takes a while, and
-                # waiting for it on top of the pause would slow every conversation by that much.
-                delay -= self.clock.monotonic() - self._reply_ended
-            if delay > 0:
-                self._wake.clear()
-                sleeper = asyncio.ensure_future(self.clock.sleep(delay))
-                waker = asyncio.ensure_future(self._wake.wait())
-                try:
-                    await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-                finally:  # also when this run is cancelled: no task is left pending
-                    sleeper.cancel()
-                    waker.cancel()
+            await self._pacer.wait(self.clock, self.config.delay(), after_reply=message is not None)
 
     async def take_turn(self, *, speaker: str | None = None) -> Message | None:
         """One turn: decide, stream, book. Returns the message, or None if nothing was said."""
@@ -301,7 +223,7 @@ class ConversationEngine:
         self._ensure_open()
         self._generating = True
         try:
-            if await self._finished_before_turn():
+            if await self._finish_if(reached_before_turn(self.config, self.persona_message_count())):
                 return None
             held = await self._hold_turn(speaker)
             if held is None:
@@ -311,7 +233,7 @@ class ConversationEngine:
                     self._selection_context(), requested=speaker, passed_over=self._passed_over
                 )
                 await self._book_selection(decision, held)
-                message = await self._speak(_Turn(decision, self.member(decision.persona_id)), held)
+                message = await self._speak(Turn(decision, self.member(decision.persona_id)), held)
                 if message is None:
                     # Asked again with the same transcript, the orchestrator would choose them again.
                     self._passed_over.add(decision.persona_id)
@@ -324,70 +246,26 @@ class ConversationEngine:
             self._generating = False
             await self._flush_queued()
 
-    def _plan_turn(self, speaker: str | None) -> dict[str, Share]:
-        """The most each call of the next turn may use: the scorer's, a summary's if one is due, and
-        the speaker's (whoever it turns out to be: the largest of the panel's)."""
-        shares: dict[str, Share] = {}
-        context = self._selection_context()
-        if (selection := self.orchestrator.planned_call(context, requested=speaker)) is not None:
-            shares["selection"] = self._share(selection[0], selection[1])
-        if (fold := self.context.planned_fold(self.messages)) is not None:
-            summarizers = [self.summarizer] if self.summarizer else self.members
-            shares["summary"] = max((self._share(m.models[0], fold) for m in summarizers), key=_share_size)
-        window_tokens = sum(approximate_tokens(m.text) for m in self.context.window(self.messages))
-        candidates = [self.member(speaker)] if speaker is not None else self.members
-        speaking = []
-        for member in candidates:
-            prompt = approximate_tokens(self._system_for(member)[0]) + window_tokens
-            speaking.append(self._share(member.models[0], Usage(prompt, self.config.reply_tokens, 1)))
-        shares["speaker"] = max(speaking, key=_share_size)
-        return shares
-
-    def _system_for(self, member: Member) -> tuple[str, list[Persona]]:
-        """The member's system prompt as things stand, and the others on the panel."""
-        others = [m.persona for m in self.members if m is not member]
-        system = system_prompt(
-            member.persona,
-            mode=self.config.mode,
-            topic=self.config.topic,
-            others=others,
-            summary=self.context.summary.text or None,
-            style=prompt_style_for(member.models[0]),
-        )
-        return system, others
-
-    def _share(self, model_id: ModelId, usage: Usage) -> Share:
-        cost = self.pricer.price(model_id, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
-        return Share(usage.total_tokens, cost.billed or Decimal(0))
+    def _panel(self) -> Panel:
+        return Panel(self.config, self.members, self.messages, self.context, self.pricer)
 
     async def _hold_turn(self, speaker: str | None) -> HeldTurn | None:
         """Reserve the whole turn before any model runs; refused, the conversation pauses (it can
         go on when the budget allows again) and nothing is spent."""
         try:
-            return await HeldTurn.reserve(self.budget, self._plan_turn(speaker))
+            plan = self._panel().plan_turn(self.orchestrator, speaker=speaker, summarizer=self.summarizer)
+            return await HeldTurn.reserve(self.budget, plan)
         except BudgetExceeded as exceeded:
             await self._set_status("paused", str(exceeded))
             return None
 
-    async def _speak(self, turn: _Turn, held: HeldTurn) -> Message | None:
-        member = turn.member
-        await self._fold_context(member, held)
-        system, others = self._system_for(member)
-        window = self.context.window(self.messages)
-        prompt = build_messages(
-            member.persona, system=system, window=window, style=prompt_style_for(member.models[0])
-        )
-        prompt_tokens = approximate_tokens(system) + sum(approximate_tokens(m.text) for m in window)
-        estimate = self.pricer.price(
-            member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens
-        ).billed or Decimal(0)
-        if self._over_cost_cap(estimate):
-            await self._set_status(
-                "finished", f"cost cap of ${self.config.max_cost} would be passed by the next turn"
-            )
+    async def _speak(self, turn: Turn, held: HeldTurn) -> Message | None:
+        await self._fold_context(turn.member, held)
+        prompt, others, estimate = self._panel().prompt_for(turn.member)
+        if await self._finish_if(over_cost_cap(self.config, self.totals, estimate)):
             return None
         try:
-            message = await self._generate(turn, member, others, prompt)
+            message = await self._generate(turn, others, prompt)
         except BaseException:
             await held.settle("speaker", tokens=0, cost=Decimal(0), model_id=None)
             raise
@@ -398,12 +276,9 @@ class ConversationEngine:
         return message
 
     async def _generate(
-        self,
-        turn: _Turn,
-        member: Member,
-        others: list[Persona],
-        prompt: list[ModelMessage],
+        self, turn: Turn, others: list[Persona], prompt: list[ModelMessage]
     ) -> Message | None:
+        member = turn.member
         # Nobody listens to the default sink: no event object is built for it, one per token least of all.
         listened = self.sink is not discard
         if listened:
@@ -412,31 +287,14 @@ class ConversationEngine:
                     turn.decision, member.persona.name, member.persona.role, tuple(map(str, member.models))
                 )
             )
-        guard = SpeakerGuard(
-            own_name=member.persona.name,
-            own_role=member.persona.role,
-            others=[(p.name, p.role) for p in others],
-        )
-        settings = reply_settings(
-            member.persona,
-            others=others,
-            style=prompt_style_for(member.models[0]),
-            max_tokens=self.config.reply_tokens,
-            temperature=self.config.temperature,
-        )
-        reply = await stream_reply(
-            member, prompt, guard=guard, settings=settings, pricer=self.pricer, emit=self._emit
+        reply = await stream_turn(
+            member, prompt, others=others, config=self.config, pricer=self.pricer, emit=self._emit
         )
         if not reply.text:
-            error = reply.failure
-            if error is not None:
-                reason = public_message(error)
-            elif reply.guard_cut:
-                reason = "the reply spoke for someone else or recited its instructions, so it was cut"
+            error, reason = reply.failure, why_silent(reply)
+            if error is None and reply.guard_cut:
                 # What the model wrote was paid for, though none of it is kept.
                 await self._charge(member.persona.id, reply.model_id, reply.usage, reply.cost)
-            else:
-                reason = "the model's reply was empty"
             self._why_silent = f"{member.persona.name}: {reason}"
             await self._emit(
                 ErrorOccurred(
@@ -451,27 +309,8 @@ class ConversationEngine:
             if error is not None and self.status == "running" and not isinstance(error, TransientFailure):
                 await self._set_status("paused", f"paused after an error from {member.persona.name}'s model")
             return None
-        ended = time.perf_counter()
-        self._reply_ended = self.clock.monotonic()
-        first_token = reply.first_token_at
-        message = Message(
-            index=len(self.messages),
-            kind="persona",
-            speaker_id=member.persona.id,
-            speaker_name=member.persona.name,
-            speaker_role=member.persona.role,
-            text=reply.text,
-            created_at=datetime.now(UTC),
-            model_id=reply.model_id,
-            usage=reply.usage,
-            cost=reply.cost,
-            latency_s=ended - turn.started,
-            time_to_first_token_s=None if first_token is None else first_token - turn.started,
-            decision=turn.decision,
-            incomplete=reply.error is not None,
-            error=reply.error,
-            usage_estimated=reply.usage_estimated,
-        )
+        message = persona_message(turn, reply, index=len(self.messages))
+        self._pacer.reply_ended(self.clock)
         self.messages.append(message)
         self.totals.add(
             account=member.persona.id, model_id=reply.model_id, usage=reply.usage, cost=reply.cost
@@ -479,13 +318,13 @@ class ConversationEngine:
         await self._saved(message)
         if listened:
             await self._emit(CostsUpdated(self.totals.to_json()))
-        await self._check_limits_after_turn()
+        await self._finish_if(reached_after_turn(self.config, self.totals, self.persona_message_count()))
         return message
 
-    # --- internals -----------------------------------------------------------------------------
+    # --- the books -----------------------------------------------------------------------------
 
     def _selection_context(self) -> SelectionContext:
-        return SelectionContext(topic=self.config.topic, members=self.personas, messages=self.messages)
+        return self._panel().selection_context()
 
     async def book(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
         """A charge that belongs to the conversation but to no message (a memo, for instance); the
@@ -515,40 +354,16 @@ class ConversationEngine:
                 status=self.status, reason=self.stop_reason, summary=self.context.summary
             )
 
-    def _over_cost_cap(self, estimate: Decimal) -> bool:
-        """Would the next turn, at its estimated billed cost, pass the conversation's cap?"""
-        cap = self.config.max_cost
-        spent = self.totals.total.cost.billed
-        if cap is None or spent is None:
-            return False
-        return spent + estimate > cap
+    async def _finish_if(self, reason: str | None) -> bool:
+        """Finish the conversation when a limit gave a reason to; say whether it did."""
+        if reason is not None:
+            await self._set_status("finished", reason)
+        return reason is not None
 
-    async def _finished_before_turn(self) -> bool:
-        limit = self.config.max_messages
-        if limit is not None and self.persona_message_count() >= limit:
-            await self._set_status("finished", f"reached {limit} messages")
-            return True
-        return False
-
-    async def _check_limits_after_turn(self) -> None:
-        cap, spent = self.config.max_cost, self.totals.total.cost.billed
-        if cap is not None and spent is not None and spent >= cap:
-            await self._set_status("finished", f"cost cap of ${cap} reached (spent ${spent:.4f})")
-        elif (
-            self.config.max_messages is not None and self.persona_message_count() >= self.config.max_messages
-        ):
-            await self._set_status("finished", f"reached {self.config.max_messages} messages")
+    # --- transcript and status -----------------------------------------------------------------
 
     def _append_user(self, text: str) -> Message:
-        message = Message(
-            index=len(self.messages),
-            kind="user",
-            speaker_id="user",
-            speaker_name=USER_NAME,
-            speaker_role=USER_ROLE,
-            text=text,
-            created_at=datetime.now(UTC),
-        )
+        message = user_message(len(self.messages), text)
         self.messages.append(message)
         return message
 
@@ -568,7 +383,7 @@ class ConversationEngine:
     async def _set_status(self, status: Status, reason: str) -> None:
         self.status = status
         self.stop_reason = reason
-        self._wake.set()
+        self._pacer.wake()
         await self.persistence.state_saved(status=status, reason=reason, summary=self.context.summary)
         await self._emit(StateChanged(status, reason))
 
@@ -577,7 +392,3 @@ class ConversationEngine:
 
     async def _emit(self, event: Event) -> None:
         await self.sink(event)
-
-
-def _share_size(share: Share) -> tuple[Decimal, int]:
-    return share.cost, share.tokens

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic_ai.models import Model
 
 from thinktank.domain import Persona
+from thinktank.domain.suggest import closest
+from thinktank.errors import UnknownIdError
 from thinktank.models.ids import ModelId
 from thinktank.models.stack import ModelFactory, ResolvedChain
 
@@ -34,3 +37,12 @@ def seat(persona: Persona, factory: ModelFactory, *, override: ModelId | None = 
     """Seat a persona on the chain it will actually talk through."""
     chain = chain_for(persona, factory, override=override)
     return Member(persona, chain.models, factory.build_exact(chain.models), substituted=chain.substituted)
+
+
+def find_member(members: Sequence[Member], persona_id: str) -> Member:
+    """The member seated as `persona_id`; an unknown id is refused with the closest ones suggested."""
+    for member in members:
+        if member.persona.id == persona_id:
+            return member
+    ids = [m.persona.id for m in members]
+    raise UnknownIdError("member", persona_id, suggestions=closest(persona_id, ids))

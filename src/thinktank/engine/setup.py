@@ -14,8 +14,9 @@ from typing import Literal
 
 from thinktank.domain import DiscussionMode, Message, Persona
 from thinktank.engine.budget import Budget
+from thinktank.engine.config import EngineConfig, Persistence
 from thinktank.engine.context import DEFAULT_BUDGET_TOKENS, ContextWindow
-from thinktank.engine.engine import ConversationEngine, EngineConfig, Persistence
+from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.events import EventSink, discard
 from thinktank.engine.members import Member, seat
 from thinktank.engine.totals import CostTotals

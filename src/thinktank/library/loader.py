@@ -21,9 +21,6 @@ from thinktank.errors import LibraryError, UnknownIdError
 
 T = TypeVar("T", Persona, ConversationTemplate)
 
-# Re-exported until engine/engine.py and api/routes/library.py import it from `domain.suggest`.
-__all__ = ["Library", "bundled_library_dir", "closest", "load_library", "parse_persona_file"]
-
 
 def bundled_library_dir() -> Path:
     return Path(str(resources.files("thinktank.library") / "data"))

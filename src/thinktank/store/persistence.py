@@ -4,8 +4,8 @@ message and its cost in one transaction."""
 from __future__ import annotations
 
 from thinktank.domain import Message, Usage
+from thinktank.engine.config import Persistence
 from thinktank.engine.context import Summary
-from thinktank.engine.engine import Persistence
 from thinktank.engine.events import Status
 from thinktank.pricing.prices import Cost
 from thinktank.store.costs import cost_row

@@ -1,0 +1,93 @@
+"""What a turn will ask of the models before any of them runs: each member's system prompt and
+prompt, and the most each call of the turn may use (what the budget reserves up front)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pydantic_ai.messages import ModelMessage
+
+from thinktank.domain import Message, Persona, Usage
+from thinktank.engine.budget import Share
+from thinktank.engine.config import EngineConfig
+from thinktank.engine.context import ContextWindow
+from thinktank.engine.members import Member, find_member
+from thinktank.engine.prompts import build_messages, prompt_style_for, system_prompt
+from thinktank.models.chat import approximate_tokens
+from thinktank.models.ids import ModelId
+from thinktank.orchestration.orchestrator import TurnOrchestrator
+from thinktank.orchestration.scoring import SelectionContext
+from thinktank.pricing.prices import Pricer
+
+
+@dataclass(frozen=True)
+class Panel:
+    """The parts of a conversation a turn is planned from, as they stand at the turn."""
+
+    config: EngineConfig
+    members: Sequence[Member]
+    messages: Sequence[Message]
+    context: ContextWindow
+    pricer: Pricer
+
+    def selection_context(self) -> SelectionContext:
+        return SelectionContext(
+            topic=self.config.topic, members=[m.persona for m in self.members], messages=self.messages
+        )
+
+    def system_for(self, member: Member) -> tuple[str, list[Persona]]:
+        """The member's system prompt as things stand, and the others on the panel."""
+        others = [m.persona for m in self.members if m is not member]
+        system = system_prompt(
+            member.persona,
+            mode=self.config.mode,
+            topic=self.config.topic,
+            others=others,
+            summary=self.context.summary.text or None,
+            style=prompt_style_for(member.models[0]),
+        )
+        return system, others
+
+    def prompt_for(self, member: Member) -> tuple[list[ModelMessage], list[Persona], Decimal]:
+        """The member's prompt, the others on the panel, and the turn's estimated billed cost."""
+        system, others = self.system_for(member)
+        window = self.context.window(self.messages)
+        prompt = build_messages(
+            member.persona, system=system, window=window, style=prompt_style_for(member.models[0])
+        )
+        prompt_tokens = approximate_tokens(system) + sum(approximate_tokens(m.text) for m in window)
+        estimate = self.pricer.price(
+            member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens
+        ).billed or Decimal(0)
+        return prompt, others, estimate
+
+    def plan_turn(
+        self, orchestrator: TurnOrchestrator, *, speaker: str | None, summarizer: Member | None
+    ) -> dict[str, Share]:
+        """The most each call of the next turn may use: the scorer's, a summary's if one is due, and
+        the speaker's (whoever it turns out to be: the largest of the panel's)."""
+        shares: dict[str, Share] = {}
+        context = self.selection_context()
+        if (selection := orchestrator.planned_call(context, requested=speaker)) is not None:
+            shares["selection"] = self._share(selection[0], selection[1])
+        if (fold := self.context.planned_fold(self.messages)) is not None:
+            summarizers = [summarizer] if summarizer else self.members
+            shares["summary"] = max((self._share(m.models[0], fold) for m in summarizers), key=_share_size)
+        window_tokens = sum(approximate_tokens(m.text) for m in self.context.window(self.messages))
+        candidates = [find_member(self.members, speaker)] if speaker is not None else self.members
+        speaking = []
+        for member in candidates:
+            prompt = approximate_tokens(self.system_for(member)[0]) + window_tokens
+            speaking.append(self._share(member.models[0], Usage(prompt, self.config.reply_tokens, 1)))
+        shares["speaker"] = max(speaking, key=_share_size)
+        return shares
+
+    def _share(self, model_id: ModelId, usage: Usage) -> Share:
+        cost = self.pricer.price(model_id, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+        return Share(usage.total_tokens, cost.billed or Decimal(0))
+
+
+def _share_size(share: Share) -> tuple[Decimal, int]:
+    return share.cost, share.tokens
