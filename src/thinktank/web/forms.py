@@ -152,6 +152,8 @@ def panel_problem(fields: dict[str, Any]) -> str | None:
     count = len(fields["persona_ids"])
     if "template_id" in fields and count == 0:
         return None
+    if count == 0:
+        return f"choose personas for the panel: at least {low}, up to {high}"
     if count < low:
         return f"pick at least {low} personas: a panel of {count} is not a discussion"
     if count > high:
