@@ -96,8 +96,14 @@ class SpeakerGuard:
         return self._release(len(self._text))
 
     def _cut_at_label(self, text: str) -> bool:
+        if self.cut:
+            return True
+        # Every label begins with a newline: a reply still on the line where the search would start
+        # (most chunks of most replies) cannot hold one, and is not copied and searched again.
+        if self._emitted > 0 and text.find("\n", self._emitted - 1) == -1:
+            return False
         # A leading newline lets a label at the very start count as a line of its own.
-        match = None if self.cut else self._other.search("\n" + text, max(self._emitted, 0))
+        match = self._other.search("\n" + text, self._emitted)
         if match:
             self.cut = True
             self._text = self._text[: max(match.start() - 1, 0)].rstrip()

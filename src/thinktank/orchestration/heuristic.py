@@ -54,6 +54,7 @@ class HeuristicScorer:
 
     def __init__(self) -> None:
         self._profiles: dict[tuple[str, int], _Profile] = {}
+        self._topic: tuple[str, text.Vector, float] = ("", {}, 0.0)
 
     def _profile(self, persona: Persona) -> _Profile:
         # Keyed by content too, so an edited persona is re-read.
@@ -67,14 +68,20 @@ class HeuristicScorer:
             self._profiles[key] = _Profile(profile, text.norm(profile), skills, text.norm(skills))
         return self._profiles[key]
 
+    def _topic_vector(self, topic: str) -> tuple[text.Vector, float]:
+        # A conversation keeps its topic for every turn: weigh it and take its norm once.
+        if self._topic[0] != topic:
+            vec = text.vector(topic, weight=TOPIC_WEIGHT)
+            self._topic = (topic, vec, text.norm(vec))
+        return self._topic[1], self._topic[2]
+
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet:
         return ScoreSheet(factors=self.factors(context, candidates), scorer=self.name)
 
     def factors(self, context: SelectionContext, candidates: Sequence[Persona]) -> dict[str, Factors]:
         recent = list(reversed(context.messages[-(len(RECENT_WEIGHTS) + 1) :]))
         vectors = [(m.speaker_id, text.vector(m.text)) for m in recent]
-        topic_vec = text.vector(context.topic, weight=TOPIC_WEIGHT)
-        topic_norm = text.norm(topic_vec)
+        topic_vec, topic_norm = self._topic_vector(context.topic)
         # Candidates who heard the same messages share one mix: most of them said none of the last few.
         mixes: dict[tuple[int, ...], _Heard] = {}
         raw_relevance, raw_expertise = {}, {}
