@@ -264,9 +264,10 @@ async def run_in_process(
                 if on_progress is not None:
                     on_progress(len(runners) - len(pending), len(runners))
             lag = await probe.stop()
+            # Read within the user's scope, as every other service call here is.
+            engines = [await service.engine(user_id=LOCAL_USER_ID, conversation_id=cid) for cid in ids]
         tally = Tally(config, RealCostEstimate(pricer, panels), started=started)
-        for cid in ids:
-            engine = await service.engine(user_id=LOCAL_USER_ID, conversation_id=cid)
+        for cid, engine in zip(ids, engines, strict=True):
             tally.conversation(cid, engine.messages, status=engine.status, reason=engine.stop_reason)
         return _report("in-process", config, tally, started=started, lag=lag)
     finally:
