@@ -9,12 +9,13 @@ import json
 from decimal import Decimal
 
 import httpx2
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.engine.helpers import scripted_engine
 from tests.fakes import FakeClock, FakeServer, dropping_sse, sse
 from tests.models.test_providers import KEYS, openai_chunks, openai_json
+from thinktank.domain.vocabulary import SETTLED
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.members import Member
 from thinktank.engine.setup import ScorerName
@@ -62,11 +63,25 @@ def as_tuple(line: Line) -> tuple[int, int, int, Decimal, Decimal]:
     )
 
 
-async def run(engine: ConversationEngine) -> None:
-    while engine.status not in ("finished", "stopped"):
+async def run(engine: ConversationEngine, *, turns: int) -> None:
+    """Turn by turn, as a user pressing "Next turn" would, until the run settles or `turns` were
+    taken: a turn whose every model failed says nothing, and pressing again is the user's choice,
+    so a loop without a bound would spin forever on a panel whose streams all drop."""
+    for _ in range(turns):
+        if engine.status in SETTLED:
+            return
         await engine.take_turn()
 
 
+@example(  # every stream drops, the provider's breaker opens, and the fake clock never closes it
+    seed=212239,
+    scorer="heuristic",
+    models=["openai:gpt-4.1-mini", "openai:gpt-4.1-nano", "openai:gpt-4.1-nano"],
+    scorer_model="scripted",
+    usage=True,
+    drop=True,
+    messages=6,
+)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10**6),
@@ -100,12 +115,12 @@ def test_totals_by_persona_provider_and_model_each_add_up_to_the_grand_total(
     for i, member in enumerate(engine.members):
         model = (parse_model_id(models[i % len(models)]),)
         engine.members[i] = Member(member.persona, model, factory.build_exact(model))
-    asyncio.run(run(engine))
+    asyncio.run(run(engine, turns=messages * 4))
     totals = engine.totals
     grand = as_tuple(totals.total)
-    assert grand[2] >= messages, "every reply is a request on the books"
+    replies = [m for m in engine.messages if m.kind == "persona"]
+    assert grand[2] >= len(replies), "every reply is a request on the books"
     assert lines_sum(totals.by_persona) == grand
     assert lines_sum(totals.by_provider) == grand
     assert lines_sum(totals.by_model) == grand
-    replies = [m for m in engine.messages if m.kind == "persona"]
     assert all(m.usage.total_tokens > 0 for m in replies), "no reply is booked as 0 tokens"
