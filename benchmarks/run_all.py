@@ -1,46 +1,44 @@
 """`make bench`: every benchmark in one run, each printing its table and writing JSON to results/;
-then the README's performance table, rendered from those files (`readme_table.py`)."""
+then the README's performance table, rendered from those files (`readme_table.py`).
+
+Each benchmark runs in a process of its own, one after the other: a benchmark that loads a model,
+imports AutoGen or leaves a large heap behind would otherwise slow the ones after it (the SSE
+latency figure, whose clients run in this process, was twice as high after the local-model
+benchmarks as on its own).
+"""
 
 from __future__ import annotations
 
-import asyncio
+import subprocess
 import sys
-import traceback
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import context_growth
-import engine_overhead
-import load
-import local_quality
-import local_throughput
-import peer_autogen
 import readme_table
-import room_open
-import selection_cost
-import sse_latency
+
+HERE = Path(__file__).parent
+BENCHMARKS = (
+    "engine_overhead",
+    "peer_autogen",
+    "selection_cost",
+    "context_growth",
+    "local_throughput",
+    "local_quality",
+    "sse_latency",
+    "room_open",
+    "load",
+)
 
 
-async def main() -> int:
+def main() -> int:
     failed = []
-    for module in (
-        engine_overhead,
-        peer_autogen,
-        selection_cost,
-        context_growth,
-        local_throughput,
-        local_quality,
-        sse_latency,
-        room_open,
-        load,
-    ):
-        try:
-            await module.main()
-        except Exception as exc:
-            # One broken benchmark must not throw away the others' figures; it is named and fails the run.
-            traceback.print_exc()
-            failed.append(f"{module.__name__}: {type(exc).__name__}: {exc}")
+    for name in BENCHMARKS:
+        started = time.monotonic()
+        # One broken benchmark must not throw away the others' figures; it is named and fails the run.
+        result = subprocess.run([sys.executable, str(HERE / f"{name}.py")], cwd=HERE, check=False)
+        print(f"  ({name}: {time.monotonic() - started:.0f} s)", flush=True)
+        if result.returncode != 0:
+            failed.append(f"{name}: exit status {result.returncode}")
     readme_table.main()
     for line in failed:
         print(f"FAILED {line}")
@@ -48,4 +46,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import re
-import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx2
-import structlog
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -21,6 +16,7 @@ from thinktank.accounts.tiers import load_tiers
 from thinktank.accounts.tokens import Users
 from thinktank.api import errors
 from thinktank.api.guards import MAX_BODY_BYTES, BodyLimit, LocalOriginGuard
+from thinktank.api.observe import RequestObserver
 from thinktank.api.routes import (
     account,
     auth,
@@ -46,8 +42,6 @@ from thinktank.web.assets import STATIC_DIR
 from thinktank.web.render import build_templates, error_page, install_redirects
 
 API_PREFIX = "/api/v1"
-CONVERSATION_IN_PATH = re.compile(r"/conversations/([0-9a-f-]{36})")
-access = logging.getLogger("thinktank.access")
 
 
 def remember_route(request: Request) -> None:
@@ -120,39 +114,7 @@ def create_app(
     install_redirects(app)
     app.state.templates = build_templates()
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """A request id on every log line of this request (and on the response), an access line,
-        and the request counted by route (the route's pattern, so ids do not explode the labels)."""
-        request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
-        conversation = CONVERSATION_IN_PATH.search(request.url.path)
-        structlog.contextvars.bind_contextvars(
-            request_id=request_id, conversation_id=conversation.group(1) if conversation else None
-        )
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = request_id
-            return response
-        finally:
-            elapsed = time.perf_counter() - started
-            pattern = getattr(request.state, "route_pattern", None) or "unmatched"
-            if pattern != "/metrics":
-                service = getattr(request.app.state, "service", None)
-                if service is not None:
-                    service.metrics.requests.labels(request.method, pattern, str(status)).inc()
-                    service.metrics.request_seconds.labels(pattern).observe(elapsed)
-            access.info(
-                "%s %s %s %.1f ms",
-                request.method,
-                request.url.path,  # never the query string: sign-in links carry their token there
-                status,
-                elapsed * 1000,
-            )
-            structlog.contextvars.unbind_contextvars("request_id", "conversation_id")
-
+    app.add_middleware(RequestObserver)
     # Added last, so they run first: before a route, authentication or the access log sees anything.
     if settings.auth == "local":
         app.add_middleware(LocalOriginGuard, public_urls=[settings.public_url])
