@@ -288,7 +288,13 @@ class ConversationEngine:
                 )
             )
         reply = await stream_turn(
-            member, prompt, others=others, config=self.config, pricer=self.pricer, emit=self._emit
+            member,
+            prompt,
+            others=others,
+            config=self.config,
+            pricer=self.pricer,
+            emit=self._emit,
+            show_words=listened,
         )
         if not reply.text:
             error, reason = reply.failure, why_silent(reply)

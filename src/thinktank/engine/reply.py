@@ -25,7 +25,7 @@ from thinktank.errors import ProviderFailure
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.ids import parse_model_id
 from thinktank.models.notices import RetryNotice, retry_notices
-from thinktank.models.streaming import text_delta, thinktank_facts
+from thinktank.models.streaming import text_deltas, thinktank_facts
 from thinktank.models.tokens import estimate_usage
 from thinktank.pricing.prices import Cost, Pricer
 
@@ -59,7 +59,10 @@ async def stream_reply(
     settings: ModelSettings,
     pricer: Pricer,
     emit: Callable[[Event], Awaitable[None]],
+    show_words: bool = True,
 ) -> Reply:
+    """`show_words=False` sends no `TokenDelta` (nobody is watching): a reply is a few dozen chunks,
+    and an event built for each is time spent for no one."""
     persona_id = member.persona.id
     reply_tokens = settings.get("max_tokens")
     limit_chars = None if reply_tokens is None else int(reply_tokens * OVERRUN_FACTOR) * 4
@@ -81,15 +84,12 @@ async def stream_reply(
         stream = None
         try:
             async with model_request_stream(member.model, prompt, model_settings=settings) as stream:
-                async for event in stream:
-                    delta = text_delta(event)
-                    if not delta:
-                        continue
+                async for delta in text_deltas(stream):
                     if first_token is None:
                         first_token = time.perf_counter()
                     produced.append(delta)
                     produced_chars += len(delta)
-                    if shown := guard.feed(delta):
+                    if (shown := guard.feed(delta)) and show_words:
                         await emit(TokenDelta(persona_id, shown))
                     overran = limit_chars is not None and produced_chars > limit_chars
                     if guard.cut or overran:
@@ -98,7 +98,7 @@ async def stream_reply(
             failure = exc
         if stream is not None:
             response = stream.get()
-    if tail := guard.finish():
+    if (tail := guard.finish()) and show_words:
         await emit(TokenDelta(persona_id, tail))
     facts = thinktank_facts(response) if response is not None else {}
     model_id = facts.get("model_id") or str(member.models[0])

@@ -38,6 +38,7 @@ async def stream_turn(
     config: EngineConfig,
     pricer: Pricer,
     emit: Callable[[Event], Awaitable[None]],
+    show_words: bool = True,
 ) -> Reply:
     guard = SpeakerGuard(
         own_name=member.persona.name,
@@ -51,7 +52,9 @@ async def stream_turn(
         max_tokens=config.reply_tokens,
         temperature=config.temperature,
     )
-    return await stream_reply(member, prompt, guard=guard, settings=settings, pricer=pricer, emit=emit)
+    return await stream_reply(
+        member, prompt, guard=guard, settings=settings, pricer=pricer, emit=emit, show_words=show_words
+    )
 
 
 def why_silent(reply: Reply) -> str:

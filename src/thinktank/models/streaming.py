@@ -50,6 +50,32 @@ class TextStream(StreamedResponse):
         if self._on_finish is not None:
             self._on_finish(self)
 
+    async def text_deltas(self) -> AsyncIterator[str]:
+        """The text as it arrives, without pydantic-ai's stream events.
+
+        Iterating the stream as events puts every chunk through the parts manager and three
+        wrapping generators (final result, part end, cancel guard) that plain text does not need;
+        ThinkTank reads its own streams, whose every reply is a few dozen chunks, this way. The
+        final response (`get()`) is the same either way: the text received so far as one part,
+        the usage, and complete only when the stream ran to its end.
+        """
+        received: list[str] = []
+        try:
+            async for chunk in self._chunks:
+                if isinstance(chunk, RequestUsage):
+                    self._usage = chunk
+                elif chunk:
+                    received.append(chunk)
+                    yield chunk
+            self._finished = True
+        finally:
+            # Also when the reader stops early (the speaker guard, the length cut): what was said
+            # so far is the response, as the events path would have recorded it.
+            if received:
+                self._parts_manager.handle_text_delta(vendor_part_id="text", content="".join(received))
+        if self._on_finish is not None:
+            self._on_finish(self)
+
     def wrap_chunks(self, wrap: Callable[[AsyncIterator[Chunk]], AsyncIterator[Chunk]]) -> None:
         """Pass this stream's chunks through `wrap` (a wrapper pacing them, for instance)."""
         self._chunks = wrap(self._chunks)
@@ -83,6 +109,19 @@ def text_delta(event: object) -> str:
     if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
         return event.delta.content_delta
     return ""
+
+
+def text_deltas(stream: StreamedResponse) -> AsyncIterator[str]:
+    """The text of any stream as it arrives: one of our own directly, another through its events."""
+    if isinstance(stream, TextStream):
+        return stream.text_deltas()
+    return _event_text(stream)
+
+
+async def _event_text(stream: StreamedResponse) -> AsyncIterator[str]:
+    async for event in stream:
+        if delta := text_delta(event):
+            yield delta
 
 
 UsageEstimate = Callable[[str], RequestUsage]
