@@ -17,6 +17,7 @@ from thinktank.models.ids import LOCAL_DEFAULT
 from thinktank.models.keys import ProviderKeys
 from thinktank.models.local import REPEAT_PENALTY, LocalModelPool, resolve_local_path
 from thinktank.models.stack import ModelFactory
+from thinktank.models.streaming import text_deltas
 
 ROUNDS = 3
 MAX_TOKENS = 160
@@ -46,7 +47,7 @@ async def stack_run(factory: ModelFactory) -> tuple[int, float]:
     async with model_request_stream(
         model, request, model_settings={"max_tokens": MAX_TOKENS, "temperature": 0.0}
     ) as stream:
-        async for _ in stream:
+        async for _ in text_deltas(stream):  # as a persona's reply is read
             pass
         response = stream.get()
     return response.usage.output_tokens, time.perf_counter() - started
