@@ -50,7 +50,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml constraints.txt
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP) $(VENDOR)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache frontend/node_modules $(dir $(VENDOR))

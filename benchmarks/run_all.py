@@ -1,5 +1,7 @@
 """`make bench`: every benchmark in one run, each printing its table and writing JSON to results/;
 then the README's performance table, rendered from those files (`readme_table.py`).
+`make bench BENCH_ARGS=--deployed` also runs the load benchmark's deployed shape (PostgreSQL + Redis,
+2 web processes + 2 workers; it flushes Redis db 14, so it is left out unless asked for).
 
 Each benchmark runs in a process of its own, one after the other: a benchmark that loads a model,
 imports AutoGen or leaves a large heap behind would otherwise slow the ones after it (the SSE
@@ -30,12 +32,13 @@ BENCHMARKS = (
 )
 
 
-def main() -> int:
+def main(args: list[str]) -> int:
     failed = []
     for name in BENCHMARKS:
         started = time.monotonic()
+        extra = ["--deployed"] if name == "load" and "--deployed" in args else []
         # One broken benchmark must not throw away the others' figures; it is named and fails the run.
-        result = subprocess.run([sys.executable, str(HERE / f"{name}.py")], cwd=HERE, check=False)
+        result = subprocess.run([sys.executable, str(HERE / f"{name}.py"), *extra], cwd=HERE, check=False)
         print(f"  ({name}: {time.monotonic() - started:.0f} s)", flush=True)
         if result.returncode != 0:
             failed.append(f"{name}: exit status {result.returncode}")
@@ -46,4 +49,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
