@@ -7,7 +7,7 @@ import pytest
 
 from tests.fakes import FakeServer
 from thinktank.accounts.keys import validate_with_provider
-from thinktank.errors import Unauthorized
+from thinktank.errors import ProviderUnavailable, Unauthorized
 from thinktank.models.ids import ProviderName
 
 MODELS = {
@@ -63,3 +63,16 @@ async def test_a_rejected_key_is_unauthorized(provider: ProviderName, server: Fa
     server.queue(httpx2.Response(401, json=body))
     with pytest.raises(Unauthorized):
         await validate_with_provider(provider, "key-under-test-1234", http_client=server.client())
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "google"])
+async def test_a_provider_whose_socket_fails_is_unavailable_not_a_crash(provider: ProviderName) -> None:
+    """A bare socket error (no HTTP client error around it, as an SDK may let through) is the
+    provider being out of reach: a transient failure the user can retry, not our fault."""
+
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(refuse))
+    with pytest.raises(ProviderUnavailable, match="could not be reached"):
+        await validate_with_provider(provider, "key-under-test-1234", http_client=client)

@@ -358,13 +358,17 @@ async def validate_with_provider(
 
 
 def _is_network_error(exc: BaseException) -> bool:
-    """No connection, a timeout, a broken transfer: the SDKs wrap the HTTP client's own errors."""
+    """No connection, a timeout, a broken transfer, somewhere in the causes: the SDKs wrap the HTTP
+    client's own errors, which may wrap the socket's."""
     import anthropic
     import openai
 
+    network = (openai.APIConnectionError, anthropic.APIConnectionError, httpx2.TransportError, OSError)
     seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, openai.APIConnectionError | anthropic.APIConnectionError | httpx2.TransportError):
+    for _ in range(10):  # a chain of causes is short; a bound keeps a cyclic one from spinning
+        if seen is None:
+            return False
+        if isinstance(seen, network):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import httpx2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -40,24 +39,13 @@ async def _keys(
     )
 
 
-def _network_failure(error: BaseException | None) -> bool:
-    """Somewhere in its causes, the network between us and the provider failed (an SDK's own
-    connection error wraps the HTTP client's)."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, (httpx2.TransportError, OSError)):
-            return True
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return False
-
-
 def key_problem(error: Exception, provider: str) -> str:
     """Why a key was not stored, in the user's words. The key store may report a provider's answer
     itself or wrapped in a UserError; anything else is our side failing, said as such."""
     if isinstance(error, ProviderUnreachable):
         return str(error)
     failure = error if isinstance(error, ProviderFailure) else error.__context__
-    if isinstance(failure, TransientFailure) or _network_failure(error):
+    if isinstance(failure, TransientFailure):
         return (
             f"{provider} could not be reached to check the key ({type(failure).__name__}); "
             "nothing was stored, try again in a moment"
@@ -80,9 +68,7 @@ async def add_key(request: Request, service: Service, user: CurrentUser) -> Resp
             raise UserError("paste the whole key: it is longer than 8 characters")
         await keystore_of(service).add_user_key(user_id=user, provider=provider, api_key=api_key)
     except Exception as error:  # whatever goes wrong, the form says so at the field: never a 500
-        if not isinstance(error, (UserError, ProviderFailure, ProviderUnreachable)) and not _network_failure(
-            error
-        ):
+        if not isinstance(error, (UserError, ProviderFailure, ProviderUnreachable)):
             log.exception("storing a %s key failed", provider)
         problem = key_problem(error, provider)
         return await _keys(
