@@ -23,7 +23,7 @@ from thinktank.cli.common import (
 )
 from thinktank.cli.live import TerminalView
 from thinktank.domain import DISCUSSION_MODES, DiscussionMode
-from thinktank.domain.vocabulary import ENDED
+from thinktank.domain.vocabulary import ENDED, QUIT_IN_TERMINAL
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.export import memo_markdown, transcript_json, transcript_markdown
 from thinktank.engine.members import seat
@@ -243,7 +243,7 @@ class Steering:
             line = await asyncio.to_thread(_read_line, "› ")
             if line is None or line.strip() == "/quit":
                 self.quit = True
-                await self.engine.stop("you quit")
+                await self.engine.stop(QUIT_IN_TERMINAL)
                 break
             try:
                 await self.step(line.strip())

@@ -14,6 +14,23 @@ ENDED: frozenset[str] = frozenset({"stopped", "finished"})
 # A paused conversation is settled but not ended: it can be resumed.
 SETTLED: frozenset[str] = ENDED | {"paused"}
 
+# Why a conversation paused, stopped or went on when a person did it. Any other reason for a pause or
+# a stop is the run stopping on its own (a stall, a provider's error, a budget): the room says why.
+PAUSED_BY_USER = "paused by the user"
+STOPPED_BY_USER = "stopped by the user"
+RESUMED = "resumed"
+SWITCHED_TO_MANUAL = "switched to manual mode"
+QUIT_IN_TERMINAL = "you quit"
+USER_REASONS: frozenset[str] = frozenset(
+    {PAUSED_BY_USER, STOPPED_BY_USER, RESUMED, SWITCHED_TO_MANUAL, QUIT_IN_TERMINAL}
+)
+
+
+def stopped_on_its_own(status: str, reason: str | None) -> bool:
+    """A pause or a stop that nobody asked for, so the room explains it and offers the way on."""
+    return bool(reason) and status in ("paused", "stopped") and reason not in USER_REASONS
+
+
 Retention = Literal["none", "session", "permanent"]
 RETENTIONS: tuple[Retention, ...] = ("none", "session", "permanent")
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pydantic_ai.messages import ModelMessage
 
 from thinktank.domain import Message, Persona, TurnDecision, Usage
-from thinktank.domain.vocabulary import ENDED
+from thinktank.domain.vocabulary import ENDED, PAUSED_BY_USER, RESUMED, STOPPED_BY_USER, SWITCHED_TO_MANUAL
 from thinktank.engine.budget import Budget, HeldTurn
 from thinktank.engine.config import (
     MAX_CONTINUE,
@@ -165,18 +165,18 @@ class ConversationEngine:
         await self._emit(MembersChanged(self._member_ids(), f"edited {member.persona.id}"))
 
     async def pause(self) -> None:
-        await self._set_status("paused", "paused by the user")
+        await self._set_status("paused", PAUSED_BY_USER)
 
     async def resume(self) -> None:
         self._ensure_open()
-        await self._set_status("idle", "resumed")
+        await self._set_status("idle", RESUMED)
 
     async def leave_auto(self) -> None:
         """Switch to manual: the auto loop ends after the turn in flight, if any."""
         if self.status == "running":
-            await self._set_status("idle", "switched to manual mode")
+            await self._set_status("idle", SWITCHED_TO_MANUAL)
 
-    async def stop(self, reason: str = "stopped by the user") -> None:
+    async def stop(self, reason: str = STOPPED_BY_USER) -> None:
         if self.status not in ENDED:
             await self._set_status("stopped", reason)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thinktank.domain import Message, TurnDecision
-from thinktank.domain.vocabulary import ConversationStatus
+from thinktank.domain.vocabulary import ConversationStatus, stopped_on_its_own
 
 Status = ConversationStatus
 
@@ -87,7 +87,12 @@ class StateChanged:
     type: str = "state.changed"
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "status": self.status, "reason": self.reason}
+        return {
+            "type": self.type,
+            "status": self.status,
+            "reason": self.reason,
+            "stalled": stopped_on_its_own(self.status, self.reason),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from thinktank.conversations import ConversationService
 from thinktank.domain import DISCUSSION_MODES
 from thinktank.domain.library import Attitude, ExperienceLevel
+from thinktank.domain.vocabulary import stopped_on_its_own
 from thinktank.errors import NotSignedIn
 from thinktank.presenters.deps import get_current_user, get_service
 from thinktank.web.assets import TEMPLATES_DIR
@@ -96,6 +97,7 @@ def build_templates() -> Jinja2Templates:
     templates.env.globals["attitudes"] = get_args(Attitude)
     templates.env.globals["levels"] = get_args(ExperienceLevel)
     templates.env.globals["persona_value"] = persona_value
+    templates.env.globals["stopped_on_its_own"] = stopped_on_its_own
     return templates
 
 

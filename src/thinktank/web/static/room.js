@@ -168,7 +168,7 @@
 
   // The room's state lives on its element (data-status, data-run-mode); whoever shows controls
   // listens for "room:state" and reads it from there.
-  function setStatus(status, reason) {
+  function setStatus(status, reason, stalled) {
     const badge = document.getElementById("status");
     badge.className = "badge status-" + status;
     badge.textContent = status + (reason ? ": " + reason : "");
@@ -176,17 +176,17 @@
     // Auto mode runs as "running"; leaving it (here or in another tab) says so in the reason.
     if (status === "running") room.setAttribute("data-run-mode", "auto");
     else if (reason === "switched to manual mode") room.setAttribute("data-run-mode", "manual");
-    showStall(status, reason);
+    showStall(reason, stalled);
     room.dispatchEvent(new CustomEvent("room:state"));
   }
 
   // A run that stopped on its own (a stall, a provider's error, a budget) says why; the Continue
   // form (room-controls.js) is the way on.
   const stall = document.getElementById("stall");
-  function showStall(status, reason) {
+  // The server says whether nobody asked for it (domain/vocabulary.py: stopped_on_its_own).
+  function showStall(reason, stalled) {
     if (!stall) return;
-    const byUser = /by the user|switched to manual|^resumed$/.test(reason || "");
-    stall.hidden = !(reason && !byUser && (status === "paused" || status === "stopped"));
+    stall.hidden = !stalled;
     stall.querySelector("[data-stall-reason]").textContent = reason || "";
   }
 
@@ -199,7 +199,7 @@
     if (source) source.close();
     connection.hidden = true;
     if (streaming) { streaming.el.remove(); streaming = null; }
-    setStatus("deleted", "");
+    setStatus("deleted", "", false);
   }
 
   function money(value) {
@@ -287,7 +287,7 @@
     on("costs.updated", function (e) { setCosts(e.totals); });
     on("members.changed", function () { refresh("#sidebar"); });
     on("state.changed", function (e) {
-      setStatus(e.status, e.reason);
+      setStatus(e.status, e.reason, e.stalled);
       if (streaming && e.status !== "running") { streaming.el.remove(); streaming = null; }
       if (e.status === "finished") watchMemo();
     });
