@@ -20,6 +20,7 @@ from thinktank.conversations.personas import UserLibrary
 from thinktank.conversations.registry import Live, Registry
 from thinktank.domain import DiscussionMode, Persona
 from thinktank.domain.vocabulary import ENDED
+from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.setup import ConversationSpec, ScorerName, resolve_personas
 from thinktank.errors import ConversationBusy, UnknownIdError, UserError
 from thinktank.models.ids import ModelId
@@ -95,6 +96,14 @@ class Lifecycle:
         return row
 
     async def create(self, *, user_id: str, spec: ConversationSpec, title: str | None = None) -> Conversation:
+        row, _ = await self.create_viewed(user_id=user_id, spec=spec, title=title)
+        return row
+
+    async def create_viewed(
+        self, *, user_id: str, spec: ConversationSpec, title: str | None = None
+    ) -> tuple[Conversation, ConversationEngine]:
+        """A new conversation and its engine as just built: to show it, a web process of a
+        deployment (which does not hold what it creates) would otherwise restore it all again."""
         topic, mode, panel, messages = resolve_personas(spec, await self.personas.of(user_id))
         await self.plans.check_panel_size(user_id, size=len(panel))
         chosen = [spec.model_override, spec.scorer_model, spec.summary_model]
@@ -126,8 +135,9 @@ class Lifecycle:
                 session, template_id=spec.template_id, persona_ids=[p.id for p in panel]
             )
             await session.commit()
-        await _store_topic(await self.registry.live(user_id=user_id, conversation_id=row.id))
-        return row
+        live = await self.registry.live(user_id=user_id, conversation_id=row.id)
+        await _store_topic(live)
+        return row, live.engine
 
     async def fork(
         self,

@@ -72,7 +72,8 @@ class ConversationService:
         self._live, self.unload_idle = parts.registry.live, parts.registry.unload_idle
         self.drive, self.messages_page = parts.runs.drive, parts.pages.messages_page
         lifecycle = parts.lifecycle
-        self.create, self.fork, self.fork_tree = lifecycle.create, lifecycle.fork, lifecycle.fork_tree
+        self.create, self.create_viewed = lifecycle.create, lifecycle.create_viewed
+        self.fork, self.fork_tree = lifecycle.fork, lifecycle.fork_tree
         self.rerun, self.compare = lifecycle.rerun, lifecycle.compare
         self.my_personas, self.persona = parts.personas.my_personas, parts.personas.persona
         self.library_with = parts.personas.library_with

@@ -85,5 +85,5 @@ async def create_conversation(
     service: ConversationService, user_id: str, body: ConversationCreate
 ) -> ConversationPublic:
     """Create the conversation a body describes (the API's POST and the pages' forms alike)."""
-    row = await service.create(user_id=user_id, spec=spec_of(body), title=body.title)
-    return conversation_public(row, await service.engine(user_id=user_id, conversation_id=row.id))
+    row, engine = await service.create_viewed(user_id=user_id, spec=spec_of(body), title=body.title)
+    return conversation_public(row, engine)
