@@ -40,7 +40,9 @@ async def test_a_web_process_restores_what_it_creates_once(
         db = Database(settings.resolved_database_url())
         try:
             async with service_from_settings(settings, role="web", db=db) as service:
-                body = ConversationCreate(template_id="security-review", model="scripted", max_messages=4)
+                body = ConversationCreate.model_validate(
+                    {"template_id": "security-review", "model": "scripted", "max_messages": 4}
+                )
                 shown = await create_conversation(service, LOCAL_USER_ID, body)
         finally:
             await db.dispose()
