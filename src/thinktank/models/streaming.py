@@ -39,6 +39,8 @@ class TextStream(StreamedResponse):
     _chunks: AsyncIterator[Chunk]
     _on_finish: Callable[[TextStream], None] | None = None
     _timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _unrecorded: list[str] = field(default_factory=list, init=False)
+    """Text read through `text_deltas` that the parts manager has not been given yet."""
 
     async def _get_event_iterator(self) -> AsyncIterator[ModelResponseStreamEvent]:
         async for chunk in self._chunks:
@@ -59,22 +61,30 @@ class TextStream(StreamedResponse):
         final response (`get()`) is the same either way: the text received so far as one part,
         the usage, and complete only when the stream ran to its end.
         """
-        received: list[str] = []
-        try:
-            async for chunk in self._chunks:
-                if isinstance(chunk, RequestUsage):
-                    self._usage = chunk
-                elif chunk:
-                    received.append(chunk)
-                    yield chunk
-            self._finished = True
-        finally:
-            # Also when the reader stops early (the speaker guard, the length cut): what was said
-            # so far is the response, as the events path would have recorded it.
-            if received:
-                self._parts_manager.handle_text_delta(vendor_part_id="text", content="".join(received))
+        async for chunk in self._chunks:
+            if isinstance(chunk, RequestUsage):
+                self._usage = chunk
+            elif chunk:
+                self._unrecorded.append(chunk)
+                yield chunk
+        self._finished = True
+        self._record_text()
         if self._on_finish is not None:
             self._on_finish(self)
+
+    def _record_text(self) -> None:
+        """Give the parts manager the text read since it last heard (one call, not one per chunk).
+        Its events are only taken, to record the text; nobody reads them here."""
+        if self._unrecorded:
+            text, self._unrecorded = "".join(self._unrecorded), []
+            for _ in self._parts_manager.handle_text_delta(vendor_part_id="text", content=text):
+                pass
+
+    def get(self) -> ModelResponse:
+        # A reader that stopped early (the speaker guard, the length cut) leaves the generator
+        # suspended: what it read is the response all the same.
+        self._record_text()
+        return super().get()
 
     def wrap_chunks(self, wrap: Callable[[AsyncIterator[Chunk]], AsyncIterator[Chunk]]) -> None:
         """Pass this stream's chunks through `wrap` (a wrapper pacing them, for instance)."""
@@ -134,10 +144,9 @@ async def text_of(
     """Re-emit a stream as chunks: its text deltas, then its final usage (estimated by
     `missing_usage`, when given, if the stream finished without reporting any)."""
     pieces: list[str] = []
-    async for event in stream:
-        if delta := text_delta(event):
-            pieces.append(delta)
-            yield delta
+    async for delta in text_deltas(stream):
+        pieces.append(delta)
+        yield delta
     usage = stream.usage
     if missing_usage is not None and not (usage.input_tokens or usage.output_tokens):
         usage = missing_usage("".join(pieces))
