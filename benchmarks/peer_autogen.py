@@ -182,10 +182,9 @@ async def thinktank_run(texts: list[str], *, watched: bool) -> dict[str, Any]:
     costs) as a room would; unwatched, the engine builds none."""
     engine = scripted_panel(messages=TURNS)
     if watched:
-        received = [0]
 
         async def reader(event: Event) -> None:
-            received[0] += 1
+            """Takes each event and lets it go: what is measured is building and handing them over."""
 
         engine.sink = reader
     served = iter(texts)
