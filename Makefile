@@ -8,11 +8,35 @@ VENDOR := src/thinktank/web/static/vendor/htmx.min.js
 
 .PHONY: run demo test lint format bench clean web-assets
 
-$(STAMP): pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# llama-cpp-python compiles llama.cpp when it is installed. By default it builds for the CPU it
+# compiles on, and on these VMs that CPU advertises AMX, which the guest cannot use: the first
+# generation crashed with SIGSEGV. The build below targets AVX2 (every x86-64 machine of this kind
+# has it) and is made once per machine and flags, outside pip's cache (which would hand back a
+# wheel built with other flags for the same version).
+LLAMA_VERSION := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_KEY := $(shell printf '%s %s %s' '$(LLAMA_VERSION)' '$(LLAMA_CMAKE_ARGS)' "$$(uname -m)" | md5sum | cut -c1-12)
+LLAMA_WHEELS := $(HOME)/.cache/thinktank/llama-wheels/$(LLAMA_KEY)
+LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_KEY)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "Installing ThinkTank and its dependencies (the first install compiles llama-cpp-python: about 5 minutes on 2 cores)..."
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+
+$(LLAMA_WHEELS)/.built: | $(BIN)/python
+	@echo "Compiling llama-cpp-python $(LLAMA_VERSION) for this kind of machine (once: about 5 minutes on 2 cores)..."
+	mkdir -p $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir \
+		-w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_VERSION)"
+	touch $@
+
+$(LLAMA_STAMP): $(LLAMA_WHEELS)/.built | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	touch $@
+
+$(STAMP): pyproject.toml constraints.txt $(LLAMA_STAMP)
+	@echo "Installing ThinkTank and its dependencies..."
+	$(BIN)/python -m pip install --quiet -c constraints.txt --find-links $(LLAMA_WHEELS) -e ".[dev]"
 	touch $(STAMP)
 
 # The web UI's browser libraries come from the npm registry (versions locked in frontend/), not git.
@@ -46,7 +70,7 @@ format: $(STAMP)
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt --find-links $(LLAMA_WHEELS) -e ".[dev,bench]"
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP) $(VENDOR)
