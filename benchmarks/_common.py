@@ -80,17 +80,17 @@ Replies = Callable[[list[ChatTurn]], str]
 
 
 @contextlib.contextmanager
-def watching_scripted_model(replies: Replies | None = None) -> Iterator[ModelWatch]:
+def watching_scripted_model(replies: Replies | None = None, *, whole: bool = False) -> Iterator[ModelWatch]:
     """Time the scripted model and keep its prompts; with `replies`, it streams what that function
-    returns (word by word, as it streams its own) instead of writing a reply. The original methods
-    are back on exit, so a benchmark run after this one (in `make bench`, the same process) measures
-    the plain model."""
+    returns (word by word, as it streams its own; in one chunk with `whole`, as a model that hands
+    its reply over whole) instead of writing a reply. The original methods are back on exit, so a
+    benchmark run after this one (in `make bench`, the same process) measures the plain model."""
     original_generate: Callable[..., AsyncIterator[Chunk]] = ScriptedModel.generate
     original_complete = ScriptedModel.complete
     watch = ModelWatch()
 
     async def replay(chat: list[ChatTurn], text: str) -> AsyncIterator[Chunk]:
-        for word in re.findall(r"\S+\s*", text):
+        for word in [text] if whole else re.findall(r"\S+\s*", text):
             yield word
         prompt = sum(approximate_tokens(t.content) for t in chat)
         yield RequestUsage(input_tokens=prompt, output_tokens=approximate_tokens(text))

@@ -10,8 +10,11 @@ round-robin), ThinkTank's scripted model replaying the same texts.
 Per-turn framework overhead is the time between two consecutive replies minus the time spent
 inside the replay models, taken twice: both frameworks streaming every reply word by word to a
 reader (AutoGen's `model_client_stream=True`; ThinkTank with a sink taking its events), which is
-what a ThinkTank room does, and AutoGen's default, each reply handed over whole, against
-ThinkTank streaming to no reader. Tokens are counted with the same tokenizer for both, chat template
+what a ThinkTank room does, and AutoGen's default, each reply handed over whole by its model,
+against ThinkTank given each reply whole too (one chunk through its streaming path, no reader).
+The replay models' own time is taken per call and per chunk on both sides, so a reply in 35
+chunks would charge ThinkTank 35 rounds of the timer's bookkeeping against AutoGen's one.
+Tokens are counted with the same tokenizer for both, chat template
 applied: the selector's prompt at turns 1/10/50/200 (ThinkTank's default heuristic sends none; its
 optional llm scorer's prompt is shown too) and every prompt sent over the 200 turns.
 `pip install -e ".[bench]"` (done by `make bench`) brings AutoGen; without it this benchmark says
@@ -178,8 +181,9 @@ def autogen_turns(messages: Sequence[Any]) -> list[ChatTurn]:
 
 
 async def thinktank_run(texts: list[str], *, watched: bool) -> dict[str, Any]:
-    """`watched`: a reader takes every event (the chosen speaker, each word, the message, the
-    costs) as a room would; unwatched, the engine builds none."""
+    """`watched`: the model streams each reply word by word and a reader takes every event (the
+    chosen speaker, each word, the message, the costs) as a room would; unwatched, the model hands
+    each reply over whole, as AutoGen's default agents get theirs, and the engine builds no event."""
     engine = scripted_panel(messages=TURNS)
     if watched:
 
@@ -189,7 +193,7 @@ async def thinktank_run(texts: list[str], *, watched: bool) -> dict[str, Any]:
         engine.sink = reader
     served = iter(texts)
     marks, model_marks, contexts = [], [], {}
-    with watching_scripted_model(replies=lambda chat: next(served)) as watch:
+    with watching_scripted_model(replies=lambda chat: next(served), whole=not watched) as watch:
         gc.collect()
         started = time.perf_counter()
         for turn in range(1, TURNS + 1):
@@ -269,7 +273,7 @@ async def main() -> dict[str, object]:
             ["mean ms", f"{their_mean:.3f}", f"{our_mean:.3f}", f"{our_mean / their_mean:.2f}"],
         ],
     )
-    print("  AutoGen gets each reply whole; ThinkTank streams it word by word to no reader.")
+    print("  Both get each reply whole from the model; ThinkTank streams it (one chunk) to no reader.")
     table(
         "Both streaming: every reply word by word, every chunk read as an event",
         ["", "AutoGen (model_client_stream)", "ThinkTank (watched)", "ThinkTank / AutoGen"],

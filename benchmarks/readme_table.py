@@ -66,8 +66,8 @@ def peer_rows(data: dict[str, Any]) -> list[Row]:
             "measured",
         ),
         (
-            "the same, AutoGen's agents getting each reply whole (its default) while ThinkTank"
-            " streams word by word to no reader",
+            "the same, each reply handed over whole by the model (AutoGen's default), ThinkTank's"
+            " engine streaming it as one chunk to no reader",
             f"p50 {ms(p50['thinktank'])}",
             f"p50 {ms(p50['autogen'])}",
             f"≤ 0.25: {p50['ratio']:.2f} (mean {mean['ratio']:.2f})",

@@ -10,6 +10,7 @@ scripted                       (deterministic, offline; `scripted:NAME` names a 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -46,8 +47,12 @@ LOCAL_DEFAULT = ModelId("local", BUNDLED_LOCAL_MODEL)
 SCRIPTED = ModelId("scripted", DEFAULT_SCRIPTED_VARIANT)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_model_id(text: str) -> ModelId:
-    """Parse a model id; raise InvalidModelIdError with a readable reason."""
+    """Parse a model id; raise InvalidModelIdError with a readable reason.
+
+    Cached (a `ModelId` is immutable; a refusal is not cached): every reply's model id is read
+    back from its response, in every conversation."""
     raw = text.strip()
     if not raw:
         raise InvalidModelIdError("empty model id; expected 'provider:model', e.g. 'openai:gpt-4.1-mini'")

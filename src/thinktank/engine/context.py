@@ -47,8 +47,12 @@ class SummaryCharge:
     cost: Cost
 
 
+MESSAGE_OVERHEAD_TOKENS = 8
+"""A message's label and turn markers, on top of its text."""
+
+
 def message_tokens(message: Message) -> int:
-    return approximate_tokens(message.text) + 8
+    return approximate_tokens(message.text) + MESSAGE_OVERHEAD_TOKENS
 
 
 class ContextWindow:
@@ -60,16 +64,44 @@ class ContextWindow:
             raise ValueError("the context budget must be at least 100 tokens")
         self.budget_tokens = budget_tokens
         self.summary = Summary("", 0)
+        self._counted: tuple[Message, int, int, int] | None = None
 
     def window(self, messages: Sequence[Message]) -> list[Message]:
-        return [m for m in messages if m.index >= self.summary.covers_upto]
+        upto = self.summary.covers_upto
+        if messages and messages[0].index == 0 and messages[-1].index == len(messages) - 1:
+            # Numbered from 0 in order, as the engine keeps a transcript: the window is a slice,
+            # not a scan of the whole conversation every turn.
+            return list(messages[upto:])
+        return [m for m in messages if m.index >= upto]
+
+    def text_tokens(self, window: Sequence[Message]) -> int:
+        """The window's text in approximate tokens. Counted once per window: a turn asks four times
+        (the reservation, the summary check, the prompt's estimate), and a window changes only when
+        a message is added or folded away."""
+        if not window:
+            return 0
+        counted = self._counted
+        if (
+            counted is not None
+            and counted[0] is window[-1]
+            and counted[1] == len(window)
+            and counted[2] == window[0].index
+        ):
+            return counted[3]
+        total = sum(approximate_tokens(m.text) for m in window)
+        self._counted = (window[-1], len(window), window[0].index, total)
+        return total
+
+    def window_tokens(self, window: Sequence[Message]) -> int:
+        """The window as sent: its text and each message's label."""
+        return self.text_tokens(window) + MESSAGE_OVERHEAD_TOKENS * len(window)
 
     def needs_folding(self, messages: Sequence[Message]) -> bool:
-        return sum(message_tokens(m) for m in self.window(messages)) > self.budget_tokens
+        return self.window_tokens(self.window(messages)) > self.budget_tokens
 
     def to_fold(self, messages: Sequence[Message]) -> list[Message]:
         window = self.window(messages)
-        remaining = sum(message_tokens(m) for m in window)
+        remaining = self.window_tokens(window)
         folded = []
         for message in window[:-1]:
             if remaining <= self.budget_tokens // 2:

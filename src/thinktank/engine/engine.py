@@ -44,7 +44,7 @@ from thinktank.engine.events import (
 from thinktank.engine.limits import over_cost_cap, reached_after_turn, reached_before_turn
 from thinktank.engine.members import Member, find_member
 from thinktank.engine.pacing import Pacer
-from thinktank.engine.planning import Panel
+from thinktank.engine.planning import Panel, SystemPrompts
 from thinktank.engine.speaking import Turn, persona_message, stream_turn, why_silent
 from thinktank.engine.totals import CostTotals
 from thinktank.engine.transcript import PersonaTally, user_message
@@ -104,6 +104,7 @@ class ConversationEngine:
         self._why_silent = ""
         self._pacer = Pacer()
         self._tally = PersonaTally()
+        self._prompts = SystemPrompts()
         if not self.messages:
             self._append_user(config.topic.strip())
 
@@ -247,7 +248,7 @@ class ConversationEngine:
             await self._flush_queued()
 
     def _panel(self) -> Panel:
-        return Panel(self.config, self.members, self.messages, self.context, self.pricer)
+        return Panel(self.config, self.members, self.messages, self.context, self.pricer, self._prompts)
 
     async def _hold_turn(self, speaker: str | None) -> HeldTurn | None:
         """Reserve the whole turn before any model runs; refused, the conversation pauses (it can

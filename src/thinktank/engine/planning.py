@@ -4,12 +4,12 @@ prompt, and the most each call of the turn may use (what the budget reserves up 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pydantic_ai.messages import ModelMessage
 
-from thinktank.domain import Message, Persona, Usage
+from thinktank.domain import DiscussionMode, Message, Persona, Usage
 from thinktank.engine.budget import Share
 from thinktank.engine.config import EngineConfig
 from thinktank.engine.context import ContextWindow
@@ -22,6 +22,45 @@ from thinktank.orchestration.scoring import SelectionContext
 from thinktank.pricing.prices import Pricer
 
 
+class SystemPrompts:
+    """Each member's system prompt, written once until something in it changes.
+
+    A turn plans with every member's prompt (the reservation covers whoever speaks) and speaks with
+    one; the panel, the mode, the topic and the summary change far less often than turns are taken.
+    """
+
+    def __init__(self) -> None:
+        self._seated: list[Member] = []
+        self._setting: tuple[str, str, str] | None = None
+        self._written: dict[int, str] = {}
+
+    def system_for(
+        self, member: Member, members: Sequence[Member], *, mode: DiscussionMode, topic: str, summary: str
+    ) -> tuple[str, list[Persona]]:
+        """The member's system prompt as things stand, and the others on the panel."""
+        if (
+            (mode, topic, summary) != self._setting
+            or len(members) != len(self._seated)
+            or any(now is not before for now, before in zip(members, self._seated, strict=True))
+        ):
+            # Someone joined, left or was edited, or the discussion moved on: rosters and summaries differ.
+            self._setting = (mode, topic, summary)
+            self._seated = list(members)  # held, so the ids below stay theirs
+            self._written.clear()
+        others = [m.persona for m in members if m is not member]
+        written = self._written.get(id(member))
+        if written is None:
+            written = self._written[id(member)] = system_prompt(
+                member.persona,
+                mode=mode,
+                topic=topic,
+                others=others,
+                summary=summary or None,
+                style=prompt_style_for(member.models[0]),
+            )
+        return written, others
+
+
 @dataclass(frozen=True)
 class Panel:
     """The parts of a conversation a turn is planned from, as they stand at the turn."""
@@ -31,6 +70,7 @@ class Panel:
     messages: Sequence[Message]
     context: ContextWindow
     pricer: Pricer
+    prompts: SystemPrompts = field(default_factory=SystemPrompts)
 
     def selection_context(self) -> SelectionContext:
         return SelectionContext(
@@ -39,16 +79,13 @@ class Panel:
 
     def system_for(self, member: Member) -> tuple[str, list[Persona]]:
         """The member's system prompt as things stand, and the others on the panel."""
-        others = [m.persona for m in self.members if m is not member]
-        system = system_prompt(
-            member.persona,
+        return self.prompts.system_for(
+            member,
+            self.members,
             mode=self.config.mode,
             topic=self.config.topic,
-            others=others,
-            summary=self.context.summary.text or None,
-            style=prompt_style_for(member.models[0]),
+            summary=self.context.summary.text,
         )
-        return system, others
 
     def prompt_for(self, member: Member) -> tuple[list[ModelMessage], list[Persona], Decimal]:
         """The member's prompt, the others on the panel, and the turn's estimated billed cost."""
@@ -57,7 +94,7 @@ class Panel:
         prompt = build_messages(
             member.persona, system=system, window=window, style=prompt_style_for(member.models[0])
         )
-        prompt_tokens = approximate_tokens(system) + sum(approximate_tokens(m.text) for m in window)
+        prompt_tokens = approximate_tokens(system) + self.context.text_tokens(window)
         estimate = self.pricer.price(
             member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens
         ).billed or Decimal(0)
@@ -75,7 +112,7 @@ class Panel:
         if (fold := self.context.planned_fold(self.messages)) is not None:
             summarizers = [summarizer] if summarizer else self.members
             shares["summary"] = max((self._share(m.models[0], fold) for m in summarizers), key=_share_size)
-        window_tokens = sum(approximate_tokens(m.text) for m in self.context.window(self.messages))
+        window_tokens = self.context.text_tokens(self.context.window(self.messages))
         candidates = [find_member(self.members, speaker)] if speaker is not None else self.members
         speaking = []
         for member in candidates:

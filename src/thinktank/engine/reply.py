@@ -13,7 +13,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from pydantic_ai.direct import model_request_stream
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.settings import ModelSettings
 
@@ -24,6 +23,7 @@ from thinktank.engine.speaker_guard import SpeakerGuard
 from thinktank.errors import ProviderFailure
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.ids import parse_model_id
+from thinktank.models.layers import open_stream
 from thinktank.models.notices import RetryNotice, retry_notices
 from thinktank.models.streaming import text_deltas, thinktank_facts
 from thinktank.models.tokens import estimate_usage
@@ -83,7 +83,7 @@ async def stream_reply(
     with retry_notices(retrying):
         stream = None
         try:
-            async with model_request_stream(member.model, prompt, model_settings=settings) as stream:
+            async with open_stream(member.model, prompt, settings) as stream:
                 async for delta in text_deltas(stream):
                     if first_token is None:
                         first_token = time.perf_counter()

@@ -6,8 +6,7 @@ the response metadata under `thinktank`: `cost` (raw and billed, Decimal as stri
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelResponse
@@ -17,12 +16,13 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
 
 from thinktank.models.ids import ModelId, parse_model_id
+from thinktank.models.layers import Mapped, StreamLayer, StreamOpening
 from thinktank.models.resilience.fallback import FallbackChain
 from thinktank.models.streaming import THINKTANK_METADATA_KEY, annotated_stream, merge_metadata
 from thinktank.pricing.prices import Cost, Pricer
 
 
-class CostedModel(WrapperModel):
+class CostedModel(StreamLayer, WrapperModel):
     """The outer wrapper: prices each response at the model that answered (raw and billed)."""
 
     def __init__(self, wrapped: FallbackChain, *, pricer: Pricer) -> None:
@@ -56,15 +56,15 @@ class CostedModel(WrapperModel):
         merge_metadata(response, self._facts(response.metadata, response.usage))
         return response
 
-    @asynccontextmanager
-    async def request_stream(
+    def open_stream(
         self,
-        messages: list[ModelMessage],
+        messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
-    ) -> AsyncGenerator[StreamedResponse]:
-        async with self.wrapped.request_stream(
-            messages, model_settings, model_request_parameters, run_context
-        ) as stream:
-            yield annotated_stream(stream, annotate=lambda inner: self._facts(inner.metadata, inner.usage))
+    ) -> StreamOpening:
+        return Mapped(
+            self.chain.open_stream(messages, model_settings, model_request_parameters), self._priced
+        )
+
+    def _priced(self, stream: StreamedResponse) -> StreamedResponse:
+        return annotated_stream(stream, annotate=lambda inner: self._facts(inner.metadata, inner.usage))

@@ -4,21 +4,20 @@ pydantic-ai entry points, streamed and not."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
-from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
+from pydantic_ai.models import Model, ModelRequestParameters
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RequestUsage
 
 from thinktank.models.chat import ChatTurn, to_chat
+from thinktank.models.layers import Opened, StreamLayer, StreamOpening
 from thinktank.models.streaming import Chunk, TextStream
 
 
-class OwnModel(Model):
+class OwnModel(StreamLayer, Model):
     """Base of the models we implement ourselves (scripted, local): request and stream from one generator."""
 
     provider_label: str
@@ -65,17 +64,17 @@ class OwnModel(Model):
             timestamp=datetime.now(UTC),
         )
 
-    @asynccontextmanager
-    async def request_stream(
+    def open_stream(
         self,
-        messages: list[ModelMessage],
+        messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
-    ) -> AsyncGenerator[StreamedResponse]:
-        yield TextStream(
-            model_request_parameters=model_request_parameters,
-            _model_name=self._name,
-            _provider_name=self.provider_label,
-            _chunks=self.generate(to_chat(messages), model_settings or {}),
+    ) -> StreamOpening:
+        return Opened(
+            TextStream(
+                model_request_parameters=model_request_parameters,
+                _model_name=self._name,
+                _provider_name=self.provider_label,
+                _chunks=self.generate(to_chat(messages), model_settings or {}),
+            )
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
 
@@ -16,6 +16,7 @@ from pydantic_ai.usage import RequestUsage
 from thinktank import errors
 from thinktank.models.guard import check_network_allowed
 from thinktank.models.ids import ModelId
+from thinktank.models.layers import StreamLayer, open_stream
 from thinktank.models.streaming import annotated_stream, merge_metadata
 from thinktank.models.tokens import estimate_usage
 
@@ -73,7 +74,7 @@ RejectedKey = Callable[[ModelId], Awaitable[None]]
 """Told when a provider rejects the key (so a user's stored key can be marked invalid)."""
 
 
-class TranslatedErrors(WrapperModel):
+class TranslatedErrors(StreamLayer, WrapperModel):
     """Innermost wrapper of a cloud model: our error tree out, the network switch checked first."""
 
     def __init__(
@@ -132,18 +133,16 @@ class TranslatedErrors(WrapperModel):
         return {"usage_estimated": True} if estimate.used else {}
 
     @asynccontextmanager
-    async def request_stream(
+    async def open_stream(
         self,
-        messages: list[ModelMessage],
+        messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
     ) -> AsyncGenerator[StreamedResponse]:
         self._check()
         try:
-            async with self.wrapped.request_stream(
-                messages, model_settings, model_request_parameters, run_context
-            ) as stream:
+            opening = open_stream(self.wrapped, messages, model_settings, model_request_parameters)
+            async with opening as stream:
                 estimate = _Estimate(self.thinktank_id, messages)
                 yield annotated_stream(
                     stream, annotate=lambda done: self._checked(done, estimate), missing_usage=estimate
@@ -156,7 +155,7 @@ class _Estimate:
     """Counts a streamed reply's tokens when the server sent no usage (many OpenAI-compatible servers
     ignore `stream_options.include_usage`), and remembers that it had to."""
 
-    def __init__(self, model_id: ModelId, messages: list[ModelMessage]) -> None:
+    def __init__(self, model_id: ModelId, messages: Sequence[ModelMessage]) -> None:
         self._model_id = model_id
         self._messages = messages
         self.used = False

@@ -35,7 +35,7 @@ class Factors:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SelectionContext:
     """What a scorer sees: the topic, the members, and the messages so far."""
 
@@ -52,6 +52,12 @@ class SelectionContext:
         return self.messages[-1] if self.messages else None
 
     def persona_messages(self) -> list[Message]:
+        """The personas' messages, oldest first (not to be changed: one list serves every reader)."""
+        return self._persona_messages
+
+    @functools.cached_property
+    def _persona_messages(self) -> list[Message]:
+        # Read four times a decision (shares, flow, the ping-pong and silence rules): scanned once.
         return [m for m in self.messages if m.kind == "persona"]
 
 

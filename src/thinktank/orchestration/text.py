@@ -8,6 +8,7 @@ import operator
 import re
 from collections import Counter
 from collections.abc import Iterable
+from itertools import repeat
 
 _WORD = re.compile(r"[a-z][a-z0-9'-]+")
 _STOP = frozenset(
@@ -41,6 +42,8 @@ _SUFFIXES = (
 )
 
 Vector = dict[str, float]
+_ZEROS = repeat(0.0)
+"""The default of every missing term (`map` stops at the shorter input, so one endless supply serves all)."""
 
 
 def stem(word: str) -> str:
@@ -107,7 +110,7 @@ def cosine(a: Vector, b: Vector, *, norm_a: float | None = None, norm_b: float |
         return 0.0
     if len(a) > len(b):
         a, b, norm_a, norm_b = b, a, norm_b, norm_a
-    dot = sum(value * b.get(term, 0.0) for term, value in a.items())
+    dot = sum(map(operator.mul, a.values(), map(b.get, a, _ZEROS)))
     if dot == 0.0:
         return 0.0
     first = norm(a) if norm_a is None else norm_a

@@ -8,10 +8,10 @@ In the half-open state the first failure opens the circuit again for another 60 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
@@ -20,6 +20,7 @@ from pydantic_ai.settings import ModelSettings
 
 from thinktank.errors import CircuitOpen, TransientFailure
 from thinktank.models.clock import Clock, SystemClock
+from thinktank.models.layers import Entered, StreamLayer, open_stream
 
 BreakerState = Literal["closed", "open", "half-open"]
 
@@ -94,7 +95,7 @@ class BreakerRegistry:
         return {name: breaker.state for name, breaker in sorted(self._breakers.items())}
 
 
-class BreakerModel(WrapperModel):
+class BreakerModel(StreamLayer, WrapperModel):
     """Fails fast while its provider's circuit is open, and records each call's outcome."""
 
     def __init__(self, wrapped: Model, *, breaker: CircuitBreaker) -> None:
@@ -117,24 +118,21 @@ class BreakerModel(WrapperModel):
         return response
 
     @asynccontextmanager
-    async def request_stream(
+    async def open_stream(
         self,
-        messages: list[ModelMessage],
+        messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
     ) -> AsyncGenerator[StreamedResponse]:
         self.breaker.before_request()
-        stack = AsyncExitStack()
+        opening = open_stream(self.wrapped, messages, model_settings, model_request_parameters)
         try:
-            stream = await stack.enter_async_context(
-                self.wrapped.request_stream(messages, model_settings, model_request_parameters, run_context)
-            )
+            stream = await opening.__aenter__()
         except TransientFailure:
             self.breaker.record_failure()
             raise
         try:
-            async with stack:
+            async with Entered(opening):
                 yield stream
         except TransientFailure:
             self.breaker.record_failure()

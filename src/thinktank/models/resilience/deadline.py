@@ -14,10 +14,9 @@ first token may rightly wait for another conversation's turn.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx2
 from pydantic_ai.messages import ModelMessage, ModelResponse
@@ -26,6 +25,7 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from thinktank.errors import ProviderTimeout
+from thinktank.models.layers import Entered, StreamLayer, open_stream
 from thinktank.models.streaming import Chunk, TextStream
 
 DEFAULT_FIRST_BYTE_SECONDS = 25.0
@@ -49,7 +49,7 @@ class Deadlines:
         )
 
 
-class DeadlineModel(WrapperModel):
+class DeadlineModel(StreamLayer, WrapperModel):
     """Fails an attempt that misses its first-byte or idle deadline with ProviderTimeout."""
 
     def __init__(self, wrapped: Model, *, deadlines: Deadlines, provider: str) -> None:
@@ -74,24 +74,20 @@ class DeadlineModel(WrapperModel):
             raise self._timeout("no answer", REQUEST_SECONDS) from None
 
     @asynccontextmanager
-    async def request_stream(
+    async def open_stream(
         self,
-        messages: list[ModelMessage],
+        messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
     ) -> AsyncGenerator[StreamedResponse]:
         first_byte = self.deadlines.first_byte
-        async with AsyncExitStack() as stack:
-            try:
-                async with asyncio.timeout(first_byte):
-                    stream = await stack.enter_async_context(
-                        self.wrapped.request_stream(
-                            messages, model_settings, model_request_parameters, run_context
-                        )
-                    )
-            except TimeoutError:
-                raise self._timeout("the stream did not open", first_byte) from None
+        opening = open_stream(self.wrapped, messages, model_settings, model_request_parameters)
+        try:
+            async with asyncio.timeout(first_byte):
+                stream = await opening.__aenter__()
+        except TimeoutError:
+            raise self._timeout("the stream did not open", first_byte) from None
+        async with Entered(opening):
             if isinstance(stream, TextStream):
                 stream.wrap_chunks(self._paced)
             yield stream

@@ -10,7 +10,7 @@ from the moment it opens, so a reply that breaks mid-stream is still attributed 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelResponse
@@ -20,10 +20,11 @@ from pydantic_ai.settings import ModelSettings
 
 from thinktank.errors import ProviderFailure
 from thinktank.models.ids import ModelId
+from thinktank.models.layers import Entered, Mapped, StreamLayer, StreamOpening, open_stream
 from thinktank.models.streaming import annotated_stream, merge_metadata
 
 
-class FallbackChain(WrapperModel):
+class FallbackChain(StreamLayer, WrapperModel):
     """Tries each model in order after a ProviderFailure; remembers which one answered."""
 
     def __init__(self, chain: Sequence[tuple[ModelId, Model]]) -> None:
@@ -60,33 +61,48 @@ class FallbackChain(WrapperModel):
             return response
         raise _exhausted(failed)
 
-    @asynccontextmanager
-    async def request_stream(
+    def open_stream(
         self,
-        messages: list[ModelMessage],
+        messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
+    ) -> StreamOpening:
+        if len(self.chain) == 1:
+            # Nothing to fall back to: the one model's failure is the chain's, as it is.
+            model_id, model = self.chain[0]
+            facts = self._facts(model_id, [])
+            return Mapped(
+                open_stream(model, messages, model_settings, model_request_parameters),
+                lambda stream: _answering(stream, facts),
+            )
+        return self._first_that_opens(messages, model_settings, model_request_parameters)
+
+    @asynccontextmanager
+    async def _first_that_opens(
+        self,
+        messages: Sequence[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
     ) -> AsyncGenerator[StreamedResponse]:
         failed: list[tuple[ModelId, ProviderFailure]] = []
         for model_id, model in self.chain:
-            stack = AsyncExitStack()
+            opening = open_stream(model, messages, model_settings, model_request_parameters)
             try:
-                stream = await stack.enter_async_context(
-                    model.request_stream(messages, model_settings, model_request_parameters, run_context)
-                )
+                stream = await opening.__aenter__()
             except ProviderFailure as failure:
-                await stack.aclose()
                 failed.append((model_id, failure))
                 continue
-            facts = self._facts(model_id, failed)
-            async with stack:
-                answering = annotated_stream(stream, annotate=_constant(facts))
-                # Known now: a stream that breaks half-way is still booked to the model that wrote it.
-                merge_metadata(answering, facts)
-                yield answering
+            async with Entered(opening):
+                yield _answering(stream, self._facts(model_id, failed))
             return
         raise _exhausted(failed)
+
+
+def _answering(stream: StreamedResponse, facts: dict[str, Any]) -> StreamedResponse:
+    answering = annotated_stream(stream, annotate=_constant(facts))
+    # Known now: a stream that breaks half-way is still booked to the model that wrote it.
+    merge_metadata(answering, facts)
+    return answering
 
 
 def _constant(facts: dict[str, Any]) -> Callable[[StreamedResponse], dict[str, Any]]:

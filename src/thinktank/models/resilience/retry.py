@@ -8,10 +8,9 @@ marks the message incomplete (see `thinktank.models.stack`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
@@ -20,6 +19,7 @@ from pydantic_ai.settings import ModelSettings
 
 from thinktank.errors import RateLimited, TransientFailure
 from thinktank.models.clock import Clock, SystemClock
+from thinktank.models.layers import Entered, StreamLayer, open_stream
 from thinktank.models.notices import RetryNotice, notify_retry
 
 
@@ -45,7 +45,7 @@ class RetryPolicy:
         return backoff
 
 
-class RetryingModel(WrapperModel):
+class RetryingModel(StreamLayer, WrapperModel):
     """Retries transient failures with backoff (honouring retry-after) and tells a listener each time."""
 
     def __init__(
@@ -85,27 +85,21 @@ class RetryingModel(WrapperModel):
                 attempt += 1
 
     @asynccontextmanager
-    async def request_stream(
+    async def open_stream(
         self,
-        messages: list[ModelMessage],
+        messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
-        run_context: Any = None,
     ) -> AsyncGenerator[StreamedResponse]:
         attempt = 1
         while True:
-            stack = AsyncExitStack()
+            opening = open_stream(self.wrapped, messages, model_settings, model_request_parameters)
             try:
-                stream = await stack.enter_async_context(
-                    self.wrapped.request_stream(
-                        messages, model_settings, model_request_parameters, run_context
-                    )
-                )
+                stream = await opening.__aenter__()
             except TransientFailure as failure:
-                await stack.aclose()
                 await self._wait_or_raise(failure, attempt)
                 attempt += 1
                 continue
-            async with stack:
+            async with Entered(opening):
                 yield stream
             return

@@ -1,0 +1,125 @@
+"""Opening a streamed reply through our own model layers, and a provider's model as pydantic-ai does.
+
+Every layer of a persona's model stack (cost, fallback, breaker, retry, deadline, error translation)
+and each model we run ourselves (scripted, local) is a pydantic-ai `Model`, so anything that speaks
+pydantic-ai can use the stack. pydantic-ai, though, wraps the `request_stream` of each `Model`
+class it sees in two more context managers (one restores a provider's special tokens, one budgets
+the files a request downloads); a reply through six layers opened seventeen context managers, most
+of a turn's fixed cost when the model itself is instant. Our layers pass a request on and write no
+provider's tokens, so they open each other with `open_stream`, which nothing wraps. The one layer
+that meets a model not ours (a provider's) opens it exactly as pydantic-ai's direct API does
+(`model_request_stream`: its message preparation, its request timeout, its wrappers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+from pydantic_ai.direct import model_request_stream
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
+from pydantic_ai.settings import ModelSettings
+
+StreamOpening = AbstractAsyncContextManager[StreamedResponse]
+
+
+class StreamLayer:
+    """A model of ours that opens its streams with `open_stream`. Mixed in before pydantic-ai's
+    `Model` (or `WrapperModel`), whose `request_stream` then delegates here."""
+
+    def open_stream(
+        self,
+        messages: Sequence[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> StreamOpening:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: Any = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        # No layer of ours uses a run context: ThinkTank calls no tools.
+        async with self.open_stream(messages, model_settings, model_request_parameters) as stream:
+            yield stream
+
+
+def open_stream(
+    model: Model,
+    messages: Sequence[ModelMessage],
+    model_settings: ModelSettings | None = None,
+    model_request_parameters: ModelRequestParameters | None = None,
+) -> StreamOpening:
+    """Open a streamed request: through a layer of ours directly, through pydantic-ai otherwise."""
+    if isinstance(model, StreamLayer):
+        parameters = model_request_parameters or ModelRequestParameters()
+        return model.open_stream(messages, model_settings, parameters)
+    return model_request_stream(
+        model, messages, model_settings=model_settings, model_request_parameters=model_request_parameters
+    )
+
+
+class Opened:
+    """An opening whose stream is ready (one of our own models builds it on the spot)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: StreamedResponse) -> None:
+        self._stream = stream
+
+    async def __aenter__(self) -> StreamedResponse:
+        return self._stream
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        return None
+
+
+class Mapped:
+    """The stream the layer below opens, changed once open (annotated, re-emitted): a layer that
+    only changes the stream needs no generator of its own around the one below."""
+
+    __slots__ = ("_change", "_inner")
+
+    def __init__(self, inner: StreamOpening, change: Callable[[StreamedResponse], StreamedResponse]) -> None:
+        self._inner = inner
+        self._change = change
+
+    async def __aenter__(self) -> StreamedResponse:
+        stream = await self._inner.__aenter__()
+        try:
+            return self._change(stream)
+        except BaseException as exc:
+            await self._inner.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> bool | None:
+        return await self._inner.__aexit__(kind, error, trace)
+
+
+class Entered:
+    """Leaves an opening that was entered by hand (to tell a failure to open from a failure of the
+    stream) the way `async with` would have: an `async with Entered(opening):` around the rest."""
+
+    __slots__ = ("_opening",)
+
+    def __init__(self, opening: StreamOpening) -> None:
+        self._opening = opening
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> bool | None:
+        return await self._opening.__aexit__(kind, error, trace)
