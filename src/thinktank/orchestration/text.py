@@ -110,7 +110,7 @@ def cosine(a: Vector, b: Vector, *, norm_a: float | None = None, norm_b: float |
         return 0.0
     if len(a) > len(b):
         a, b, norm_a, norm_b = b, a, norm_b, norm_a
-    dot = sum(map(operator.mul, a.values(), map(b.get, a, _ZEROS)))
+    dot: float = sum(map(operator.mul, a.values(), map(b.get, a, _ZEROS)))
     if dot == 0.0:
         return 0.0
     first = norm(a) if norm_a is None else norm_a
