@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.engine.helpers import scripted_engine
-from thinktank.engine.context import ContextWindow
+from thinktank.domain import Message
+from thinktank.engine.context import ContextWindow, Summary
 
 
 async def test_prompts_stop_growing_once_the_budget_is_reached_and_old_turns_are_summarised() -> None:
@@ -32,3 +35,25 @@ def test_budget_must_be_sensible() -> None:
 
     with pytest.raises(ValueError, match="at least 100"):
         ContextWindow(budget_tokens=10)
+
+
+def test_the_window_of_a_transcript_not_numbered_from_zero_is_found_by_index() -> None:
+    def said(index: int, text: str) -> Message:
+        return Message(index, "user", "you", "You", "convener", text, datetime.now(UTC))
+
+    window = ContextWindow(budget_tokens=100)
+    window.summary = Summary("earlier", 3)
+    numbered = [said(i, f"message {i}") for i in range(6)]
+    assert [m.index for m in window.window(numbered)] == [3, 4, 5]
+    gapped = [said(i, f"message {i}") for i in (0, 2, 4, 6)]
+    assert [m.index for m in window.window(gapped)] == [4, 6]
+
+
+def test_the_counted_window_follows_the_transcript() -> None:
+    window = ContextWindow(budget_tokens=100)
+    transcript = [Message(0, "user", "you", "You", "convener", "abcd" * 10, datetime.now(UTC))]
+    assert window.text_tokens(window.window(transcript)) == 10
+    transcript.append(Message(1, "user", "you", "You", "convener", "abcd" * 5, datetime.now(UTC)))
+    assert window.text_tokens(window.window(transcript)) == 15
+    transcript[-1] = Message(1, "user", "you", "You", "convener", "abcd", datetime.now(UTC))
+    assert window.text_tokens(window.window(transcript)) == 11, "a replaced last message is counted anew"

@@ -1,0 +1,51 @@
+"""A member's system prompt is written once and rewritten when something in it changes: the panel
+(someone joins, leaves or is edited), or the summary of earlier turns."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.engine.helpers import scripted_engine
+from thinktank.engine.context import Summary
+from thinktank.engine.members import Member
+
+
+def system_of(engine: object, member: Member) -> str:
+    return engine._panel().system_for(member)[0]  # type: ignore[attr-defined]
+
+
+async def test_the_same_prompt_object_serves_until_something_in_it_changes() -> None:
+    engine, _ = scripted_engine(messages=4)
+    first = engine.members[0]
+    assert system_of(engine, first) is system_of(engine, first)
+
+    engine.context.summary = Summary("They agreed on usage tiers.", 1)
+    assert "They agreed on usage tiers." in system_of(engine, first)
+
+
+async def test_an_edited_member_and_the_rest_of_the_panel_see_the_edit() -> None:
+    engine, _ = scripted_engine(messages=4)
+    first, second = engine.members[0], engine.members[1]
+    before = system_of(engine, second)
+    renamed = first.persona.model_copy(update={"name": "Zelda Quinn"})
+    await engine.replace_member(replace(first, persona=renamed))
+    assert "Zelda Quinn" in system_of(engine, engine.members[0])
+    after = system_of(engine, second)
+    assert after != before
+    assert "Zelda Quinn" in after, "the others' roster names the edited member"
+
+
+async def test_a_member_who_left_is_off_the_roster_of_those_who_stay() -> None:
+    engine, _ = scripted_engine(messages=4)
+    leaving, staying = engine.members[0], engine.members[1]
+    assert leaving.persona.name in system_of(engine, staying)
+    await engine.remove_member(leaving.persona.id)
+    assert leaving.persona.name not in system_of(engine, staying)
+
+
+async def test_a_restored_panel_in_a_new_list_is_read_again() -> None:
+    engine, _ = scripted_engine(messages=4)
+    gone, staying = engine.members[0], engine.members[1]
+    assert gone.persona.name in system_of(engine, staying)
+    engine.members = [m for m in engine.members if m is not gone]
+    assert gone.persona.name not in system_of(engine, staying)
