@@ -7,11 +7,12 @@ from dataclasses import replace
 
 from tests.engine.helpers import scripted_engine
 from thinktank.engine.context import Summary
+from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.members import Member
 
 
-def system_of(engine: object, member: Member) -> str:
-    return engine._panel().system_for(member)[0]  # type: ignore[attr-defined]
+def system_of(engine: ConversationEngine, member: Member) -> str:
+    return engine._panel().system_for(member)[0]
 
 
 async def test_the_same_prompt_object_serves_until_something_in_it_changes() -> None:
