@@ -4,15 +4,17 @@ Every layer of a persona's model stack (cost, fallback, breaker, retry, deadline
 and each model we run ourselves (scripted, local) is a pydantic-ai `Model`, so anything that speaks
 pydantic-ai can use the stack. pydantic-ai, though, wraps the `request_stream` of each `Model`
 class it sees in two more context managers (one restores a provider's special tokens, one budgets
-the files a request downloads); a reply through six layers opened seventeen context managers, most
-of a turn's fixed cost when the model itself is instant. Our layers pass a request on and write no
-provider's tokens, so they open each other with `open_stream`, which nothing wraps. The one layer
-that meets a model not ours (a provider's) opens it exactly as pydantic-ai's direct API does
-(`model_request_stream`: its message preparation, its request timeout, its wrappers).
+the files a request downloads); a reply through the five layers over one of our own models opened
+fifteen context managers, most of a turn's fixed cost when the model itself is instant. Our
+layers pass a request on and write no provider's tokens, so they open each other with
+`open_stream`, which nothing wraps. The one layer that meets a model not ours (a provider's)
+opens it exactly as pydantic-ai's direct API does (`model_request_stream`: its message
+preparation, its request timeout, its wrappers).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -26,17 +28,18 @@ from pydantic_ai.settings import ModelSettings
 StreamOpening = AbstractAsyncContextManager[StreamedResponse]
 
 
-class StreamLayer:
+class StreamLayer(ABC):
     """A model of ours that opens its streams with `open_stream`. Mixed in before pydantic-ai's
     `Model` (or `WrapperModel`), whose `request_stream` then delegates here."""
 
+    @abstractmethod
     def open_stream(
         self,
         messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> StreamOpening:
-        raise NotImplementedError
+        """The layer's stream, opened through the layer below (`open_stream(self.wrapped, ...)`)."""
 
     @asynccontextmanager
     async def request_stream(
