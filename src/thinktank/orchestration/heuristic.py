@@ -6,12 +6,22 @@ participation  inverse of the persona's share of the recent window
 flow           addressed by name or role in the last message, not having just spoken
 Relevance and expertise are scaled into [0.5, 1], the best candidate at 1: who fits best matters,
 but a topical echo must not drown out everyone else's turn.
+
+What a candidate heard is a weighted sum of the others' last few messages (and, for expertise, the
+topic), so its cosine with a persona's vectors follows from dot products of single messages, by
+linearity: `dot(Σ wₖvₖ, p) = Σ wₖ dot(vₖ, p)` and `|Σ wₖvₖ|² = Σₖ Σₗ wₖwₗ dot(vₖ, vₗ)`. A message
+is in the recent window for four turns; its dot products with each persona, the topic and the other
+recent messages are taken once, when first needed, and each turn then costs a few multiplications
+per candidate instead of adding up word vectors. The numbers are those of the sums written out, up
+to rounding in the last bits (the same inputs always give the same bits, so a conversation replays
+exactly).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from thinktank.domain import Persona, Usage
 from thinktank.models.ids import ModelId
@@ -21,25 +31,45 @@ from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContex
 RECENT_WEIGHTS = (1.0, 0.6, 0.4)
 TOPIC_WEIGHT = 0.3
 
+_ProfileKey = tuple[str, int]
+
 
 @dataclass(frozen=True, slots=True)
 class _Profile:
     """A persona's two vectors with their norms, computed once per persona version."""
 
+    key: _ProfileKey
     profile: text.Vector
     profile_norm: float
     expertise: text.Vector
     expertise_norm: float
+    topic_profile: float
+    """dot(topic, profile): relevance for a candidate who heard nothing yet."""
+    topic_expertise: float
+
+
+@dataclass(slots=True)
+class _Said:
+    """One recent message's vector and its dot products, each taken when first needed."""
+
+    words: str
+    vector: text.Vector
+    squared: float
+    topic: float
+    with_personas: dict[_ProfileKey, tuple[float, float]] = field(default_factory=dict)
+    """dot with each persona's profile, and with its expertise."""
+    with_said: dict[str, float] = field(default_factory=dict)
+    """dot with the other recent messages, by their words (the same words, the same vector)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Heard:
-    """What a candidate heard (the others' recent words, and those mixed with the topic), with norms."""
+    """What a group of candidates heard: the recent messages (newest first) with their weights, the
+    squared norm of their weighted sum, and of that sum with the topic added."""
 
-    recent: text.Vector
-    recent_norm: float
-    mixed: text.Vector
-    mixed_norm: float
+    said: tuple[tuple[float, _Said], ...]
+    recent_squared: float
+    mixed_squared: float
 
 
 class HeuristicScorer:
@@ -53,55 +83,89 @@ class HeuristicScorer:
         return None  # no model: nothing to reserve
 
     def __init__(self) -> None:
-        self._profiles: dict[tuple[str, int], _Profile] = {}
         self._topic: tuple[str, text.Vector, float] = ("", {}, 0.0)
+        self._profiles: dict[_ProfileKey, _Profile] = {}
+        self._said: dict[str, _Said] = {}
+
+    def _set_topic(self, topic: str) -> None:
+        # A conversation keeps its topic for every turn; a new one invalidates every dot with it.
+        if self._topic[0] != topic:
+            vec = text.vector(topic, weight=TOPIC_WEIGHT)
+            self._topic = (topic, vec, text.dot(vec, vec))
+            self._profiles.clear()
+            self._said.clear()
 
     def _profile(self, persona: Persona) -> _Profile:
         # Keyed by content too, so an edited persona is re-read.
         key = (persona.id, hash((persona.role, persona.description, tuple(persona.expertise))))
-        if key not in self._profiles:
+        found = self._profiles.get(key)
+        if found is None:
             expertise = " ".join(persona.expertise)
             profile = text.vector(
                 f"{persona.role} {persona.description} {persona.category} {expertise} {expertise}"
             )
             skills = text.vector(f"{expertise} {persona.role}")
-            self._profiles[key] = _Profile(profile, text.norm(profile), skills, text.norm(skills))
-        return self._profiles[key]
+            topic = self._topic[1]
+            found = self._profiles[key] = _Profile(
+                key,
+                profile,
+                text.norm(profile),
+                skills,
+                text.norm(skills),
+                text.dot(topic, profile),
+                text.dot(topic, skills),
+            )
+        return found
 
-    def _topic_vector(self, topic: str) -> tuple[text.Vector, float]:
-        # A conversation keeps its topic for every turn: weigh it and take its norm once.
-        if self._topic[0] != topic:
-            vec = text.vector(topic, weight=TOPIC_WEIGHT)
-            self._topic = (topic, vec, text.norm(vec))
-        return self._topic[1], self._topic[2]
+    def _recent(self, context: SelectionContext) -> list[tuple[str, _Said]]:
+        """The last few messages, newest first, with their speakers; only theirs are kept."""
+        recent = []
+        kept: dict[str, _Said] = {}
+        for message in reversed(context.messages[-(len(RECENT_WEIGHTS) + 1) :]):
+            said = kept.get(message.text) or self._said.get(message.text)
+            if said is None:
+                vec = text.vector(message.text)
+                said = _Said(message.text, vec, text.dot(vec, vec), text.dot(vec, self._topic[1]))
+            kept[message.text] = said
+            recent.append((message.speaker_id, said))
+        self._said = kept
+        return recent
 
     async def score(self, context: SelectionContext, candidates: Sequence[Persona]) -> ScoreSheet:
         return ScoreSheet(factors=self.factors(context, candidates), scorer=self.name)
 
     def factors(self, context: SelectionContext, candidates: Sequence[Persona]) -> dict[str, Factors]:
-        recent = list(reversed(context.messages[-(len(RECENT_WEIGHTS) + 1) :]))
-        vectors = [(m.speaker_id, text.vector(m.text)) for m in recent]
-        topic_vec, topic_norm = self._topic_vector(context.topic)
-        # Candidates who heard the same messages share one mix: most of them said none of the last few.
-        mixes: dict[tuple[int, ...], _Heard] = {}
+        self._set_topic(context.topic)
+        recent = self._recent(context)
+        topic_squared = self._topic[2]
+        # Candidates who heard the same messages share one sum: most of them said none of the last few.
+        groups: dict[tuple[int, ...], _Heard] = {}
         raw_relevance, raw_expertise = {}, {}
         for persona in candidates:
             # What the others said, newest first: a persona's own words must not make it look relevant.
-            key = tuple(i for i, (speaker, _) in enumerate(vectors) if speaker != persona.id)[
+            key = tuple(i for i, (speaker, _) in enumerate(recent) if speaker != persona.id)[
                 : len(RECENT_WEIGHTS)
             ]
-            heard = mixes.get(key)
+            heard = groups.get(key)
             if heard is None:
-                heard = mixes[key] = _mix([vectors[i][1] for i in key], topic_vec)
+                heard = groups[key] = _heard([recent[i][1] for i in key], topic_squared)
             found = self._profile(persona)
-            raw_relevance[persona.id] = text.cosine(
-                heard.recent or topic_vec,
-                found.profile,
-                norm_a=heard.recent_norm if heard.recent else topic_norm,
-                norm_b=found.profile_norm,
-            )
-            raw_expertise[persona.id] = text.cosine(
-                heard.mixed, found.expertise, norm_a=heard.mixed_norm, norm_b=found.expertise_norm
+            on_profile = on_expertise = 0.0
+            for weight, said in heard.said:
+                dots = said.with_personas.get(found.key)
+                if dots is None:
+                    dots = said.with_personas[found.key] = (
+                        text.dot(said.vector, found.profile),
+                        text.dot(said.vector, found.expertise),
+                    )
+                on_profile += weight * dots[0]
+                on_expertise += weight * dots[1]
+            if heard.recent_squared > 0.0:
+                raw_relevance[persona.id] = _cosine(on_profile, heard.recent_squared, found.profile_norm)
+            else:  # nothing heard yet, or only empty words: how the persona fits the topic
+                raw_relevance[persona.id] = _cosine(found.topic_profile, topic_squared, found.profile_norm)
+            raw_expertise[persona.id] = _cosine(
+                on_expertise + found.topic_expertise, heard.mixed_squared, found.expertise_norm
             )
         relevance, expertise_scores = _scaled(raw_relevance), _scaled(raw_expertise)
         shares = participation(context, candidates)
@@ -124,10 +188,28 @@ class HeuristicScorer:
         return result
 
 
-def _mix(heard: list[text.Vector], topic_vec: text.Vector) -> _Heard:
-    recent = text.weighted_sum(heard, RECENT_WEIGHTS)
-    mixed = text.combine([recent, topic_vec])
-    return _Heard(recent, text.norm(recent), mixed, text.norm(mixed))
+def _heard(said: list[_Said], topic_squared: float) -> _Heard:
+    weighted = tuple(zip(RECENT_WEIGHTS, said, strict=False))
+    recent_squared = on_topic = 0.0
+    for k, (weight, one) in enumerate(weighted):
+        recent_squared += weight * weight * one.squared
+        on_topic += weight * one.topic
+        for other_weight, other in weighted[k + 1 :]:
+            recent_squared += 2.0 * weight * other_weight * _pair(one, other)
+    return _Heard(weighted, recent_squared, recent_squared + 2.0 * on_topic + topic_squared)
+
+
+def _pair(one: _Said, other: _Said) -> float:
+    found = one.with_said.get(other.words)
+    if found is None:
+        found = one.with_said[other.words] = other.with_said[one.words] = text.dot(one.vector, other.vector)
+    return found
+
+
+def _cosine(dot: float, squared_norm: float, other_norm: float) -> float:
+    # Every weight and term count is positive, so a zero dot product means nothing in common (or an
+    # empty vector, whose norm must not be divided by).
+    return 0.0 if dot == 0.0 else dot / (math.sqrt(squared_norm) * other_norm)
 
 
 def _scaled(raw: dict[str, float]) -> dict[str, float]:
