@@ -87,4 +87,5 @@ def dot(a: Vector, b: Vector) -> float:
     if len(a) > len(b):
         a, b = b, a
     # In C: each term of the shorter vector times the other's value for it (0 when it has none).
-    return sum(map(operator.mul, a.values(), map(b.get, a, _ZEROS)))
+    product: float = sum(map(operator.mul, a.values(), map(b.get, a, _ZEROS)))
+    return product
