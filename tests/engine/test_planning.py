@@ -9,10 +9,12 @@ from tests.engine.helpers import scripted_engine
 from thinktank.engine.context import Summary
 from thinktank.engine.engine import ConversationEngine
 from thinktank.engine.members import Member
+from thinktank.models.chat import approximate_tokens
+from thinktank.models.ids import parse_model_id
 
 
 def system_of(engine: ConversationEngine, member: Member) -> str:
-    return engine._panel().system_for(member)[0]
+    return engine._panel().system_for(member).text
 
 
 async def test_the_same_prompt_object_serves_until_something_in_it_changes() -> None:
@@ -50,3 +52,28 @@ async def test_a_restored_panel_in_a_new_list_is_read_again() -> None:
     assert gone.persona.name in system_of(engine, staying)
     engine.members = [m for m in engine.members if m is not gone]
     assert gone.persona.name not in system_of(engine, staying)
+
+
+async def test_the_speaker_share_is_the_costliest_member_on_any_model() -> None:
+    """Priced once per model (its longest prompt), the reservation is still what pricing every member
+    would give: the largest of their shares."""
+    engine, _ = scripted_engine(messages=4)
+    models = [parse_model_id(m) for m in ("openai:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4o")]
+    engine.members = [replace(m, models=(models[i % 3],)) for i, m in enumerate(engine.members)]
+    engine.members[2] = replace(
+        engine.members[2],
+        persona=engine.members[2].persona.model_copy(update={"description": "A long-winded " * 200}),
+    )
+    panel = engine._panel()
+    shares = panel.plan_turn(engine.orchestrator, speaker=None, summarizer=None)
+    each = [
+        engine.pricer.price(
+            m.models[0],
+            input_tokens=approximate_tokens(system_of(engine, m))
+            + engine.context.text_tokens(engine.context.window(engine.messages)),
+            output_tokens=engine.config.reply_tokens,
+        ).billed
+        for m in engine.members
+    ]
+    assert shares["speaker"].cost == max(each)
+    assert shares["speaker"].cost > 0

@@ -248,7 +248,15 @@ class ConversationEngine:
             await self._flush_queued()
 
     def _panel(self) -> Panel:
-        return Panel(self.config, self.members, self.messages, self.context, self.pricer, self._prompts)
+        return Panel(
+            self.config,
+            self.members,
+            self.messages,
+            self.context,
+            self.pricer,
+            self._prompts,
+            self._tally.spoken(self.messages),
+        )
 
     async def _hold_turn(self, speaker: str | None) -> HeldTurn | None:
         """Reserve the whole turn before any model runs; refused, the conversation pauses (it can

@@ -3,6 +3,7 @@ prompt, and the most each call of the turn may use (what the budget reserves up 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +23,15 @@ from thinktank.orchestration.scoring import SelectionContext
 from thinktank.pricing.prices import Pricer
 
 
+@dataclass(frozen=True, slots=True)
+class SystemPrompt:
+    """A member's system prompt, its approximate tokens, and the others on the panel it names."""
+
+    text: str
+    tokens: int
+    others: list[Persona]
+
+
 class SystemPrompts:
     """Each member's system prompt, written once until something in it changes.
 
@@ -32,25 +42,25 @@ class SystemPrompts:
     def __init__(self) -> None:
         self._seated: list[Member] = []
         self._setting: tuple[str, str, str] | None = None
-        self._written: dict[int, str] = {}
+        self._written: dict[int, SystemPrompt] = {}
 
     def system_for(
         self, member: Member, members: Sequence[Member], *, mode: DiscussionMode, topic: str, summary: str
-    ) -> tuple[str, list[Persona]]:
-        """The member's system prompt as things stand, and the others on the panel."""
+    ) -> SystemPrompt:
+        """The member's system prompt as things stand."""
         if (
             (mode, topic, summary) != self._setting
             or len(members) != len(self._seated)
-            or any(now is not before for now, before in zip(members, self._seated, strict=True))
+            or any(map(operator.is_not, members, self._seated))
         ):
             # Someone joined, left or was edited, or the discussion moved on: rosters and summaries differ.
             self._setting = (mode, topic, summary)
             self._seated = list(members)  # held, so the ids below stay theirs
             self._written.clear()
-        others = [m.persona for m in members if m is not member]
         written = self._written.get(id(member))
         if written is None:
-            written = self._written[id(member)] = system_prompt(
+            others = [m.persona for m in members if m is not member]
+            text = system_prompt(
                 member.persona,
                 mode=mode,
                 topic=topic,
@@ -58,7 +68,8 @@ class SystemPrompts:
                 summary=summary or None,
                 style=prompt_style_for(member.models[0]),
             )
-        return written, others
+            written = self._written[id(member)] = SystemPrompt(text, approximate_tokens(text), others)
+        return written
 
 
 @dataclass(frozen=True)
@@ -71,14 +82,19 @@ class Panel:
     context: ContextWindow
     pricer: Pricer
     prompts: SystemPrompts = field(default_factory=SystemPrompts)
+    spoken: Sequence[Message] | None = None
+    """The personas' messages among `messages`, when the conversation keeps them."""
 
     def selection_context(self) -> SelectionContext:
         return SelectionContext(
-            topic=self.config.topic, members=[m.persona for m in self.members], messages=self.messages
+            topic=self.config.topic,
+            members=[m.persona for m in self.members],
+            messages=self.messages,
+            spoken=self.spoken,
         )
 
-    def system_for(self, member: Member) -> tuple[str, list[Persona]]:
-        """The member's system prompt as things stand, and the others on the panel."""
+    def system_for(self, member: Member) -> SystemPrompt:
+        """The member's system prompt as things stand."""
         return self.prompts.system_for(
             member,
             self.members,
@@ -89,16 +105,16 @@ class Panel:
 
     def prompt_for(self, member: Member) -> tuple[list[ModelMessage], list[Persona], Decimal]:
         """The member's prompt, the others on the panel, and the turn's estimated billed cost."""
-        system, others = self.system_for(member)
+        system = self.system_for(member)
         window = self.context.window(self.messages)
         prompt = build_messages(
-            member.persona, system=system, window=window, style=prompt_style_for(member.models[0])
+            member.persona, system=system.text, window=window, style=prompt_style_for(member.models[0])
         )
-        prompt_tokens = approximate_tokens(system) + self.context.text_tokens(window)
+        prompt_tokens = system.tokens + self.context.text_tokens(window)
         estimate = self.pricer.price(
             member.models[0], input_tokens=prompt_tokens, output_tokens=self.config.reply_tokens
         ).billed or Decimal(0)
-        return prompt, others, estimate
+        return prompt, system.others, estimate
 
     def plan_turn(
         self, orchestrator: TurnOrchestrator, *, speaker: str | None, summarizer: Member | None
@@ -114,10 +130,14 @@ class Panel:
             shares["summary"] = max((self._share(m.models[0], fold) for m in summarizers), key=_share_size)
         window_tokens = self.context.text_tokens(self.context.window(self.messages))
         candidates = [find_member(self.members, speaker)] if speaker is not None else self.members
-        speaking = []
+        # Of the members on one model, the longest prompt costs the most: price that one only.
+        longest: dict[ModelId, int] = {}
         for member in candidates:
-            prompt = approximate_tokens(self.system_for(member)[0]) + window_tokens
-            speaking.append(self._share(member.models[0], Usage(prompt, self.config.reply_tokens, 1)))
+            model, prompt = member.models[0], self.system_for(member).tokens + window_tokens
+            if prompt > longest.get(model, -1):
+                longest[model] = prompt
+        reply = self.config.reply_tokens
+        speaking = [self._share(model, Usage(prompt, reply, 1)) for model, prompt in longest.items()]
         shares["speaker"] = max(speaking, key=_share_size)
         return shares
 

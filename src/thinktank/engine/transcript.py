@@ -1,5 +1,5 @@
-"""The transcript's bookkeeping: the user's messages as they enter it, and the running count of
-persona messages that the stop limits ask about twice a turn."""
+"""The transcript's bookkeeping: the user's messages as they enter it, and the persona messages
+among them, which the stop limits and the orchestrator ask about several times a turn."""
 
 from __future__ import annotations
 
@@ -23,26 +23,29 @@ def user_message(index: int, text: str) -> Message:
 
 
 class PersonaTally:
-    """Counts a transcript's persona messages, reading only what was added since the last count."""
+    """Keeps a transcript's persona messages, reading only what was added since it last looked."""
 
     def __init__(self) -> None:
-        self._counted: Sequence[Message] | None = None
+        self._read: Sequence[Message] | None = None
         self._upto = 0
         self._last: Message | None = None
-        self._persona = 0
+        self._spoken: list[Message] = []
+
+    def spoken(self, messages: Sequence[Message]) -> list[Message]:
+        """The persona messages of `messages`, oldest first (not to be changed: it is kept)."""
+        # Asked several times a turn (the stop limits, the orchestrator's rules) over a transcript that
+        # only grows at its end: read only what was added, unless the part read is no longer there as
+        # it was (a message taken back, a transcript replaced).
+        if (
+            self._read is not messages
+            or self._upto > len(messages)
+            or (self._upto and messages[self._upto - 1] is not self._last)
+        ):
+            self._upto, self._spoken = 0, []  # a new list: a context holding the old one keeps its view
+        self._spoken.extend(m for m in messages[self._upto :] if m.kind == "persona")
+        self._read, self._upto = messages, len(messages)
+        self._last = messages[-1] if messages else None
+        return self._spoken
 
     def count(self, messages: Sequence[Message]) -> int:
-        # Asked twice a turn over a transcript that only grows at its end: count only what was added
-        # since the last call, unless the counted part is no longer there as it was (a message taken
-        # back, a transcript replaced).
-        upto, persona = self._upto, self._persona
-        if (
-            self._counted is not messages
-            or upto > len(messages)
-            or (upto and messages[upto - 1] is not self._last)
-        ):
-            upto, persona = 0, 0
-        persona += sum(1 for m in messages[upto:] if m.kind == "persona")
-        self._counted, self._upto, self._persona = messages, len(messages), persona
-        self._last = messages[-1] if messages else None
-        return persona
+        return len(self.spoken(messages))

@@ -202,7 +202,7 @@ def _candidates(context: SelectionContext, passed_over: Collection[str]) -> list
 
 
 def _silent(
-    ranked: list[tuple[float, str]], persona_turns: list[Message], turns: int
+    ranked: list[tuple[float, str]], persona_turns: Sequence[Message], turns: int
 ) -> list[tuple[float, str]]:
     """Candidates who said nothing in the last `turns` persona messages (once that many exist)."""
     if len(persona_turns) < turns:

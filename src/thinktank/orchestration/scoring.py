@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -42,6 +43,8 @@ class SelectionContext:
     topic: str
     members: Sequence[Persona]
     messages: Sequence[Message]
+    spoken: Sequence[Message] | None = None
+    """The personas' messages among `messages`, when the caller keeps them (read, not scanned for)."""
 
     @property
     def turn_index(self) -> int:
@@ -51,13 +54,15 @@ class SelectionContext:
     def last(self) -> Message | None:
         return self.messages[-1] if self.messages else None
 
-    def persona_messages(self) -> list[Message]:
+    def persona_messages(self) -> Sequence[Message]:
         """The personas' messages, oldest first (not to be changed: one list serves every reader)."""
         return self._persona_messages
 
     @functools.cached_property
-    def _persona_messages(self) -> list[Message]:
+    def _persona_messages(self) -> Sequence[Message]:
         # Read four times a decision (shares, flow, the ping-pong and silence rules): scanned once.
+        if self.spoken is not None:
+            return self.spoken
         return [m for m in self.messages if m.kind == "persona"]
 
 
@@ -96,9 +101,10 @@ def participation(context: SelectionContext, candidates: Sequence[Persona]) -> d
     if not window:
         return {p.id: 1.0 for p in candidates}
     fair = 1 / members
+    said = Counter(m.speaker_id for m in window)
     result = {}
     for persona in candidates:
-        share = sum(1 for m in window if m.speaker_id == persona.id) / len(window)
+        share = said[persona.id] / len(window)
         result[persona.id] = min(max(1.0 - share / (2 * fair), 0.0), 1.0)
     return result
 
