@@ -57,12 +57,34 @@ class _Said:
     squared: float
     topic: float
     with_personas: dict[_ProfileKey, tuple[float, float]] = field(default_factory=dict)
-    """dot with each persona's profile, and with its expertise."""
+    """dot with each persona's profile, and with its expertise: the members' at once when the
+    message is first read, a member who joined later's when first needed."""
     with_said: dict[str, float] = field(default_factory=dict)
     """dot with the other recent messages, by their words (the same words, the same vector)."""
 
 
-@dataclass(frozen=True, slots=True)
+class _Index:
+    """The members' profile and expertise vectors by term: one pass over a new message's words gives
+    its dot products with all of them (most of its words are in no profile)."""
+
+    def __init__(self, profiles: Sequence[_Profile]) -> None:
+        self.keys = tuple(found.key for found in profiles)
+        self._by_term: dict[str, list[tuple[int, float]]] = {}
+        for i, found in enumerate(profiles):
+            for slot, vector in ((2 * i, found.profile), (2 * i + 1, found.expertise)):
+                for term, weight in vector.items():
+                    self._by_term.setdefault(term, []).append((slot, weight))
+
+    def dots(self, vector: text.Vector) -> dict[_ProfileKey, tuple[float, float]]:
+        sums = [0.0] * (2 * len(self.keys))
+        by_term = self._by_term
+        for term, value in vector.items():
+            for slot, weight in by_term.get(term, ()):
+                sums[slot] += value * weight
+        return {key: (sums[2 * i], sums[2 * i + 1]) for i, key in enumerate(self.keys)}
+
+
+@dataclass(slots=True)
 class _Heard:
     """What a group of candidates heard: the recent messages (newest first) with their weights, the
     squared norm of their weighted sum, and of that sum with the topic added."""
@@ -86,6 +108,7 @@ class HeuristicScorer:
         self._topic: tuple[str, text.Vector, float] = ("", {}, 0.0)
         self._profiles: dict[_ProfileKey, _Profile] = {}
         self._said: dict[str, _Said] = {}
+        self._index = _Index(())
 
     def _set_topic(self, topic: str) -> None:
         # A conversation keeps its topic for every turn; a new one invalidates every dot with it.
@@ -94,6 +117,7 @@ class HeuristicScorer:
             self._topic = (topic, vec, text.dot(vec, vec))
             self._profiles.clear()
             self._said.clear()
+            self._index = _Index(())
 
     def _profile(self, persona: Persona) -> _Profile:
         # Keyed by content too, so an edited persona is re-read.
@@ -119,13 +143,24 @@ class HeuristicScorer:
 
     def _recent(self, context: SelectionContext) -> list[tuple[str, _Said]]:
         """The last few messages, newest first, with their speakers; only theirs are kept."""
+        profiles = [self._profile(persona) for persona in context.members]
+        if len(profiles) != len(self._index.keys) or any(
+            found.key != key for found, key in zip(profiles, self._index.keys, strict=False)
+        ):
+            self._index = _Index(profiles)
         recent = []
         kept: dict[str, _Said] = {}
         for message in reversed(context.messages[-(len(RECENT_WEIGHTS) + 1) :]):
             said = kept.get(message.text) or self._said.get(message.text)
             if said is None:
                 vec = text.vector(message.text)
-                said = _Said(message.text, vec, text.dot(vec, vec), text.dot(vec, self._topic[1]))
+                said = _Said(
+                    message.text,
+                    vec,
+                    text.dot(vec, vec),
+                    text.dot(vec, self._topic[1]),
+                    self._index.dots(vec),
+                )
             kept[message.text] = said
             recent.append((message.speaker_id, said))
         self._said = kept
