@@ -20,6 +20,9 @@ FIRST = PERSONA.name.split()[0]
         (f"I agree with {FIRST}. Next we price it.\n{FIRST}? Over to you.", True),
         (f"@{PERSONA.id} please weigh in", True),
         ("Nobody in particular.", False),
+        (f"{FIRST.upper()}, YOUR CALL?", True),
+        (f"Any thoughts from the {PERSONA.role.upper()}?", True),
+        (f"Nobody in particular, café owners included. {FIRST.upper()}: go on.", True),
     ],
 )
 def test_addressed_by_name_role_or_mention(line: str, addressed: bool) -> None:

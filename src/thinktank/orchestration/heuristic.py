@@ -107,6 +107,7 @@ class HeuristicScorer:
     def __init__(self) -> None:
         self._topic: tuple[str, text.Vector, float] = ("", {}, 0.0)
         self._profiles: dict[_ProfileKey, _Profile] = {}
+        self._seen: dict[int, tuple[Persona, _Profile]] = {}
         self._said: dict[str, _Said] = {}
         self._index = _Index(())
 
@@ -116,10 +117,15 @@ class HeuristicScorer:
             vec = text.vector(topic, weight=TOPIC_WEIGHT)
             self._topic = (topic, vec, text.dot(vec, vec))
             self._profiles.clear()
+            self._seen.clear()
             self._said.clear()
             self._index = _Index(())
 
     def _profile(self, persona: Persona) -> _Profile:
+        # The same persona object turn after turn (the conversation's members): found by identity.
+        seen = self._seen.get(id(persona))
+        if seen is not None and seen[0] is persona:
+            return seen[1]
         # Keyed by content too, so an edited persona is re-read.
         key = (persona.id, hash((persona.role, persona.description, tuple(persona.expertise))))
         found = self._profiles.get(key)
@@ -139,6 +145,7 @@ class HeuristicScorer:
                 text.dot(topic, profile),
                 text.dot(topic, skills),
             )
+        self._seen[id(persona)] = (persona, found)  # held, so the id stays theirs
         return found
 
     def _recent(self, context: SelectionContext) -> list[tuple[str, _Said]]:

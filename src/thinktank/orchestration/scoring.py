@@ -113,9 +113,14 @@ def is_addressed(persona: Persona, text: str) -> bool:
     """Asked directly: called by name at the start of a sentence ("Diana, ..."), named or called by
     role in a question ("What do you think, Diana?"), or @-mentioned. Merely being mentioned
     ("building on what Diana said") is not being addressed."""
-    if f"@{persona.id}" in text.lower():
+    lowered = _lowered(text)
+    if f"@{persona.id}" in lowered:
         return True
-    called, named, by_role = _address_patterns(persona.name, persona.role)
+    called, named, by_role, first, role = _address_patterns(persona.name, persona.role)
+    if first not in lowered and role not in lowered and text.isascii():
+        # Every pattern below needs the first name or the role (the full name starts with it); on
+        # ASCII text, lowercasing agrees with the patterns' case-insensitive matching.
+        return False
     for sentence in _sentences(text):
         if called.match(sentence):
             return True
@@ -125,8 +130,11 @@ def is_addressed(persona: Persona, text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def _address_patterns(name: str, role: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """Compiled once per persona: every turn asks each candidate whether the last message named them."""
+def _address_patterns(
+    name: str, role: str
+) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], str, str]:
+    """Compiled once per persona: every turn asks each candidate whether the last message named them.
+    With the patterns, the lowercase first name and role that each of them needs."""
     first = re.escape(name.split()[0])
     full = re.escape(name)
     called_name = rf"(?:{full}|{first})(?![\w-])"
@@ -134,7 +142,14 @@ def _address_patterns(name: str, role: str) -> tuple[re.Pattern[str], re.Pattern
         re.compile(rf"(?:(?:so|and|but|ok|okay|well|now|hey)[,\s]+)?{called_name}\s*[,:?!]", re.I),
         re.compile(rf"(?<![\w-]){called_name}"),
         re.compile(rf"(?<![\w-]){re.escape(role)}(?![\w-])", re.I),
+        name.split()[0].lower(),
+        role.lower(),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _lowered(text: str) -> str:
+    return text.lower()
 
 
 @functools.lru_cache(maxsize=1024)
