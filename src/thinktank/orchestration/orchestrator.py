@@ -110,8 +110,8 @@ class TurnOrchestrator:
             score, pid = silent[0]
             reason = f"{by_id[pid].name} has been silent for {floor} turns"
             return self._decision(pid, reason, score, ranked, sheet, chosen_by="fallback")
-        spoken = {m.speaker_id for m in context.messages}
-        unheard = [(score, pid) for score, pid in ranked if pid not in spoken]
+        heard = _heard_of(persona_turns, [pid for _, pid in ranked])
+        unheard = [(score, pid) for score, pid in ranked if pid not in heard]
         if unheard:
             score, pid = unheard[0]
             reason = f"{by_id[pid].name} has not been heard yet; {_reason(by_id[pid], sheet.factors[pid])}"
@@ -209,6 +209,18 @@ def _silent(
         return []
     recent = {m.speaker_id for m in persona_turns[-turns:]}
     return [(score, pid) for score, pid in ranked if pid not in recent]
+
+
+def _heard_of(persona_turns: Sequence[Message], candidates: Collection[str]) -> set[str]:
+    """Which candidates have spoken: read from the newest message back, stopping once all are found
+    (in a long conversation, a few turns back; only someone never heard makes it read to the start)."""
+    wanted, heard = set(candidates), set()
+    for message in reversed(persona_turns):
+        if message.speaker_id in wanted:
+            heard.add(message.speaker_id)
+            if len(heard) == len(wanted):
+                break
+    return heard
 
 
 def _dominates(context: SelectionContext, persona_id: str) -> bool:
