@@ -6,7 +6,9 @@ from pydantic_ai.messages import ModelRequest
 
 from tests.fakes import FakeClock, FaultyModel
 from thinktank import errors
+from thinktank.models.layers import open_stream
 from thinktank.models.resilience.breaker import BreakerModel, BreakerRegistry, CircuitBreaker
+from thinktank.models.streaming import text_deltas
 
 MESSAGES = [ModelRequest.user_text_prompt("hello")]
 
@@ -91,3 +93,50 @@ async def test_stream_failures_count_too(clock: FakeClock) -> None:
             async with model_request_stream(model, MESSAGES):
                 pass
     assert breaker.state == "open"
+
+
+async def read_stream(model: BreakerModel) -> None:
+    async with open_stream(model, MESSAGES) as stream:
+        async for _ in text_deltas(stream):
+            pass
+
+
+async def test_streams_count_failures_to_open_and_mid_stream_and_successes(clock: FakeClock) -> None:
+    breaker = CircuitBreaker("faulty", clock=clock)
+    for _ in range(3):
+        with pytest.raises(errors.ProviderUnavailable):
+            await read_stream(BreakerModel(FaultyModel(down()), breaker=breaker))
+    for _ in range(2):
+        with pytest.raises(errors.ProviderUnavailable):
+            await read_stream(BreakerModel(FaultyModel(down(), fail_mid_stream=True), breaker=breaker))
+    assert breaker.state == "open", "five transient failures, opening or streaming, open the circuit"
+    inner = FaultyModel()
+    with pytest.raises(errors.CircuitOpen):
+        await read_stream(BreakerModel(inner, breaker=breaker))
+    assert inner.calls == 0, "an open circuit must not call the provider"
+    clock.advance(61)
+    for expected in ("half-open", "half-open", "closed"):
+        await read_stream(BreakerModel(FaultyModel(), breaker=breaker))
+        assert breaker.state == expected
+
+
+async def test_a_stream_left_early_is_a_success_and_a_permanent_failure_is_not_counted(
+    clock: FakeClock,
+) -> None:
+    breaker = CircuitBreaker("faulty", clock=clock)
+    model = BreakerModel(FaultyModel(down(), down(), down(), down()), breaker=breaker)
+    for _ in range(4):
+        with pytest.raises(errors.ProviderUnavailable):
+            await read_stream(model)
+    async with open_stream(model, MESSAGES) as stream:
+        async for _ in text_deltas(stream):
+            break  # the speaker guard cut the reply: the provider answered
+    for _ in range(3):
+        with pytest.raises(errors.Unauthorized):
+            await read_stream(
+                BreakerModel(FaultyModel(errors.Unauthorized("401", provider="faulty")), breaker=breaker)
+            )
+    assert breaker.state == "closed"
+    with pytest.raises(errors.ProviderUnavailable):
+        await read_stream(BreakerModel(FaultyModel(down()), breaker=breaker))
+    assert breaker.state == "closed", "the success between reset the count of failures in a row"

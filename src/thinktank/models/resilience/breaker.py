@@ -8,9 +8,9 @@ In the half-open state the first failure opens the circuit again for another 60 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Literal
 
 from pydantic_ai.messages import ModelMessage, ModelResponse
@@ -20,7 +20,7 @@ from pydantic_ai.settings import ModelSettings
 
 from thinktank.errors import CircuitOpen, TransientFailure
 from thinktank.models.clock import Clock, SystemClock
-from thinktank.models.layers import Entered, StreamLayer, open_stream
+from thinktank.models.layers import StreamLayer, StreamOpening, open_stream
 
 BreakerState = Literal["closed", "open", "half-open"]
 
@@ -117,24 +117,57 @@ class BreakerModel(StreamLayer, WrapperModel):
         self.breaker.record_success()
         return response
 
-    @asynccontextmanager
-    async def open_stream(
+    def open_stream(
         self,
         messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
-    ) -> AsyncGenerator[StreamedResponse]:
-        self.breaker.before_request()
-        opening = open_stream(self.wrapped, messages, model_settings, model_request_parameters)
+    ) -> StreamOpening:
+        return _WatchedOpening(self, messages, model_settings, model_request_parameters)
+
+
+class _WatchedOpening:
+    """The stream below, with its outcome told to the breaker: a transient failure to open or while
+    streaming counts against the provider, a stream read to its end (or left early) for it. A plain
+    class: a generator-based context manager costs a turn more than this when the model is instant."""
+
+    __slots__ = ("_breaker", "_inner", "_layer", "_messages", "_parameters", "_settings")
+
+    def __init__(
+        self,
+        layer: BreakerModel,
+        messages: Sequence[ModelMessage],
+        settings: ModelSettings | None,
+        parameters: ModelRequestParameters,
+    ) -> None:
+        self._layer = layer
+        self._breaker = layer.breaker
+        self._messages = messages
+        self._settings = settings
+        self._parameters = parameters
+        self._inner: StreamOpening | None = None
+
+    async def __aenter__(self) -> StreamedResponse:
+        # Asked on entering, as a request would be: an open circuit fails the opening.
+        self._breaker.before_request()
+        self._inner = open_stream(self._layer.wrapped, self._messages, self._settings, self._parameters)
         try:
-            stream = await opening.__aenter__()
+            return await self._inner.__aenter__()
         except TransientFailure:
-            self.breaker.record_failure()
+            self._breaker.record_failure()
             raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> bool | None:
+        assert self._inner is not None, "left without having been entered"
         try:
-            async with Entered(opening):
-                yield stream
+            suppressed = await self._inner.__aexit__(kind, error, trace)
         except TransientFailure:
-            self.breaker.record_failure()
+            self._breaker.record_failure()
             raise
-        self.breaker.record_success()
+        if error is None or suppressed:
+            self._breaker.record_success()
+        elif isinstance(error, TransientFailure):
+            self._breaker.record_failure()
+        return suppressed

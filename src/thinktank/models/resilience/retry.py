@@ -8,9 +8,9 @@ marks the message incomplete (see `thinktank.models.stack`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
@@ -19,7 +19,7 @@ from pydantic_ai.settings import ModelSettings
 
 from thinktank.errors import RateLimited, TransientFailure
 from thinktank.models.clock import Clock, SystemClock
-from thinktank.models.layers import Entered, StreamLayer, open_stream
+from thinktank.models.layers import StreamLayer, StreamOpening, open_stream
 from thinktank.models.notices import RetryNotice, notify_retry
 
 
@@ -84,22 +84,50 @@ class RetryingModel(StreamLayer, WrapperModel):
                 await self._wait_or_raise(failure, attempt)
                 attempt += 1
 
-    @asynccontextmanager
-    async def open_stream(
+    def open_stream(
         self,
         messages: Sequence[ModelMessage],
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
-    ) -> AsyncGenerator[StreamedResponse]:
+    ) -> StreamOpening:
+        return _RetriedOpening(self, messages, model_settings, model_request_parameters)
+
+
+class _RetriedOpening:
+    """Opens the stream below, again after each transient failure to open, as the policy allows; once
+    open, the stream is the caller's (a plain class: a generator-based context manager costs a turn
+    more than the work it wraps when the model is instant)."""
+
+    __slots__ = ("_layer", "_messages", "_opening", "_parameters", "_settings")
+
+    def __init__(
+        self,
+        layer: RetryingModel,
+        messages: Sequence[ModelMessage],
+        settings: ModelSettings | None,
+        parameters: ModelRequestParameters,
+    ) -> None:
+        self._layer = layer
+        self._messages = messages
+        self._settings = settings
+        self._parameters = parameters
+        self._opening: StreamOpening | None = None
+
+    async def __aenter__(self) -> StreamedResponse:
         attempt = 1
         while True:
-            opening = open_stream(self.wrapped, messages, model_settings, model_request_parameters)
+            opening = open_stream(self._layer.wrapped, self._messages, self._settings, self._parameters)
             try:
                 stream = await opening.__aenter__()
             except TransientFailure as failure:
-                await self._wait_or_raise(failure, attempt)
+                await self._layer._wait_or_raise(failure, attempt)
                 attempt += 1
                 continue
-            async with Entered(opening):
-                yield stream
-            return
+            self._opening = opening
+            return stream
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> bool | None:
+        assert self._opening is not None, "left without having been entered"
+        return await self._opening.__aexit__(kind, error, trace)
