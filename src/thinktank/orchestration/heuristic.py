@@ -183,11 +183,11 @@ class HeuristicScorer:
         # Candidates who heard the same messages share one sum: most of them said none of the last few.
         groups: dict[tuple[int, ...], _Heard] = {}
         raw_relevance, raw_expertise = {}, {}
+        speakers = [speaker for speaker, _ in recent]
         for persona in candidates:
             # What the others said, newest first: a persona's own words must not make it look relevant.
-            key = tuple(i for i, (speaker, _) in enumerate(recent) if speaker != persona.id)[
-                : len(RECENT_WEIGHTS)
-            ]
+            pid = persona.id
+            key = tuple([i for i, speaker in enumerate(speakers) if speaker != pid][: len(RECENT_WEIGHTS)])
             heard = groups.get(key)
             if heard is None:
                 heard = groups[key] = _heard([recent[i][1] for i in key], topic_squared)
@@ -221,11 +221,11 @@ class HeuristicScorer:
             )
             flow = 1.0 if addressed else 0.3 if persona.id == before_last else 0.5
             result[persona.id] = Factors(
-                relevance=1.0 if addressed else relevance[persona.id],
-                expertise=expertise_scores[persona.id],
-                participation=shares[persona.id],
-                flow=flow,
-                addressed=addressed,
+                1.0 if addressed else relevance[persona.id],
+                expertise_scores[persona.id],
+                shares[persona.id],
+                flow,
+                addressed,
             )
         return result
 

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from thinktank.domain import Message, Persona, Usage
 from thinktank.models.ids import ModelId
@@ -16,9 +16,9 @@ from thinktank.pricing.prices import FREE, Cost
 WEIGHTS = {"relevance": 0.4, "expertise": 0.3, "participation": 0.2, "flow": 0.1}
 
 
-@dataclass(frozen=True, slots=True)
-class Factors:
-    """Each in [0, 1]."""
+class Factors(NamedTuple):
+    """Each in [0, 1]. A named tuple: a scorer makes one per candidate per turn, and a tuple is
+    built in a third of the time a frozen dataclass takes."""
 
     relevance: float
     expertise: float
