@@ -226,12 +226,14 @@ class ConversationEngine:
         try:
             if await self._finish_if(reached_before_turn(self.config, self.persona_message_count())):
                 return None
-            held = await self._hold_turn(speaker)
+            # One view of the transcript for planning and deciding: nothing changes in between.
+            panel = self._panel()
+            held = await self._hold_turn(speaker, panel)
             if held is None:
                 return None
             try:
                 decision = await self.orchestrator.decide(
-                    self._selection_context(), requested=speaker, passed_over=self._passed_over
+                    panel.selection_context(), requested=speaker, passed_over=self._passed_over
                 )
                 await self._book_selection(decision, held)
                 message = await self._speak(Turn(decision, self.member(decision.persona_id)), held)
@@ -258,11 +260,11 @@ class ConversationEngine:
             self._tally.spoken(self.messages),
         )
 
-    async def _hold_turn(self, speaker: str | None) -> HeldTurn | None:
+    async def _hold_turn(self, speaker: str | None, panel: Panel) -> HeldTurn | None:
         """Reserve the whole turn before any model runs; refused, the conversation pauses (it can
         go on when the budget allows again) and nothing is spent."""
         try:
-            plan = self._panel().plan_turn(self.orchestrator, speaker=speaker, summarizer=self.summarizer)
+            plan = panel.plan_turn(self.orchestrator, speaker=speaker, summarizer=self.summarizer)
             return await HeldTurn.reserve(self.budget, plan)
         except BudgetExceeded as exceeded:
             await self._set_status("paused", str(exceeded))

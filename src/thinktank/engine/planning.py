@@ -3,6 +3,7 @@ prompt, and the most each call of the turn may use (what the budget reserves up 
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,11 @@ class Panel:
     """The personas' messages among `messages`, when the conversation keeps them."""
 
     def selection_context(self) -> SelectionContext:
+        """What the orchestrator decides from (one per panel: planning asks first, then deciding)."""
+        return self._selection_context
+
+    @functools.cached_property
+    def _selection_context(self) -> SelectionContext:
         return SelectionContext(
             topic=self.config.topic,
             members=[m.persona for m in self.members],
