@@ -51,8 +51,9 @@ from thinktank.orchestration.scoring import SelectionContext
 TURNS = 200
 REPLY_TOKENS = 45
 ROUNDS = 9
-"""Alternated rounds: on a shared machine a round can run at half speed (another guest's load); the
-median of nine holds still where five did not (one run: 0.20 to 0.42 over the same code)."""
+"""Alternated rounds. On this shared machine a round can run at half speed while another guest is
+busy (AutoGen's p50 went from 0.83 to 1.24 ms between two rounds of one run); five rounds gave
+ratios from 0.20 to 0.42 for the same code in successive runs, so the median is taken over nine."""
 CHECKPOINTS = (1, 10, 50, 200)
 SENTENCES = (
     "From where I sit, the enterprise tier has to earn its price with controls that a buyer can audit.",
