@@ -18,11 +18,12 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic_ai.direct import model_request_stream
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
+from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 StreamOpening = AbstractAsyncContextManager[StreamedResponse]
@@ -130,3 +131,37 @@ class Entered:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> bool | None:
         return await self._opening.__aexit__(kind, error, trace)
+
+
+Layer = TypeVar("Layer", bound=WrapperModel)
+
+
+class BelowOpening(Generic[Layer]):
+    """A layer's opening as a plain class (a generator-based context manager costs a turn more than
+    the work it wraps when the model is instant): the request, opened through the layer below when
+    the caller enters (so what the layer does first happens then, as it would in a request), and
+    left the way that opening is left. Subclasses enter; `_opened` is the opening they entered."""
+
+    __slots__ = ("_layer", "_messages", "_opened", "_parameters", "_settings")
+
+    def __init__(
+        self,
+        layer: Layer,
+        messages: Sequence[ModelMessage],
+        settings: ModelSettings | None,
+        parameters: ModelRequestParameters,
+    ) -> None:
+        self._layer = layer
+        self._messages = messages
+        self._settings = settings
+        self._parameters = parameters
+        self._opened: StreamOpening | None = None
+
+    def _open_below(self) -> StreamOpening:
+        return open_stream(self._layer.wrapped, self._messages, self._settings, self._parameters)
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> bool | None:
+        assert self._opened is not None, "left without having been entered"
+        return await self._opened.__aexit__(kind, error, trace)

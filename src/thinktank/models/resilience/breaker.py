@@ -20,7 +20,7 @@ from pydantic_ai.settings import ModelSettings
 
 from thinktank.errors import CircuitOpen, TransientFailure
 from thinktank.models.clock import Clock, SystemClock
-from thinktank.models.layers import StreamLayer, StreamOpening, open_stream
+from thinktank.models.layers import BelowOpening, StreamLayer, StreamOpening
 
 BreakerState = Literal["closed", "open", "half-open"]
 
@@ -126,48 +126,33 @@ class BreakerModel(StreamLayer, WrapperModel):
         return _WatchedOpening(self, messages, model_settings, model_request_parameters)
 
 
-class _WatchedOpening:
+class _WatchedOpening(BelowOpening[BreakerModel]):
     """The stream below, with its outcome told to the breaker: a transient failure to open or while
-    streaming counts against the provider, a stream read to its end (or left early) for it. A plain
-    class: a generator-based context manager costs a turn more than this when the model is instant."""
+    streaming counts against the provider, a stream read to its end (or left early) for it."""
 
-    __slots__ = ("_breaker", "_inner", "_layer", "_messages", "_parameters", "_settings")
-
-    def __init__(
-        self,
-        layer: BreakerModel,
-        messages: Sequence[ModelMessage],
-        settings: ModelSettings | None,
-        parameters: ModelRequestParameters,
-    ) -> None:
-        self._layer = layer
-        self._breaker = layer.breaker
-        self._messages = messages
-        self._settings = settings
-        self._parameters = parameters
-        self._inner: StreamOpening | None = None
+    __slots__ = ()
 
     async def __aenter__(self) -> StreamedResponse:
         # Asked on entering, as a request would be: an open circuit fails the opening.
-        self._breaker.before_request()
-        self._inner = open_stream(self._layer.wrapped, self._messages, self._settings, self._parameters)
+        self._layer.breaker.before_request()
+        self._opened = self._open_below()
         try:
-            return await self._inner.__aenter__()
+            return await self._opened.__aenter__()
         except TransientFailure:
-            self._breaker.record_failure()
+            self._layer.breaker.record_failure()
             raise
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> bool | None:
-        assert self._inner is not None, "left without having been entered"
+        breaker = self._layer.breaker
         try:
-            suppressed = await self._inner.__aexit__(kind, error, trace)
+            suppressed = await super().__aexit__(kind, error, trace)
         except TransientFailure:
-            self._breaker.record_failure()
+            breaker.record_failure()
             raise
         if error is None or suppressed:
-            self._breaker.record_success()
+            breaker.record_success()
         elif isinstance(error, TransientFailure):
-            self._breaker.record_failure()
+            breaker.record_failure()
         return suppressed

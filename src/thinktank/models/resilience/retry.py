@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
@@ -19,7 +18,7 @@ from pydantic_ai.settings import ModelSettings
 
 from thinktank.errors import RateLimited, TransientFailure
 from thinktank.models.clock import Clock, SystemClock
-from thinktank.models.layers import StreamLayer, StreamOpening, open_stream
+from thinktank.models.layers import BelowOpening, StreamLayer, StreamOpening
 from thinktank.models.notices import RetryNotice, notify_retry
 
 
@@ -93,41 +92,21 @@ class RetryingModel(StreamLayer, WrapperModel):
         return _RetriedOpening(self, messages, model_settings, model_request_parameters)
 
 
-class _RetriedOpening:
+class _RetriedOpening(BelowOpening[RetryingModel]):
     """Opens the stream below, again after each transient failure to open, as the policy allows; once
-    open, the stream is the caller's (a plain class: a generator-based context manager costs a turn
-    more than the work it wraps when the model is instant)."""
+    open, the stream is the caller's."""
 
-    __slots__ = ("_layer", "_messages", "_opening", "_parameters", "_settings")
-
-    def __init__(
-        self,
-        layer: RetryingModel,
-        messages: Sequence[ModelMessage],
-        settings: ModelSettings | None,
-        parameters: ModelRequestParameters,
-    ) -> None:
-        self._layer = layer
-        self._messages = messages
-        self._settings = settings
-        self._parameters = parameters
-        self._opening: StreamOpening | None = None
+    __slots__ = ()
 
     async def __aenter__(self) -> StreamedResponse:
         attempt = 1
         while True:
-            opening = open_stream(self._layer.wrapped, self._messages, self._settings, self._parameters)
+            opening = self._open_below()
             try:
                 stream = await opening.__aenter__()
             except TransientFailure as failure:
                 await self._layer._wait_or_raise(failure, attempt)
                 attempt += 1
                 continue
-            self._opening = opening
+            self._opened = opening
             return stream
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> bool | None:
-        assert self._opening is not None, "left without having been entered"
-        return await self._opening.__aexit__(kind, error, trace)
