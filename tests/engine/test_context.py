@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.engine.helpers import scripted_engine
 from thinktank.domain import Message
+from thinktank.domain.tokens import approximate_tokens
 from thinktank.engine.context import ContextWindow, Summary
 
 
@@ -57,3 +62,21 @@ def test_the_counted_window_follows_the_transcript() -> None:
     assert window.text_tokens(window.window(transcript)) == 15
     transcript[-1] = Message(1, "user", "you", "You", "convener", "abcd", datetime.now(UTC))
     assert window.text_tokens(window.window(transcript)) == 11, "a replaced last message is counted anew"
+
+
+@given(st.lists(st.tuples(st.sampled_from(["add", "add", "add", "replace", "fold"]), st.integers(0, 60))))
+def test_the_kept_count_is_always_the_count_of_the_window_as_it_is(steps: list[tuple[str, int]]) -> None:
+    """Counted a message at a time as the transcript grows, the window's tokens are what counting
+    the whole window again gives, through folds and a replaced last message."""
+    window = ContextWindow(budget_tokens=100)
+    transcript: list[Message] = []
+    for step, size in steps:
+        said = Message(len(transcript), "user", "you", "You", "convener", "w" * size, datetime.now(UTC))
+        if step == "add" or not transcript:
+            transcript.append(said)
+        elif step == "replace":
+            transcript[-1] = replace(said, index=len(transcript) - 1)
+        else:
+            window.summary = Summary("earlier", min(window.summary.covers_upto + size % 3, len(transcript)))
+        current = window.window(transcript)
+        assert window.text_tokens(current) == sum(approximate_tokens(m.text) for m in current)

@@ -40,6 +40,8 @@ class UserBudget(Budget):
     """A user's plan enforced on the usage counters: throttled by the rate limiter, reserved before
     a turn, settled after it (through the ledger when the plan has no limits), with cost alerts."""
 
+    checks_turns = True  # the rate limit weighs every turn's planned tokens, limits or not
+
     def __init__(
         self,
         db: Database,

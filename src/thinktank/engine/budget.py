@@ -27,6 +27,11 @@ class Reservation:
 class Budget:
     """The engine's budget protocol, unlimited by default: reserve before a turn, settle after it."""
 
+    checks_turns = False
+    """Whether `reserve` looks at what a turn plans to use. The default budget holds nothing and
+    refuses nothing, so the engine does not plan a turn for it (pricing every member's prompt a
+    turn, for no one to read)."""
+
     async def reserve(self, *, tokens: int, cost: Decimal) -> Reservation:
         """Hold an estimate, or raise BudgetExceeded with a reason a user understands."""
         return Reservation(tokens, cost)
@@ -58,6 +63,11 @@ class HeldTurn:
         self.budget = budget
         self.periods = reservation.periods
         self._left = dict(shares)
+
+    @classmethod
+    def unplanned(cls, budget: Budget) -> HeldTurn:
+        """A turn held against a budget that checks none: each call settles what it spent."""
+        return cls(budget, Reservation(0, ZERO), {})
 
     @classmethod
     async def reserve(cls, budget: Budget, shares: dict[str, Share]) -> HeldTurn:

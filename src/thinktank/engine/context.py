@@ -7,6 +7,7 @@ and each persona's prompt stays bounded however long the conversation runs.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,7 @@ class SummaryCharge:
     cost: Cost
 
 
+_TEXT = operator.attrgetter("text")
 MESSAGE_OVERHEAD_TOKENS = 8
 """A message's label and turn markers, on top of its text."""
 
@@ -64,7 +66,8 @@ class ContextWindow:
             raise ValueError("the context budget must be at least 100 tokens")
         self.budget_tokens = budget_tokens
         self.summary = Summary("", 0)
-        self._counted: tuple[Message, int, int, int] | None = None
+        self._counted: tuple[Message, Message, int, int] | None = None
+        """The window counted last: its first and last message, its length and its tokens."""
 
     def window(self, messages: Sequence[Message]) -> list[Message]:
         upto = self.summary.covers_upto
@@ -75,21 +78,24 @@ class ContextWindow:
         return [m for m in messages if m.index >= upto]
 
     def text_tokens(self, window: Sequence[Message]) -> int:
-        """The window's text in approximate tokens. Counted once per window: a turn asks four times
-        (the reservation, the summary check, the prompt's estimate), and a window changes only when
-        a message is added or folded away."""
+        """The window's text in approximate tokens. A turn asks several times (the summary check,
+        the prompt's estimate) and the window changes only when a message is added or folded away,
+        so the count is kept: the same window is not counted again, a longer one only for what was
+        added."""
         if not window:
             return 0
-        counted = self._counted
-        if (
-            counted is not None
-            and counted[0] is window[-1]
-            and counted[1] == len(window)
-            and counted[2] == window[0].index
-        ):
-            return counted[3]
-        total = sum(approximate_tokens(m.text) for m in window)
-        self._counted = (window[-1], len(window), window[0].index, total)
+        counted, length = self._counted, len(window)
+        if counted is not None and counted[0] is window[0] and counted[2] <= length:
+            first, last, upto, total = counted
+            # The transcript only grows and its messages do not change: the same first message and
+            # the same message where the count stopped mean the same messages in between.
+            if window[upto - 1] is last:
+                if upto < length:
+                    total += sum(map(approximate_tokens, map(_TEXT, window[upto:])))
+                    self._counted = (first, window[-1], length, total)
+                return total
+        total = sum(map(approximate_tokens, map(_TEXT, window)))
+        self._counted = (window[0], window[-1], length, total)
         return total
 
     def window_tokens(self, window: Sequence[Message]) -> int:

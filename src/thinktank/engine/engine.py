@@ -44,7 +44,7 @@ from thinktank.engine.events import (
 from thinktank.engine.limits import over_cost_cap, reached_after_turn, reached_before_turn
 from thinktank.engine.members import Member, find_member
 from thinktank.engine.pacing import Pacer
-from thinktank.engine.planning import Panel, SystemPrompts
+from thinktank.engine.planning import Histories, Panel, SystemPrompts
 from thinktank.engine.speaking import Turn, persona_message, stream_turn, why_silent
 from thinktank.engine.totals import CostTotals
 from thinktank.engine.transcript import PersonaTally, user_message
@@ -105,6 +105,7 @@ class ConversationEngine:
         self._pacer = Pacer()
         self._tally = PersonaTally()
         self._prompts = SystemPrompts()
+        self._histories = Histories()
         if not self.messages:
             self._append_user(config.topic.strip())
 
@@ -258,11 +259,14 @@ class ConversationEngine:
             self.pricer,
             self._prompts,
             self._tally.spoken(self.messages),
+            self._histories,
         )
 
     async def _hold_turn(self, speaker: str | None, panel: Panel) -> HeldTurn | None:
         """Reserve the whole turn before any model runs; refused, the conversation pauses (it can
         go on when the budget allows again) and nothing is spent."""
+        if not self.budget.checks_turns:
+            return HeldTurn.unplanned(self.budget)
         try:
             plan = panel.plan_turn(self.orchestrator, speaker=speaker, summarizer=self.summarizer)
             return await HeldTurn.reserve(self.budget, plan)
@@ -391,7 +395,8 @@ class ConversationEngine:
 
     async def _saved(self, message: Message) -> None:
         await self.persistence.message_saved(message)
-        await self._emit(MessageCompleted(message))
+        if self.sink is not discard:
+            await self._emit(MessageCompleted(message))
 
     def _ensure_open(self) -> None:
         if self.status in ENDED:

@@ -16,7 +16,14 @@ from thinktank.engine.budget import Share
 from thinktank.engine.config import EngineConfig
 from thinktank.engine.context import ContextWindow
 from thinktank.engine.members import Member, find_member
-from thinktank.engine.prompts import build_messages, prompt_style_for, system_prompt
+from thinktank.engine.prompts import (
+    PromptStyle,
+    closing_request,
+    history_before,
+    last_own,
+    prompt_style_for,
+    system_prompt,
+)
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.ids import ModelId
 from thinktank.orchestration.orchestrator import TurnOrchestrator
@@ -73,6 +80,66 @@ class SystemPrompts:
         return written
 
 
+_Segment = tuple[Message, Message, list[ModelMessage]]
+"""A stretch of the transcript that ends with a member's own message (its first and last message,
+held so their ids stay theirs) as turns: a user turn with what the others said, the member's reply."""
+
+
+class Histories:
+    """Each member's turns up to its own last message in the window, built a stretch at a time.
+
+    A member's prompt is the window as turns: the others' messages as user turns, its own as
+    assistant turns, then a closing user turn with what was said since it last spoke. Each stretch
+    of the transcript that ends with one of its own messages makes the same two turns every time it
+    is sent, so they are built once and reused while the stretch is in the window (the first one
+    carries the system prompt and starts where the window does, so a fold or a new summary builds
+    that one again). pydantic-ai's messages are values (its preparation replaces, never edits):
+    one message object can go out in many requests.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[Member, dict[tuple[int, int, str | None], _Segment]]] = {}
+
+    def prompt(
+        self, member: Member, *, system: str, window: Sequence[Message], style: PromptStyle
+    ) -> list[ModelMessage]:
+        """The member's prompt: what `prompts.build_messages` builds, the same turns in the same order."""
+        persona = member.persona
+        said = last_own(persona, window)
+        if said < 0:
+            return [closing_request(persona, system=system, tail=window, style=style)]
+        turns = self._history(member, system=system, window=window, said=said)
+        turns.append(closing_request(persona, system=None, tail=window[said + 1 :], style=style))
+        return turns
+
+    def _history(
+        self, member: Member, *, system: str, window: Sequence[Message], said: int
+    ) -> list[ModelMessage]:
+        persona = member.persona
+        kept = self._kept.get(id(member))
+        known = kept[1] if kept is not None and kept[0] is member else {}
+        used: dict[tuple[int, int, str | None], _Segment] = {}
+        turns: list[ModelMessage] = []
+        start = 0
+        for i in range(said + 1):
+            message = window[i]
+            if message.kind != "persona" or message.speaker_id != persona.id:
+                continue
+            # The transcript only grows and its messages never change: the same first and last
+            # message are the same stretch. Only the first stretch carries the system prompt.
+            opening = system if start == 0 else None
+            key = (id(window[start]), id(message), opening)
+            segment = known.get(key)
+            if segment is None:
+                stretch = window[start : i + 1]
+                segment = (window[start], message, history_before(persona, system=opening, window=stretch))
+            used[key] = segment
+            turns += segment[2]
+            start = i + 1
+        self._kept[id(member)] = (member, used)  # only what this window uses: the rest has scrolled off
+        return turns
+
+
 @dataclass(frozen=True)
 class Panel:
     """The parts of a conversation a turn is planned from, as they stand at the turn."""
@@ -85,6 +152,7 @@ class Panel:
     prompts: SystemPrompts = field(default_factory=SystemPrompts)
     spoken: Sequence[Message] | None = None
     """The personas' messages among `messages`, when the conversation keeps them."""
+    histories: Histories = field(default_factory=Histories)
 
     def selection_context(self) -> SelectionContext:
         """What the orchestrator decides from (one per panel: planning asks first, then deciding)."""
@@ -113,8 +181,8 @@ class Panel:
         """The member's prompt, the others on the panel, and the turn's estimated billed cost."""
         system = self.system_for(member)
         window = self.context.window(self.messages)
-        prompt = build_messages(
-            member.persona, system=system.text, window=window, style=prompt_style_for(member.models[0])
+        prompt = self.histories.prompt(
+            member, system=system.text, window=window, style=prompt_style_for(member.models[0])
         )
         prompt_tokens = system.tokens + self.context.text_tokens(window)
         estimate = self.pricer.price(

@@ -165,30 +165,60 @@ def build_messages(
     window: Sequence[Message],
     style: PromptStyle = "full",
 ) -> list[ModelMessage]:
-    """The transcript window as alternating turns; others' consecutive messages share one user turn."""
+    """The transcript window as alternating turns; others' consecutive messages share one user turn.
+
+    Two parts: the turns up to the persona's own last message in the window (`history_before`),
+    which stay the same until it speaks again, and the closing user turn with everything said since.
+    """
+    said = last_own(persona, window)
+    history = history_before(persona, system=system, window=window[: said + 1])
+    return [
+        *history,
+        closing_request(persona, system=None if history else system, tail=window[said + 1 :], style=style),
+    ]
+
+
+def last_own(persona: Persona, window: Sequence[Message]) -> int:
+    """The index in `window` of the persona's own last message, -1 when it has none there."""
+    for i in range(len(window) - 1, -1, -1):
+        message = window[i]
+        if message.kind == "persona" and message.speaker_id == persona.id:
+            return i
+    return -1
+
+
+def history_before(persona: Persona, *, system: str | None, window: Sequence[Message]) -> list[ModelMessage]:
+    """`window`, which ends with the persona's own message (or is empty), as alternating turns: the
+    system prompt in the first user turn (`None`: `window` continues turns built before)."""
     messages: list[ModelMessage] = []
     pending: list[str] = []
-    first = True
-
-    def flush() -> None:
-        nonlocal first
-        parts: list[SystemPromptPart | UserPromptPart] = [SystemPromptPart(system)] if first else []
-        parts.append(UserPromptPart("\n\n".join(pending) if pending else "(The discussion continues.)"))
-        messages.append(ModelRequest(parts=parts))
-        pending.clear()
-        first = False
-
     for message in window:
         if message.kind == "persona" and message.speaker_id == persona.id:
-            flush()
+            messages.append(
+                _request(None if messages else system, pending or ["(The discussion continues.)"])
+            )
             messages.append(ModelResponse(parts=[TextPart(message.text)]))
+            pending = []
         else:
             pending.append(f"{speaker_label(message)}: {message.text}")
-    if pending or first or isinstance(messages[-1], ModelResponse):
-        if not pending:
-            pending.append(f"{persona.name}, please continue.")
-        if style == "compact":
-            # A small model answers the last thing it read: end on who speaks and how.
-            pending.append(f"Now {persona.name} ({persona.role}) replies in 2 or 3 sentences:")
-        flush()
     return messages
+
+
+def closing_request(
+    persona: Persona, *, system: str | None, tail: Sequence[Message], style: PromptStyle
+) -> ModelRequest:
+    """The last user turn: what others said since the persona last spoke (`tail`), and the system
+    prompt when nothing comes before it."""
+    lines = [f"{speaker_label(message)}: {message.text}" for message in tail]
+    if not lines:
+        lines.append(f"{persona.name}, please continue.")
+    if style == "compact":
+        # A small model answers the last thing it read: end on who speaks and how.
+        lines.append(f"Now {persona.name} ({persona.role}) replies in 2 or 3 sentences:")
+    return _request(system, lines)
+
+
+def _request(system: str | None, lines: list[str]) -> ModelRequest:
+    parts: list[SystemPromptPart | UserPromptPart] = [] if system is None else [SystemPromptPart(system)]
+    parts.append(UserPromptPart("\n\n".join(lines)))
+    return ModelRequest(parts=parts)

@@ -47,10 +47,10 @@ class CostTotals:
     def add(self, *, account: str, model_id: str | None, usage: Usage, cost: Cost) -> None:
         """`account` is a persona id, or `orchestrator` / `summaries` for the panel's own overhead."""
         self.total.add(usage, cost)
-        self.by_persona.setdefault(account, Line()).add(usage, cost)
+        _line(self.by_persona, account).add(usage, cost)
         if model_id is not None:
-            self.by_model.setdefault(model_id, Line()).add(usage, cost)
-            self.by_provider.setdefault(parse_model_id(model_id).provider, Line()).add(usage, cost)
+            _line(self.by_model, model_id).add(usage, cost)
+            _line(self.by_provider, parse_model_id(model_id).provider).add(usage, cost)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,3 +68,11 @@ class CostTotals:
         return cls(
             Line.from_json(data["total"]), lines("by_persona"), lines("by_provider"), lines("by_model")
         )
+
+
+def _line(lines: dict[str, Line], key: str) -> Line:
+    # Not `setdefault(key, Line())`: that builds a line to throw away on every charge but the first.
+    line = lines.get(key)
+    if line is None:
+        line = lines[key] = Line()
+    return line

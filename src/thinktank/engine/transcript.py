@@ -42,7 +42,8 @@ class PersonaTally:
             or (self._upto and messages[self._upto - 1] is not self._last)
         ):
             self._upto, self._spoken = 0, []  # a new list: a context holding the old one keeps its view
-        self._spoken.extend(m for m in messages[self._upto :] if m.kind == "persona")
+        if len(messages) > self._upto:
+            self._spoken.extend(m for m in messages[self._upto :] if m.kind == "persona")
         self._read, self._upto = messages, len(messages)
         self._last = messages[-1] if messages else None
         return self._spoken

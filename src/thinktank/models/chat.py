@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -21,9 +20,10 @@ from thinktank.domain.tokens import approximate_tokens as approximate_tokens
 Role = Literal["system", "user", "assistant"]
 
 
-@dataclass(frozen=True, slots=True)
-class ChatTurn:
-    """One turn of a plain chat transcript (system, user or assistant), as local models take it."""
+class ChatTurn(NamedTuple):
+    """One turn of a plain chat transcript (system, user or assistant), as local models take it.
+    A named tuple: every reply of our own models turns its whole prompt into these, and a tuple is
+    built in C where a frozen dataclass runs Python for each."""
 
     role: Role
     content: str
@@ -47,7 +47,11 @@ def to_chat(messages: Sequence[ModelMessage], *, instructions: str | None = None
                     )
                     turns.append(ChatTurn("user", text))
         elif isinstance(message, ModelResponse):
-            text = "".join(part.content for part in message.parts if isinstance(part, TextPart))
+            parts = message.parts
+            if len(parts) == 1 and isinstance(parts[0], TextPart):
+                text = parts[0].content  # a reply as the engine keeps it: one text part
+            else:
+                text = "".join(part.content for part in parts if isinstance(part, TextPart))
             turns.append(ChatTurn("assistant", text))
     if system:
         turns.insert(0, ChatTurn("system", "\n\n".join(system)))

@@ -14,11 +14,12 @@ preparation, its request timeout, its wrappers).
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic_ai.direct import model_request_stream
 from pydantic_ai.messages import ModelMessage
@@ -66,12 +67,19 @@ def open_stream(
     model_request_parameters: ModelRequestParameters | None = None,
 ) -> StreamOpening:
     """Open a streamed request: through a layer of ours directly, through pydantic-ai otherwise."""
-    if isinstance(model, StreamLayer):
+    if _is_layer(type(model)):
         parameters = model_request_parameters or _PLAIN_TEXT
-        return model.open_stream(messages, model_settings, parameters)
+        return cast(StreamLayer, model).open_stream(messages, model_settings, parameters)
     return model_request_stream(
         model, messages, model_settings=model_settings, model_request_parameters=model_request_parameters
     )
+
+
+@functools.cache
+def _is_layer(kind: type) -> bool:
+    # Asked of every layer on every reply: `isinstance` against an ABC runs Python code in ABCMeta
+    # each time, a cached answer per class is a dictionary lookup.
+    return issubclass(kind, StreamLayer)
 
 
 class Opened:

@@ -20,13 +20,21 @@ exactly).
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from thinktank.domain import Persona, Usage
 from thinktank.models.ids import ModelId
 from thinktank.orchestration import text
-from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContext, is_addressed, participation
+from thinktank.orchestration.scoring import (
+    Factors,
+    ScoreSheet,
+    SelectionContext,
+    addressed_by_last,
+    participation,
+)
 
 RECENT_WEIGHTS = (1.0, 0.6, 0.4)
 TOPIC_WEIGHT = 0.3
@@ -84,14 +92,14 @@ class _Index:
         return {key: (sums[2 * i], sums[2 * i + 1]) for i, key in enumerate(self.keys)}
 
 
-@dataclass(slots=True)
-class _Heard:
+class _Heard(NamedTuple):
     """What a group of candidates heard: the recent messages (newest first) with their weights, the
-    squared norm of their weighted sum, and of that sum with the topic added."""
+    squared norm of their weighted sum and its norm, and the norm of that sum with the topic added."""
 
     said: tuple[tuple[float, _Said], ...]
     recent_squared: float
-    mixed_squared: float
+    recent_norm: float
+    mixed_norm: float
 
 
 class HeuristicScorer:
@@ -105,21 +113,26 @@ class HeuristicScorer:
         return None  # no model: nothing to reserve
 
     def __init__(self) -> None:
-        self._topic: tuple[str, text.Vector, float] = ("", {}, 0.0)
+        self._topic: tuple[str, text.Vector, float, float] = ("", {}, 0.0, 0.0)
+        """The topic, its vector, its squared norm and its norm."""
         self._profiles: dict[_ProfileKey, _Profile] = {}
         self._seen: dict[int, tuple[Persona, _Profile]] = {}
         self._said: dict[str, _Said] = {}
         self._index = _Index(())
+        self._seated: tuple[Persona, ...] = ()
+        self._by_identity: dict[int, _Profile] = {}
 
     def _set_topic(self, topic: str) -> None:
         # A conversation keeps its topic for every turn; a new one invalidates every dot with it.
         if self._topic[0] != topic:
             vec = text.vector(topic, weight=TOPIC_WEIGHT)
-            self._topic = (topic, vec, text.dot(vec, vec))
+            squared = text.dot(vec, vec)
+            self._topic = (topic, vec, squared, math.sqrt(squared))
             self._profiles.clear()
             self._seen.clear()
             self._said.clear()
             self._index = _Index(())
+            self._seated, self._by_identity = (), {}
 
     def _profile(self, persona: Persona) -> _Profile:
         # The same persona object turn after turn (the conversation's members): found by identity.
@@ -148,13 +161,22 @@ class HeuristicScorer:
         self._seen[id(persona)] = (persona, found)  # held, so the id stays theirs
         return found
 
+    def _seat(self, members: Sequence[Persona]) -> dict[int, _Profile]:
+        """The members' profiles by persona identity, and the term index over them; read again only
+        when someone joined, left or was edited (the same persona objects turn after turn)."""
+        seated = self._seated
+        if len(members) != len(seated) or not all(map(operator.is_, members, seated)):
+            profiles = [self._profile(persona) for persona in members]
+            if len(profiles) != len(self._index.keys) or any(
+                found.key != key for found, key in zip(profiles, self._index.keys, strict=False)
+            ):
+                self._index = _Index(profiles)
+            self._seated = tuple(members)  # held, so the ids below stay theirs
+            self._by_identity = {id(persona): found for persona, found in zip(members, profiles, strict=True)}
+        return self._by_identity
+
     def _recent(self, context: SelectionContext) -> list[tuple[str, _Said]]:
         """The last few messages, newest first, with their speakers; only theirs are kept."""
-        profiles = [self._profile(persona) for persona in context.members]
-        if len(profiles) != len(self._index.keys) or any(
-            found.key != key for found, key in zip(profiles, self._index.keys, strict=False)
-        ):
-            self._index = _Index(profiles)
         recent = []
         kept: dict[str, _Said] = {}
         for message in reversed(context.messages[-(len(RECENT_WEIGHTS) + 1) :]):
@@ -178,20 +200,27 @@ class HeuristicScorer:
 
     def factors(self, context: SelectionContext, candidates: Sequence[Persona]) -> dict[str, Factors]:
         self._set_topic(context.topic)
+        seated = self._seat(context.members)
         recent = self._recent(context)
         topic_squared = self._topic[2]
         # Candidates who heard the same messages share one sum: most of them said none of the last few.
         groups: dict[tuple[int, ...], _Heard] = {}
         raw_relevance, raw_expertise = {}, {}
         speakers = [speaker for speaker, _ in recent]
+        latest = speakers[: len(RECENT_WEIGHTS)]
+        all_latest = tuple(range(len(latest)))
         for persona in candidates:
             # What the others said, newest first: a persona's own words must not make it look relevant.
             pid = persona.id
-            key = tuple([i for i, speaker in enumerate(speakers) if speaker != pid][: len(RECENT_WEIGHTS)])
+            key = (
+                tuple([i for i, speaker in enumerate(speakers) if speaker != pid][: len(RECENT_WEIGHTS)])
+                if pid in latest
+                else all_latest
+            )
             heard = groups.get(key)
             if heard is None:
                 heard = groups[key] = _heard([recent[i][1] for i in key], topic_squared)
-            found = self._profile(persona)
+            found = seated.get(id(persona)) or self._profile(persona)
             on_profile = on_expertise = 0.0
             for weight, said in heard.said:
                 dots = said.with_personas.get(found.key)
@@ -202,28 +231,32 @@ class HeuristicScorer:
                     )
                 on_profile += weight * dots[0]
                 on_expertise += weight * dots[1]
+            # Cosines: every weight and term count is positive, so a zero dot product means nothing in
+            # common (or an empty vector, whose norm must not be divided by).
             if heard.recent_squared > 0.0:
-                raw_relevance[persona.id] = _cosine(on_profile, heard.recent_squared, found.profile_norm)
+                relevance = (
+                    0.0 if on_profile == 0.0 else on_profile / (heard.recent_norm * found.profile_norm)
+                )
             else:  # nothing heard yet, or only empty words: how the persona fits the topic
-                raw_relevance[persona.id] = _cosine(found.topic_profile, topic_squared, found.profile_norm)
-            raw_expertise[persona.id] = _cosine(
-                on_expertise + found.topic_expertise, heard.mixed_squared, found.expertise_norm
-            )
-        relevance, expertise_scores = _scaled(raw_relevance), _scaled(raw_expertise)
+                on_topic = found.topic_profile
+                relevance = 0.0 if on_topic == 0.0 else on_topic / (self._topic[3] * found.profile_norm)
+            raw_relevance[pid] = relevance
+            mixed = on_expertise + found.topic_expertise
+            raw_expertise[pid] = 0.0 if mixed == 0.0 else mixed / (heard.mixed_norm * found.expertise_norm)
+        relevance_scores, expertise_scores = _scaled(raw_relevance), _scaled(raw_expertise)
         shares = participation(context, candidates)
-        last = context.last
+        asked = addressed_by_last(context, candidates)
         persona_turns = context.persona_messages()
         before_last = persona_turns[-2].speaker_id if len(persona_turns) >= 2 else None
         result = {}
         for persona in candidates:
-            addressed = (
-                last is not None and last.speaker_id != persona.id and is_addressed(persona, last.text)
-            )
-            flow = 1.0 if addressed else 0.3 if persona.id == before_last else 0.5
-            result[persona.id] = Factors(
-                1.0 if addressed else relevance[persona.id],
-                expertise_scores[persona.id],
-                shares[persona.id],
+            pid = persona.id
+            addressed = pid in asked
+            flow = 1.0 if addressed else 0.3 if pid == before_last else 0.5
+            result[pid] = Factors(
+                1.0 if addressed else relevance_scores[pid],
+                expertise_scores[pid],
+                shares[pid],
                 flow,
                 addressed,
             )
@@ -237,21 +270,14 @@ def _heard(said: list[_Said], topic_squared: float) -> _Heard:
         recent_squared += weight * weight * one.squared
         on_topic += weight * one.topic
         for other_weight, other in weighted[k + 1 :]:
-            recent_squared += 2.0 * weight * other_weight * _pair(one, other)
-    return _Heard(weighted, recent_squared, recent_squared + 2.0 * on_topic + topic_squared)
-
-
-def _pair(one: _Said, other: _Said) -> float:
-    found = one.with_said.get(other.words)
-    if found is None:
-        found = one.with_said[other.words] = other.with_said[one.words] = text.dot(one.vector, other.vector)
-    return found
-
-
-def _cosine(dot: float, squared_norm: float, other_norm: float) -> float:
-    # Every weight and term count is positive, so a zero dot product means nothing in common (or an
-    # empty vector, whose norm must not be divided by).
-    return 0.0 if dot == 0.0 else dot / (math.sqrt(squared_norm) * other_norm)
+            pair = one.with_said.get(other.words)
+            if pair is None:
+                pair = one.with_said[other.words] = other.with_said[one.words] = text.dot(
+                    one.vector, other.vector
+                )
+            recent_squared += 2.0 * weight * other_weight * pair
+    mixed_squared = recent_squared + 2.0 * on_topic + topic_squared
+    return _Heard(weighted, recent_squared, math.sqrt(recent_squared), math.sqrt(mixed_squared))
 
 
 def _scaled(raw: dict[str, float]) -> dict[str, float]:

@@ -23,7 +23,13 @@ from thinktank.models.answer import Answer, read_answer
 from thinktank.models.chat import approximate_tokens
 from thinktank.models.ids import ModelId
 from thinktank.orchestration.heuristic import HeuristicScorer
-from thinktank.orchestration.scoring import Factors, ScoreSheet, SelectionContext, is_addressed, participation
+from thinktank.orchestration.scoring import (
+    Factors,
+    ScoreSheet,
+    SelectionContext,
+    addressed_by_last,
+    participation,
+)
 
 WINDOW_MESSAGES = 6
 MESSAGE_CHARS = 400
@@ -113,15 +119,12 @@ class LlmScorer:
                 context, candidates, f"invalid output: {exc}".splitlines()[0], reply=reply
             )
         shares = participation(context, candidates)
-        last = context.last
+        asked = addressed_by_last(context, candidates)
         factors = {}
         for persona in candidates:
             s = by_id[persona.id]
-            addressed = (
-                last is not None and last.speaker_id != persona.id and is_addressed(persona, last.text)
-            )
             factors[persona.id] = Factors(
-                s.relevance, s.expertise, shares[persona.id], s.flow, addressed=addressed
+                s.relevance, s.expertise, shares[persona.id], s.flow, addressed=persona.id in asked
             )
         return _charged(ScoreSheet(factors=factors, scorer=self.name), reply)
 

@@ -76,13 +76,14 @@ class TurnOrchestrator:
         except Exception as exc:
             log.warning("scorer %s failed (%s); choosing the least active member", self.scorer.name, exc)
             return self._least_active(context, candidates, why=f"the {self.scorer.name} scorer failed")
-        ranked = sorted(
-            (
-                (min(f.weighted * self.naturalness(context.turn_index, pid), 1.0), pid)
-                for pid, f in sheet.factors.items()
-            ),
-            key=lambda item: (-item[0], item[1]),
-        )
+        turn, naturalness = context.turn_index, self.naturalness
+        # Best first, ties by id: sorted on (-score, id) as plain tuples, then read back as (score, id).
+        ranked = [
+            (-negated, pid)
+            for negated, pid in sorted(
+                [(-min(f.weighted * naturalness(turn, pid), 1.0), pid) for pid, f in sheet.factors.items()]
+            )
+        ]
         by_id = {p.id: p for p in candidates}
         addressed = [(score, pid) for score, pid in ranked if sheet.factors[pid].addressed]
         asker = context.last.speaker_name if context.last else "someone"

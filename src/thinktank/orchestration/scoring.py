@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -13,6 +14,7 @@ from thinktank.domain import Message, Persona, Usage
 from thinktank.models.ids import ModelId
 from thinktank.pricing.prices import FREE, Cost
 
+_SPEAKER = operator.attrgetter("speaker_id")
 WEIGHTS = {"relevance": 0.4, "expertise": 0.3, "participation": 0.2, "flow": 0.1}
 
 
@@ -101,7 +103,7 @@ def participation(context: SelectionContext, candidates: Sequence[Persona]) -> d
     if not window:
         return {p.id: 1.0 for p in candidates}
     fair = 1 / members
-    said = Counter(m.speaker_id for m in window)
+    said = Counter(map(_SPEAKER, window))
     result = {}
     for persona in candidates:
         share = said[persona.id] / len(window)
@@ -113,20 +115,38 @@ def is_addressed(persona: Persona, text: str) -> bool:
     """Asked directly: called by name at the start of a sentence ("Diana, ..."), named or called by
     role in a question ("What do you think, Diana?"), or @-mentioned. Merely being mentioned
     ("building on what Diana said") is not being addressed."""
+    return bool(addressed_in(text, (persona,)))
+
+
+def addressed_by_last(context: SelectionContext, candidates: Sequence[Persona]) -> set[str]:
+    """The candidates the last message asks directly (`is_addressed`); nobody addresses themselves."""
+    last = context.last
+    if last is None:
+        return set()
+    return set(addressed_in(last.text, [p for p in candidates if p.id != last.speaker_id]))
+
+
+def addressed_in(text: str, personas: Iterable[Persona]) -> list[str]:
+    """The ids of the personas `text` asks directly (`is_addressed`), in their order."""
     lowered = _lowered(text)
-    if f"@{persona.id}" in lowered:
-        return True
-    called, named, by_role, first, role = _address_patterns(persona.name, persona.role)
-    if first not in lowered and role not in lowered and text.isascii():
-        # Every pattern below needs the first name or the role (the full name starts with it); on
-        # ASCII text, lowercasing agrees with the patterns' case-insensitive matching.
-        return False
-    for sentence in _sentences(text):
-        if called.match(sentence):
-            return True
-        if sentence.endswith("?") and (named.search(sentence) or by_role.search(sentence)):
-            return True
-    return False
+    plain = text.isascii()
+    asked = []
+    for persona in personas:
+        if f"@{persona.id}" in lowered:
+            asked.append(persona.id)
+            continue
+        called, named, by_role, first, role = _address_patterns(persona.name, persona.role)
+        if plain and first not in lowered and role not in lowered:
+            # Every pattern below needs the first name or the role (the full name starts with it); on
+            # ASCII text, lowercasing agrees with the patterns' case-insensitive matching.
+            continue
+        for sentence in _sentences(text):
+            if called.match(sentence) or (
+                sentence.endswith("?") and (named.search(sentence) or by_role.search(sentence))
+            ):
+                asked.append(persona.id)
+                break
+    return asked
 
 
 @functools.lru_cache(maxsize=4096)
