@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from pydantic_ai.direct import model_request_stream
 from pydantic_ai.messages import ModelMessage
@@ -67,19 +67,20 @@ def open_stream(
     model_request_parameters: ModelRequestParameters | None = None,
 ) -> StreamOpening:
     """Open a streamed request: through a layer of ours directly, through pydantic-ai otherwise."""
-    if _is_layer(type(model)):
-        parameters = model_request_parameters or _PLAIN_TEXT
-        return cast(StreamLayer, model).open_stream(messages, model_settings, parameters)
+    opener = _layer_opener(type(model))
+    if opener is not None:
+        return opener(model, messages, model_settings, model_request_parameters or _PLAIN_TEXT)
     return model_request_stream(
         model, messages, model_settings=model_settings, model_request_parameters=model_request_parameters
     )
 
 
 @functools.cache
-def _is_layer(kind: type) -> bool:
-    # Asked of every layer on every reply: `isinstance` against an ABC runs Python code in ABCMeta
-    # each time, a cached answer per class is a dictionary lookup.
-    return issubclass(kind, StreamLayer)
+def _layer_opener(kind: type) -> Callable[..., StreamOpening] | None:
+    """The class's own `open_stream` if it is a layer of ours. Asked of every layer on every reply:
+    `isinstance` against an ABC runs Python code in ABCMeta each time, a cached answer per class is
+    a dictionary lookup."""
+    return kind.open_stream if issubclass(kind, StreamLayer) else None
 
 
 class Opened:

@@ -7,9 +7,8 @@ reports to whatever listener the current task has (none: nobody is told).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 
@@ -30,13 +29,23 @@ Listener = Callable[[RetryNotice], Awaitable[None]]
 _listener: ContextVar[Listener | None] = ContextVar("thinktank_retry_listener", default=None)
 
 
-@contextmanager
-def retry_notices(listener: Listener) -> Iterator[None]:
-    token = _listener.set(listener)
-    try:
-        yield
-    finally:
-        _listener.reset(token)
+class retry_notices:  # lower case: it reads as the function it replaced, `with retry_notices(listener):`
+    """Tell `listener` of every retry in this task while the block runs. A class, not a generator
+    context manager: it is entered on every reply, and costs a third as much this way."""
+
+    __slots__ = ("_listener", "_token")
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+        self._token: Token[Listener | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _listener.set(self._listener)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _listener.reset(self._token)
+            self._token = None
 
 
 async def notify_retry(notice: RetryNotice) -> None:

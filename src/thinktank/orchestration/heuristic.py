@@ -205,7 +205,8 @@ class HeuristicScorer:
         topic_squared = self._topic[2]
         # Candidates who heard the same messages share one sum: most of them said none of the last few.
         groups: dict[tuple[int, ...], _Heard] = {}
-        raw_relevance, raw_expertise = {}, {}
+        raw: list[tuple[Persona, float, float]] = []
+        best_relevance = best_expertise = 0.0  # cosines here are never negative
         speakers = [speaker for speaker, _ in recent]
         latest = speakers[: len(RECENT_WEIGHTS)]
         all_latest = tuple(range(len(latest)))
@@ -240,24 +241,29 @@ class HeuristicScorer:
             else:  # nothing heard yet, or only empty words: how the persona fits the topic
                 on_topic = found.topic_profile
                 relevance = 0.0 if on_topic == 0.0 else on_topic / (self._topic[3] * found.profile_norm)
-            raw_relevance[pid] = relevance
             mixed = on_expertise + found.topic_expertise
-            raw_expertise[pid] = 0.0 if mixed == 0.0 else mixed / (heard.mixed_norm * found.expertise_norm)
-        relevance_scores, expertise_scores = _scaled(raw_relevance), _scaled(raw_expertise)
+            expertise = 0.0 if mixed == 0.0 else mixed / (heard.mixed_norm * found.expertise_norm)
+            raw.append((persona, relevance, expertise))
+            if relevance > best_relevance:
+                best_relevance = relevance
+            if expertise > best_expertise:
+                best_expertise = expertise
         shares = participation(context, candidates)
         asked = addressed_by_last(context, candidates)
         persona_turns = context.persona_messages()
         before_last = persona_turns[-2].speaker_id if len(persona_turns) >= 2 else None
         result = {}
-        for persona in candidates:
+        # Relevance and expertise scaled into [0.5, 1], the best candidate's at 1.
+        for persona, relevance, expertise in raw:
             pid = persona.id
             addressed = pid in asked
-            flow = 1.0 if addressed else 0.3 if pid == before_last else 0.5
             result[pid] = Factors(
-                1.0 if addressed else relevance_scores[pid],
-                expertise_scores[pid],
+                1.0
+                if addressed
+                else (0.5 + 0.5 * relevance / best_relevance if best_relevance > 0.0 else 0.5),
+                0.5 + 0.5 * expertise / best_expertise if best_expertise > 0.0 else 0.5,
                 shares[pid],
-                flow,
+                1.0 if addressed else 0.3 if pid == before_last else 0.5,
                 addressed,
             )
         return result
@@ -278,10 +284,3 @@ def _heard(said: list[_Said], topic_squared: float) -> _Heard:
             recent_squared += 2.0 * weight * other_weight * pair
     mixed_squared = recent_squared + 2.0 * on_topic + topic_squared
     return _Heard(weighted, recent_squared, math.sqrt(recent_squared), math.sqrt(mixed_squared))
-
-
-def _scaled(raw: dict[str, float]) -> dict[str, float]:
-    best = max(raw.values(), default=0.0)
-    if best <= 0.0:
-        return {key: 0.5 for key in raw}
-    return {key: 0.5 + 0.5 * value / best for key, value in raw.items()}
