@@ -98,7 +98,8 @@ class Histories:
     """
 
     def __init__(self) -> None:
-        self._kept: dict[int, tuple[Member, dict[tuple[int, int, str | None], _Segment]]] = {}
+        self._kept: dict[str, tuple[Member, dict[tuple[int, int, str | None], _Segment]]] = {}
+        """By persona id: an edited member's turns replace those of the version before."""
 
     def prompt(
         self, member: Member, *, system: str, window: Sequence[Message], style: PromptStyle
@@ -116,7 +117,7 @@ class Histories:
         self, member: Member, *, system: str, window: Sequence[Message], said: int
     ) -> list[ModelMessage]:
         persona = member.persona
-        kept = self._kept.get(id(member))
+        kept = self._kept.get(persona.id)
         known = kept[1] if kept is not None and kept[0] is member else {}
         used: dict[tuple[int, int, str | None], _Segment] = {}
         turns: list[ModelMessage] = []
@@ -136,7 +137,7 @@ class Histories:
             used[key] = segment
             turns += segment[2]
             start = i + 1
-        self._kept[id(member)] = (member, used)  # only what this window uses: the rest has scrolled off
+        self._kept[persona.id] = (member, used)  # only what this window uses: the rest has scrolled off
         return turns
 
 
