@@ -116,7 +116,6 @@ class HeuristicScorer:
         self._topic: tuple[str, text.Vector, float, float] = ("", {}, 0.0, 0.0)
         """The topic, its vector, its squared norm and its norm."""
         self._profiles: dict[_ProfileKey, _Profile] = {}
-        self._seen: dict[int, tuple[Persona, _Profile]] = {}
         self._said: dict[str, _Said] = {}
         self._index = _Index(())
         self._seated: tuple[Persona, ...] = ()
@@ -129,17 +128,13 @@ class HeuristicScorer:
             squared = text.dot(vec, vec)
             self._topic = (topic, vec, squared, math.sqrt(squared))
             self._profiles.clear()
-            self._seen.clear()
             self._said.clear()
             self._index = _Index(())
             self._seated, self._by_identity = (), {}
 
     def _profile(self, persona: Persona) -> _Profile:
-        # The same persona object turn after turn (the conversation's members): found by identity.
-        seen = self._seen.get(id(persona))
-        if seen is not None and seen[0] is persona:
-            return seen[1]
-        # Keyed by content too, so an edited persona is re-read.
+        # Keyed by content, so an edited persona is re-read (the seated members are found by
+        # identity in `_seat`; this runs when the panel changes).
         key = (persona.id, hash((persona.role, persona.description, tuple(persona.expertise))))
         found = self._profiles.get(key)
         if found is None:
@@ -158,7 +153,6 @@ class HeuristicScorer:
                 text.dot(topic, profile),
                 text.dot(topic, skills),
             )
-        self._seen[id(persona)] = (persona, found)  # held, so the id stays theirs
         return found
 
     def _seat(self, members: Sequence[Persona]) -> dict[int, _Profile]:
