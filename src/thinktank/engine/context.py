@@ -17,7 +17,7 @@ from pydantic_ai.models import Model
 
 from thinktank.domain import Message, Usage
 from thinktank.domain.vocabulary import SUMMARISER_OPENING
-from thinktank.engine.prompts import speaker_label
+from thinktank.engine.prompts import transcript_line
 from thinktank.models.answer import read_answer
 from thinktank.models.chat import approximate_tokens
 from thinktank.pricing.prices import UNKNOWN_COST, Cost
@@ -122,7 +122,7 @@ class ContextWindow:
         folded = self.to_fold(messages)
         if not folded:
             return None
-        transcript = "\n\n".join(f"{speaker_label(m)}: {m.text}" for m in folded)
+        transcript = "\n\n".join(map(transcript_line, folded))
         previous = f"Summary so far:\n{self.summary.text}\n\n" if self.summary.text else ""
         return folded, f"{previous}New messages:\n{transcript}"
 

@@ -61,10 +61,11 @@ USER_NAME = "You"
 USER_ROLE = "convener"
 
 
-def speaker_label(message: Message) -> str:
+def transcript_line(message: Message) -> str:
+    """A message as others read it in a prompt or a summary's transcript: who said it, then what."""
     if message.kind == "user":
-        return f"{message.speaker_name} (the user who convened the panel)"
-    return f"{message.speaker_name} ({message.speaker_role})"
+        return f"{message.speaker_name} (the user who convened the panel): {message.text}"
+    return f"{message.speaker_name} ({message.speaker_role}): {message.text}"
 
 
 def prompt_style_for(model_id: ModelId) -> PromptStyle:
@@ -200,7 +201,7 @@ def history_before(persona: Persona, *, system: str | None, window: Sequence[Mes
             messages.append(ModelResponse(parts=[TextPart(message.text)]))
             pending = []
         else:
-            pending.append(f"{speaker_label(message)}: {message.text}")
+            pending.append(transcript_line(message))
     return messages
 
 
@@ -209,7 +210,7 @@ def closing_request(
 ) -> ModelRequest:
     """The last user turn: what others said since the persona last spoke (`tail`), and the system
     prompt when nothing comes before it."""
-    lines = [f"{speaker_label(message)}: {message.text}" for message in tail]
+    lines = [transcript_line(message) for message in tail]
     if not lines:
         lines.append(f"{persona.name}, please continue.")
     if style == "compact":
